@@ -1,0 +1,21 @@
+//! `usage-ingest`: SQS batches of CloudEvents → usage counted exactly once.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use rtc_usage::domain::time::UtcMillis;
+use rtc_usage::entry::{config::Config, logging, sqs};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = Config::from_env()?;
+    let store = config.dynamo_store().await;
+    run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let store = &store;
+        async move {
+            let (response, _) = sqs::handle(store, event.payload, UtcMillis::now()).await;
+            Ok::<SqsBatchResponse, Error>(response)
+        }
+    }))
+    .await
+}

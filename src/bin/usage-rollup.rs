@@ -1,0 +1,20 @@
+//! `usage-rollup`: the daily schedule (or a backfill payload) → daily aggregates.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use rtc_usage::entry::{config::Config, logging, schedule};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = Config::from_env()?;
+    let store = config.dynamo_store().await;
+    run(service_fn(|event: LambdaEvent<Value>| {
+        let store = &store;
+        async move {
+            let deadline = schedule::deadline_from_epoch_ms(event.context.deadline);
+            Ok::<_, Error>(schedule::handle(store, &event.payload, deadline).await?)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,12 @@
+//! The core: everything about usage that is true whatever stores or serves it.
+//! No AWS types, no I/O, no clock reads (callers pass `now`).
+
+pub mod commit;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod query;
+pub mod retention;
+pub mod rollup;
+pub mod time;
+pub mod usage;

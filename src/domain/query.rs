@@ -1,0 +1,401 @@
+//! `DescribeLiveRtcRecordUsageData`: parameter validation in the contract's order
+//! and the answer's shape. No I/O here: the registry check (the second half of
+//! rule 10) and the reads happen in `service::query`.
+
+use super::error::{ApiError, ErrorCode};
+use super::ids::AppId;
+use super::time::{DAY_MS, Interval, MINUTE_MS, SECOND_MS, UtcMillis};
+use super::usage::{RecordMode, Seconds, TierMillis};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const ACTION: &str = "DescribeLiveRtcRecordUsageData";
+pub const MIN_SPAN_MS: i64 = 5 * MINUTE_MS;
+pub const MAX_SPAN_MS: i64 = 2_678_400 * SECOND_MS;
+pub const MAX_LOOKBACK_MS: i64 = 366 * DAY_MS;
+
+/// The query string as received: every value of every parameter name
+/// (names are case-sensitive, as in the seed).
+#[derive(Clone, Debug, Default)]
+pub struct QueryParams(BTreeMap<String, Vec<String>>);
+
+/// One parameter as the validation rules see it. A parameter given more than
+/// once is ambiguous; it counts as present but fails its own format rule, so a
+/// second `AppId` can never select another app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Param<'a> {
+    Absent,
+    One(&'a str),
+    Repeated,
+}
+
+impl<'a> Param<'a> {
+    fn present_non_empty(self) -> bool {
+        !matches!(self, Param::Absent | Param::One(""))
+    }
+
+    fn one(self) -> Option<&'a str> {
+        match self {
+            Param::One(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl QueryParams {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in pairs {
+            map.entry(name.into()).or_default().push(value.into());
+        }
+        QueryParams(map)
+    }
+
+    fn get(&self, name: &str) -> Param<'_> {
+        match self.0.get(name).map(Vec::as_slice) {
+            None | Some([]) => Param::Absent,
+            Some([one]) => Param::One(one),
+            Some(_) => Param::Repeated,
+        }
+    }
+}
+
+/// A request that passed rules 1–9 and the syntax half of rule 10.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidQuery {
+    pub app: AppId,
+    pub start: UtcMillis,
+    pub end: UtcMillis,
+    pub mode: RecordMode,
+    pub interval: Interval,
+}
+
+/// Applies CONTRACT §1's rules in order; the first that fails answers.
+pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiError> {
+    // Rule 1.
+    let action = params.get("Action");
+    if !action.present_non_empty() {
+        return Err(ApiError::missing("Action"));
+    }
+    if action.one() != Some(ACTION) {
+        return Err(ApiError::new(ErrorCode::InvalidActionNotFound));
+    }
+    // Rule 2.
+    for name in ["StartTime", "EndTime", "AppId", "RecordMode"] {
+        if !params.get(name).present_non_empty() {
+            return Err(ApiError::missing(name));
+        }
+    }
+    // Rules 3 and 4.
+    let start = params
+        .get("StartTime")
+        .one()
+        .and_then(UtcMillis::parse_query_time)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidStartTimeMalformed))?;
+    let end = params
+        .get("EndTime")
+        .one()
+        .and_then(UtcMillis::parse_query_time)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidEndTimeMalformed))?;
+    // Rule 5.
+    if end <= start {
+        return Err(ApiError::new(ErrorCode::InvalidEndTimeMismatch));
+    }
+    // Rule 6.
+    let span = end.0 - start.0;
+    if !(MIN_SPAN_MS..=MAX_SPAN_MS).contains(&span) {
+        return Err(ApiError::new(ErrorCode::InvalidTimeSpan));
+    }
+    // Rule 7.
+    if start > now || start < now.minus_ms(MAX_LOOKBACK_MS) {
+        return Err(ApiError::new(ErrorCode::InvalidStartTimeValueNotSupported));
+    }
+    // Rule 8.
+    let mode = params
+        .get("RecordMode")
+        .one()
+        .and_then(RecordMode::parse)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRecordModeParameter))?;
+    // Rule 9.
+    let interval = match params.get("Interval") {
+        Param::Absent => Interval::Hour,
+        Param::One("3600") => Interval::Hour,
+        Param::One("86400") => Interval::Day,
+        Param::One(_) | Param::Repeated => {
+            return Err(ApiError::new(ErrorCode::InvalidIntervalValueNotSupported));
+        }
+    };
+    // Rule 10, syntax half.
+    let app = params
+        .get("AppId")
+        .one()
+        .and_then(AppId::parse)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidAppIdParameter))?;
+    Ok(ValidQuery { app, start, end, mode, interval })
+}
+
+/// One point of `Data`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsagePoint {
+    pub timestamp: String,
+    pub total_duration: Seconds,
+    pub audio_duration: Seconds,
+    pub v480_duration: Seconds,
+    pub v720_duration: Seconds,
+    pub v1080_duration: Seconds,
+}
+
+/// The success body, field names, order and types as in the seed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsageReport {
+    pub request_id: String,
+    pub record_mode: String,
+    pub app_id: String,
+    pub total_summary_duration: Seconds,
+    pub audio_summary_duration: Seconds,
+    pub v480_summary_duration: Seconds,
+    pub v720_summary_duration: Seconds,
+    pub v1080_summary_duration: Seconds,
+    pub data: Vec<UsagePoint>,
+}
+
+impl UsageReport {
+    /// Every bucket of the query, zeros included, from `usage_of(bucket start)`;
+    /// the summaries are the column sums and every total the sum of its tiers.
+    pub fn build(
+        request_id: &str,
+        query: &ValidQuery,
+        usage_of: impl Fn(UtcMillis) -> TierMillis,
+    ) -> Self {
+        let mut sums = TierMillis::default();
+        let data = query
+            .interval
+            .bucket_starts(query.start, query.end)
+            .into_iter()
+            .map(|bucket| {
+                let usage = usage_of(bucket);
+                sums += usage;
+                point(bucket, &usage)
+            })
+            .collect();
+        let summary = point(UtcMillis(0), &sums);
+        UsageReport {
+            request_id: request_id.to_owned(),
+            record_mode: query.mode.as_str().to_owned(),
+            app_id: query.app.as_str().to_owned(),
+            total_summary_duration: summary.total_duration,
+            audio_summary_duration: summary.audio_duration,
+            v480_summary_duration: summary.v480_duration,
+            v720_summary_duration: summary.v720_duration,
+            v1080_summary_duration: summary.v1080_duration,
+            data,
+        }
+    }
+}
+
+fn point(bucket: UtcMillis, usage: &TierMillis) -> UsagePoint {
+    use super::usage::Tier;
+    UsagePoint {
+        timestamp: bucket.format_query_time(),
+        total_duration: Seconds(usage.total()),
+        audio_duration: Seconds(usage.get(Tier::Audio)),
+        v480_duration: Seconds(usage.get(Tier::V480)),
+        v720_duration: Seconds(usage.get(Tier::V720)),
+        v1080_duration: Seconds(usage.get(Tier::V1080)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-11-23T12:00:00Z";
+
+    fn now() -> UtcMillis {
+        UtcMillis::parse_query_time(NOW).unwrap()
+    }
+
+    fn valid_pairs() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("Action", ACTION),
+            ("StartTime", "2026-11-20T00:00:00Z"),
+            ("EndTime", "2026-11-21T00:00:00Z"),
+            ("AppId", "app-1"),
+            ("RecordMode", "0"),
+        ]
+    }
+
+    fn with(changes: &[(&'static str, Option<&'static str>)]) -> QueryParams {
+        let mut pairs = valid_pairs();
+        for (name, value) in changes {
+            pairs.retain(|(n, _)| n != name);
+            if let Some(v) = value {
+                pairs.push((name, v));
+            }
+        }
+        QueryParams::from_pairs(pairs)
+    }
+
+    fn code(params: &QueryParams) -> Result<ValidQuery, (&'static str, String)> {
+        validate(params, now()).map_err(|e| (e.code.code(), e.message))
+    }
+
+    fn err(params: &QueryParams) -> &'static str {
+        code(params).expect_err("must be refused").0
+    }
+
+    #[test]
+    fn valid_request_passes_with_hourly_default() {
+        let q = validate(&with(&[]), now()).unwrap();
+        assert_eq!(q.interval, Interval::Hour);
+        assert_eq!(q.mode, RecordMode::SingleStream);
+        assert_eq!(q.app.as_str(), "app-1");
+    }
+
+    #[test]
+    fn rule_1_action() {
+        assert_eq!(err(&with(&[("Action", None)])), "MissingParameter");
+        assert_eq!(err(&with(&[("Action", Some(""))])), "MissingParameter");
+        for bad in ["describeLiveRtcRecordUsageData", "DescribeLiveRtcRecordUsageData ", "X"] {
+            assert_eq!(err(&with(&[("Action", Some(bad))])), "InvalidAction.NotFound");
+        }
+        let twice = QueryParams::from_pairs(valid_pairs().into_iter().chain([("Action", ACTION)]));
+        assert_eq!(err(&twice), "InvalidAction.NotFound");
+    }
+
+    #[test]
+    fn rule_2_names_the_first_missing_parameter_in_order() {
+        let all_missing = with(&[
+            ("StartTime", None),
+            ("EndTime", None),
+            ("AppId", None),
+            ("RecordMode", None),
+        ]);
+        let (c, msg) = code(&all_missing).unwrap_err();
+        assert_eq!(c, "MissingParameter");
+        assert!(msg.contains("\"StartTime\""), "{msg}");
+        for (name, rest) in [
+            ("EndTime", vec![("EndTime", None), ("AppId", None), ("RecordMode", None)]),
+            ("AppId", vec![("AppId", Some("")), ("RecordMode", None)]),
+            ("RecordMode", vec![("RecordMode", Some(""))]),
+        ] {
+            let (c, msg) = code(&with(&rest)).unwrap_err();
+            assert_eq!(c, "MissingParameter");
+            assert!(msg.contains(&format!("\"{name}\"")), "{msg}");
+        }
+        // Rule 1 before rule 2.
+        assert_eq!(err(&with(&[("Action", Some("Nope")), ("StartTime", None)])), "InvalidAction.NotFound");
+    }
+
+    #[test]
+    fn rules_3_and_4_exact_time_format() {
+        for bad in ["2026-11-20T00:00:00", "2026-11-20T00:00:00+08:00", "2026-02-30T00:00:00Z", "2026-11-20T24:00:00Z", "2026-13-01T00:00:00Z", "2026-11-20T00:00:00.000Z", "yesterday"] {
+            assert_eq!(err(&with(&[("StartTime", Some(bad))])), "InvalidStartTime.Malformed", "{bad}");
+            assert_eq!(err(&with(&[("EndTime", Some(bad))])), "InvalidEndTime.Malformed", "{bad}");
+        }
+        // StartTime is judged before EndTime.
+        assert_eq!(err(&with(&[("StartTime", Some("x")), ("EndTime", Some("y"))])), "InvalidStartTime.Malformed");
+        // A malformed time beats a missing later parameter? No: rule 2 comes first.
+        assert_eq!(err(&with(&[("StartTime", Some("x")), ("RecordMode", None)])), "MissingParameter");
+    }
+
+    #[test]
+    fn rule_5_end_after_start() {
+        assert_eq!(err(&with(&[("EndTime", Some("2026-11-20T00:00:00Z"))])), "InvalidEndTime.Mismatch");
+        assert_eq!(err(&with(&[("EndTime", Some("2026-11-19T23:59:59Z"))])), "InvalidEndTime.Mismatch");
+    }
+
+    #[test]
+    fn rule_6_span_edges_exactly() {
+        let span = |end: &'static str| with(&[("EndTime", Some(end))]);
+        assert_eq!(err(&span("2026-11-20T00:04:59Z")), "InvalidTimeSpan");
+        assert!(code(&span("2026-11-20T00:05:00Z")).is_ok());
+        let start = [("StartTime", Some("2026-10-20T00:00:00Z"))];
+        let mut edge = start.to_vec();
+        edge.push(("EndTime", Some("2026-11-20T00:00:00Z"))); // exactly 31 days
+        assert!(code(&with(&edge)).is_ok());
+        edge[1] = ("EndTime", Some("2026-11-20T00:00:01Z"));
+        assert_eq!(err(&with(&edge)), "InvalidTimeSpan");
+        // Rule 5 before rule 6.
+        assert_eq!(err(&span("2026-11-19T23:59:00Z")), "InvalidEndTime.Mismatch");
+    }
+
+    #[test]
+    fn rule_7_start_between_366_days_ago_and_now() {
+        let at = |s: &'static str, e: &'static str| with(&[("StartTime", Some(s)), ("EndTime", Some(e))]);
+        assert!(code(&at(NOW, "2026-11-23T13:00:00Z")).is_ok());
+        assert_eq!(err(&at("2026-11-23T12:00:01Z", "2026-11-23T13:00:00Z")), "InvalidStartTime.ValueNotSupported");
+        // now - 366 days = 2025-11-22T12:00:00Z (2026 is not a leap year).
+        assert!(code(&at("2025-11-22T12:00:00Z", "2025-11-23T00:00:00Z")).is_ok());
+        assert_eq!(err(&at("2025-11-22T11:59:59Z", "2025-11-23T00:00:00Z")), "InvalidStartTime.ValueNotSupported");
+        // Rule 6 before rule 7.
+        assert_eq!(err(&at("2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z")), "InvalidTimeSpan");
+    }
+
+    #[test]
+    fn rule_8_record_mode() {
+        for bad in ["2", "00", " 0", "single", "1.0"] {
+            assert_eq!(err(&with(&[("RecordMode", Some(bad))])), "InvalidRecordModeParameter");
+        }
+        assert_eq!(validate(&with(&[("RecordMode", Some("1"))]), now()).unwrap().mode, RecordMode::Mixed);
+        // Rule 7 before rule 8.
+        assert_eq!(err(&with(&[("RecordMode", Some("9")), ("StartTime", Some("2020-01-01T00:00:00Z")), ("EndTime", Some("2020-01-02T00:00:00Z"))])), "InvalidStartTime.ValueNotSupported");
+    }
+
+    #[test]
+    fn rule_9_interval() {
+        assert_eq!(validate(&with(&[("Interval", Some("86400"))]), now()).unwrap().interval, Interval::Day);
+        assert_eq!(validate(&with(&[("Interval", Some("3600"))]), now()).unwrap().interval, Interval::Hour);
+        for bad in ["", "60", "300", "03600", "3600.0", "86400 ", "day"] {
+            assert_eq!(err(&with(&[("Interval", Some(bad))])), "InvalidInterval.ValueNotSupported", "{bad:?}");
+        }
+        // Rule 8 before rule 9.
+        assert_eq!(err(&with(&[("Interval", Some("1")), ("RecordMode", Some("x"))])), "InvalidRecordModeParameter");
+    }
+
+    #[test]
+    fn rule_10_app_id_syntax_last() {
+        for bad in ["app 1", "app/1", &"a".repeat(65), "アプリ"] {
+            let p = QueryParams::from_pairs(valid_pairs().into_iter().filter(|(n, _)| *n != "AppId").map(|(n, v)| (n.to_owned(), v.to_owned())).chain([("AppId".to_owned(), bad.to_owned())]));
+            assert_eq!(err(&p), "InvalidAppIdParameter", "{bad:?}");
+        }
+        let second = QueryParams::from_pairs(valid_pairs().into_iter().chain([("AppId", "app-2")]));
+        assert_eq!(err(&second), "InvalidAppIdParameter");
+        // Rule 9 before rule 10.
+        assert_eq!(err(&with(&[("Interval", Some("1")), ("AppId", Some("bad app"))])), "InvalidInterval.ValueNotSupported");
+    }
+
+    #[test]
+    fn unknown_and_case_variant_parameters_are_ignored() {
+        let p = QueryParams::from_pairs(valid_pairs().into_iter().chain([("appid", "other"), ("Format", "JSON"), ("Signature", "x")]));
+        assert_eq!(validate(&p, now()).unwrap().app.as_str(), "app-1");
+    }
+
+    #[test]
+    fn report_has_every_bucket_and_consistent_sums() {
+        use super::super::usage::Tier;
+        let q = validate(&with(&[("StartTime", Some("2026-11-20T22:30:00Z")), ("EndTime", Some("2026-11-21T01:00:00Z"))]), now()).unwrap();
+        let report = UsageReport::build("req", &q, |bucket| {
+            let mut t = TierMillis::default();
+            if bucket.format_query_time() == "2026-11-20T23:00:00Z" {
+                t.add(Tier::Audio, 20_000);
+                t.add(Tier::V480, 30_500);
+                t.add(Tier::V720, 40_000);
+                t.add(Tier::V1080, 1);
+            }
+            t
+        });
+        let stamps: Vec<&str> = report.data.iter().map(|p| p.timestamp.as_str()).collect();
+        assert_eq!(stamps, ["2026-11-20T22:00:00Z", "2026-11-20T23:00:00Z", "2026-11-21T00:00:00Z"]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["TotalSummaryDuration"], serde_json::json!(90.501));
+        assert_eq!(json["V480SummaryDuration"], serde_json::json!(30.5));
+        assert_eq!(json["Data"][0]["TotalDuration"], serde_json::json!(0));
+        assert_eq!(json["Data"][1]["TotalDuration"], serde_json::json!(90.501));
+        assert_eq!(json["RecordMode"], "0");
+    }
+}

@@ -1,0 +1,19 @@
+//! How long each kind of record must live, from the contract's windows:
+//! queries reach back 366 days, late events are accepted for 366 days.
+//! Storage expires records by TTL at these instants; nothing here reads a clock.
+
+use super::time::{DAY_MS, Hour, UtcMillis};
+
+/// A redelivery arriving after this instant is refused by the 366-day
+/// lateness rule before the dedupe record is consulted, so the record is no
+/// longer needed; one day of margin on top.
+pub fn dedupe_expiry(segment_start: UtcMillis) -> UtcMillis {
+    segment_start.plus_ms(367 * DAY_MS)
+}
+
+/// An hour is needed by hourly queries (366 days back) and by the rollup of a
+/// late event's day (366 days back, rolled up to a day later); three days of
+/// margin on top.
+pub fn hourly_expiry(hour: Hour) -> UtcMillis {
+    hour.start().plus_ms(369 * DAY_MS)
+}

@@ -1,0 +1,54 @@
+//! Configuration, read once when a function starts, never in a handler.
+
+use crate::domain::ids::AccountId;
+use crate::store::dynamo::DynamoStore;
+
+/// The table's name, set by `template.yaml` from the table resource.
+pub const TABLE_ENV: &str = "USAGE_TABLE_NAME";
+/// Development only: the AWS account a request without an IAM identity is
+/// taken to come from. `template.yaml` never sets it.
+pub const DEV_CALLER_ENV: &str = "RTC_USAGE_DEV_CALLER_ACCOUNT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not a 12-digit AWS account id")]
+    BadAccount(&'static str),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: String,
+    pub dev_caller: Option<AccountId>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup(TABLE_ENV)
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::Missing(TABLE_ENV))?;
+        let dev_caller = match lookup(DEV_CALLER_ENV).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(AccountId::parse(&v).ok_or(ConfigError::BadAccount(DEV_CALLER_ENV))?),
+        };
+        if let Some(account) = &dev_caller {
+            tracing::warn!(
+                dev_caller = %account,
+                "DEVELOPMENT MODE: {DEV_CALLER_ENV} is set; requests without an IAM identity are answered as this account. Never set this in a deployment."
+            );
+        }
+        Ok(Config { table_name, dev_caller })
+    }
+
+    /// The DynamoDB store, with the SDK's standard configuration: region,
+    /// credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
+    pub async fn dynamo_store(&self) -> DynamoStore {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &self.table_name)
+    }
+}

@@ -1,0 +1,124 @@
+//! API Gateway → the query service, and the one place errors become HTTP.
+
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::ids::AccountId;
+use crate::domain::query::QueryParams;
+use crate::domain::time::UtcMillis;
+use crate::service::query::describe_record_usage;
+use crate::store::UsageStore;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+/// Who is asking and under which ids, as API Gateway says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub account: Option<String>,
+    pub request_id: String,
+    pub host_id: String,
+}
+
+/// The AWS account API Gateway authenticated (IAM authorization): REST API
+/// payloads carry it in `identity`, HTTP API payloads in `authorizer.iam`.
+pub fn caller_of(request: &Request) -> Caller {
+    let (account, api_request_id, domain) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => {
+            (ctx.identity.account_id.clone(), ctx.request_id.clone(), ctx.domain_name.clone())
+        }
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.authorizer.as_ref().and_then(|a| a.iam.as_ref()).and_then(|iam| iam.account_id.clone()),
+            ctx.request_id.clone(),
+            ctx.domain_name.clone(),
+        ),
+        _ => (None, None, None),
+    };
+    let request_id = api_request_id
+        .filter(|id| !id.is_empty())
+        .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+        .unwrap_or_default();
+    Caller {
+        account: account.filter(|a| !a.is_empty()),
+        request_id,
+        host_id: domain.unwrap_or_else(|| "rtc-usage".to_owned()),
+    }
+}
+
+pub fn params_of(request: &Request) -> QueryParams {
+    QueryParams::from_pairs(request.query_string_parameters_ref().into_iter().flat_map(|q| q.iter()))
+}
+
+/// Answers one API Gateway request. `dev_caller` stands in for a missing IAM
+/// identity in local development only.
+pub async fn handle<S: UsageStore>(
+    store: &S,
+    dev_caller: Option<&AccountId>,
+    request: &Request,
+    now: UtcMillis,
+) -> Response<Body> {
+    let mut caller = caller_of(request);
+    if caller.account.is_none() {
+        caller.account = dev_caller.map(|a| a.as_str().to_owned());
+    }
+    let params = params_of(request);
+    let answer =
+        describe_record_usage(store, caller.account.as_deref(), &params, &caller.request_id, now).await;
+    match answer {
+        Ok(report) => {
+            tracing::info!(
+                request_id = %caller.request_id,
+                app_id = %report.app_id,
+                record_mode = %report.record_mode,
+                points = report.data.len(),
+                status = 200,
+                "usage query answered"
+            );
+            json_response(200, &report)
+        }
+        Err(error) => {
+            tracing::info!(
+                request_id = %caller.request_id,
+                status = error.code.http_status(),
+                code = error.code.code(),
+                "usage query refused"
+            );
+            error_response(&caller, &error)
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorBody<'a> {
+    request_id: &'a str,
+    host_id: &'a str,
+    code: &'a str,
+    message: &'a str,
+    recommend: &'a str,
+}
+
+pub fn error_response(caller: &Caller, error: &ApiError) -> Response<Body> {
+    let body = ErrorBody {
+        request_id: &caller.request_id,
+        host_id: &caller.host_id,
+        code: error.code.code(),
+        message: &error.message,
+        recommend: error.recommend(),
+    };
+    json_response(error.code.http_status(), &body)
+}
+
+fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(err) => {
+            tracing::error!(error = %err, "could not serialize a response");
+            let internal = ApiError::new(ErrorCode::InternalError);
+            (500, format!(r#"{{"Code":"{}","Message":"{}"}}"#, internal.code.code(), internal.message))
+        }
+    };
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Body::Text(text))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}

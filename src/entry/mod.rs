@@ -1,0 +1,8 @@
+//! What the Lambda binaries share: configuration read once at start, logging,
+//! the AWS client, and the translation of each trigger's payload onto a service.
+
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod schedule;
+pub mod sqs;

@@ -1,0 +1,38 @@
+//! SQS batch → the ingest service → a partial batch response.
+
+use crate::domain::time::UtcMillis;
+use crate::service::ingest::{InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch};
+use crate::store::UsageStore;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
+pub async fn handle<S: UsageStore>(store: &S, event: SqsEvent, now: UtcMillis) -> (SqsBatchResponse, IngestReport) {
+    let messages: Vec<InboundMessage> = event
+        .records
+        .into_iter()
+        .map(|m| InboundMessage { message_id: m.message_id.unwrap_or_default(), body: m.body })
+        .collect();
+    let report = ingest_batch(store, &messages, now, RetryPolicy::default()).await;
+    tracing::info!(
+        messages = messages.len(),
+        counted = report.counted,
+        duplicates = report.duplicates,
+        registrations = report.registrations,
+        failed = report.failures.len(),
+        retries = report.retries,
+        "usage batch processed"
+    );
+    (batch_response(&report), report)
+}
+
+pub fn batch_response(report: &IngestReport) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed_message_ids(report)
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

@@ -1,0 +1,232 @@
+//! Exactly-once ingestion of a batch of usage events.
+//!
+//! Every segment is counted in the same transaction that creates its dedupe
+//! record, so an event is either fully counted and marked, or neither. Retries
+//! are always safe: a transaction that committed but whose reply was lost is
+//! cancelled on retry by its own dedupe records, and the events it holds are
+//! then known to be counted.
+
+use crate::domain::commit::{NewEvent, plan_commits};
+use crate::domain::event::{EventBody, EventKey, decode, truncate};
+use crate::domain::time::UtcMillis;
+use crate::store::{CommitOutcome, RegisterOutcome, StoreError, UsageStore};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+/// One SQS message.
+#[derive(Clone, Debug)]
+pub struct InboundMessage {
+    pub message_id: String,
+    pub body: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The event can never be counted; redrive sends it to the dead-letter queue.
+    Invalid,
+    /// Storage failed; the message is redelivered and counted then.
+    Transient,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageFailure {
+    pub message_id: String,
+    pub event_id: Option<String>,
+    pub kind: FailureKind,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IngestReport {
+    pub failures: Vec<MessageFailure>,
+    /// Events counted by this invocation.
+    pub counted: usize,
+    /// Deliveries of events that had been counted before (or earlier in the batch).
+    pub duplicates: usize,
+    pub registrations: usize,
+    /// Storage calls that failed and were retried within the invocation.
+    pub retries: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 4, first_backoff: Duration::from_millis(25) }
+    }
+}
+
+/// A distinct event of the batch and every message that carried it.
+struct Delivery {
+    event: NewEvent,
+    event_id: String,
+    message_ids: Vec<String>,
+}
+
+pub async fn ingest_batch<S: UsageStore>(
+    store: &S,
+    messages: &[InboundMessage],
+    now: UtcMillis,
+    retry: RetryPolicy,
+) -> IngestReport {
+    let mut report = IngestReport::default();
+    let mut deliveries: BTreeMap<EventKey, Delivery> = BTreeMap::new();
+    for message in messages {
+        let decoded = match message.body.as_deref() {
+            Some(body) => decode(body, now),
+            None => Err(crate::domain::event::Rejection { event_id: None, reason: "empty message body".into() }),
+        };
+        let event = match decoded {
+            Ok(event) => event,
+            Err(rejection) => {
+                fail(&mut report, &message.message_id, rejection.event_id, FailureKind::Invalid, rejection.reason);
+                continue;
+            }
+        };
+        match event.body {
+            EventBody::AppRegistered { app, owner } => match store.register(&app, &owner).await {
+                Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => report.registrations += 1,
+                Ok(RegisterOutcome::OwnedByAnother) => fail(
+                    &mut report,
+                    &message.message_id,
+                    Some(event.id),
+                    FailureKind::Invalid,
+                    format!("app {app} is registered to another account"),
+                ),
+                Err(err) => fail(&mut report, &message.message_id, Some(event.id), FailureKind::Transient, err.to_string()),
+            },
+            EventBody::RecordingSegment(segment) => {
+                let delivery = deliveries.entry(event.key).or_insert_with(|| Delivery {
+                    event: NewEvent { key: event.key, segment },
+                    event_id: event.id,
+                    message_ids: Vec::new(),
+                });
+                delivery.message_ids.push(message.message_id.clone());
+            }
+        }
+    }
+    count_exactly_once(store, deliveries, retry, &mut report).await;
+    report
+}
+
+async fn count_exactly_once<S: UsageStore>(
+    store: &S,
+    mut pending: BTreeMap<EventKey, Delivery>,
+    retry: RetryPolicy,
+    report: &mut IngestReport,
+) {
+    // Extra messages carrying an event already in the batch are duplicates.
+    let resolve = |report: &mut IngestReport, delivery: Delivery, counted_now: bool| {
+        let copies = delivery.message_ids.len();
+        if counted_now {
+            report.counted += 1;
+            report.duplicates += copies - 1;
+        } else {
+            report.duplicates += copies;
+        }
+    };
+    let mut last_error: Option<StoreError> = None;
+    let mut backoff = retry.first_backoff;
+    for attempt in 0..retry.attempts {
+        if pending.is_empty() {
+            break;
+        }
+        if last_error.is_some() && attempt > 0 {
+            report.retries += 1;
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff *= 2;
+        }
+        last_error = None;
+        // A cheap read first: events counted before (redeliveries) never reach
+        // a transaction, where a failed condition would cancel the rest and
+        // still cost write capacity.
+        let keys: Vec<EventKey> = pending.keys().copied().collect();
+        match store.counted(&keys).await {
+            Ok(seen) => {
+                for key in seen {
+                    if let Some(d) = pending.remove(&key) {
+                        resolve(report, d, false);
+                    }
+                }
+            }
+            Err(err) => {
+                last_error = Some(err);
+                continue;
+            }
+        }
+        let groups = plan_commits(pending.values().map(|d| &d.event));
+        for group in groups {
+            match store.commit(&group).await {
+                Ok(CommitOutcome::Committed) => {
+                    for (key, _) in &group.events {
+                        if let Some(d) = pending.remove(key) {
+                            resolve(report, d, true);
+                        }
+                    }
+                }
+                // Nothing was written; the rest of the group is retried at once.
+                Ok(CommitOutcome::AlreadyCounted(seen)) => {
+                    for key in seen {
+                        if let Some(d) = pending.remove(&key) {
+                            resolve(report, d, false);
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, events = group.events.len(), "commit failed; will retry");
+                    last_error = Some(err);
+                }
+            }
+        }
+    }
+    let reason = last_error.map_or_else(|| "retries exhausted".to_owned(), |e| e.to_string());
+    for delivery in pending.into_values() {
+        for message_id in delivery.message_ids {
+            fail(report, &message_id, Some(delivery.event_id.clone()), FailureKind::Transient, reason.clone());
+        }
+    }
+}
+
+fn fail(report: &mut IngestReport, message_id: &str, event_id: Option<String>, kind: FailureKind, reason: String) {
+    let event_id = event_id.map(|id| truncate(&id, 128));
+    match kind {
+        FailureKind::Invalid => tracing::error!(
+            message_id,
+            event_id = event_id.as_deref(),
+            reason = %truncate(&reason, 512),
+            "usage event rejected"
+        ),
+        FailureKind::Transient => tracing::warn!(
+            message_id,
+            event_id = event_id.as_deref(),
+            reason = %truncate(&reason, 512),
+            "usage event not counted yet; left for redelivery"
+        ),
+    }
+    report.failures.push(MessageFailure { message_id: message_id.to_owned(), event_id, kind, reason });
+}
+
+/// Up to +50%, from the clock's sub-second noise: enough to spread retries of
+/// concurrent invocations apart without a random-number dependency.
+fn jitter(base: Duration) -> Duration {
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base + base.mul_f64(f64::from(noise % 500) / 1000.0)
+}
+
+/// Message ids of the failures, deduplicated, for the SQS batch response.
+pub fn failed_message_ids(report: &IngestReport) -> Vec<String> {
+    let mut seen = HashSet::new();
+    report
+        .failures
+        .iter()
+        .filter(|f| seen.insert(f.message_id.clone()))
+        .map(|f| f.message_id.clone())
+        .collect()
+}

@@ -1,0 +1,6 @@
+//! The three use cases, over any [`crate::store::UsageStore`]. Entry points
+//! translate Lambda payloads into these calls and nothing more.
+
+pub mod ingest;
+pub mod query;
+pub mod rollup;

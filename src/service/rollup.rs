@@ -1,0 +1,208 @@
+//! The daily rollup: stores each changed (app, day)'s totals, summed from its
+//! hours, so daily queries read one item per day instead of 24.
+//!
+//! Safe to repeat and to overlap: a day is written only if its change counter
+//! still equals the one of the snapshot its totals came from, so the stored
+//! totals are always exactly the sum of the hours at that counter, and an
+//! event landing meanwhile leaves the day marked for the next run.
+
+use crate::domain::ids::AppId;
+use crate::domain::rollup::RollupRequest;
+use crate::domain::time::Day;
+use crate::domain::usage::ModeUsage;
+use crate::store::{StoreError, UsageStore, WriteDayOutcome};
+use futures::StreamExt;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Days rolled at once; each costs two sequential requests.
+const CONCURRENCY: usize = 8;
+/// Attempts per day when events keep landing on it during the roll.
+const ATTEMPTS_PER_DAY: u32 = 3;
+
+/// When the run must stop taking new work.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    stop_at: Option<Instant>,
+}
+
+impl Deadline {
+    /// Stops `margin` before `deadline`, leaving time to answer.
+    pub fn before(deadline: Instant, margin: Duration) -> Self {
+        Deadline { stop_at: Some(deadline.checked_sub(margin).unwrap_or(deadline)) }
+    }
+
+    pub fn none() -> Self {
+        Deadline { stop_at: None }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.stop_at.is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// What a run did; also the function's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollupReport {
+    pub mode: &'static str,
+    /// (app, record mode, day) aggregates stored: both modes of every day written.
+    pub aggregates_written: usize,
+    pub days_written: usize,
+    /// Days found already rolled (a repeated or overlapping run).
+    pub days_already_rolled: usize,
+    /// Days that kept changing during the run, or failed; still marked.
+    pub days_deferred: usize,
+    /// Days whose hourly data has expired; their totals are kept as they are.
+    pub days_expired: usize,
+    /// Work known to be left when the run stopped at its deadline.
+    pub days_left: usize,
+    /// False when the run stopped early; the next run continues.
+    pub complete: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DayOutcome {
+    Written,
+    AlreadyRolled,
+    Deferred,
+    Expired,
+    NoData,
+}
+
+pub async fn run_rollup<S: UsageStore>(store: &S, request: &RollupRequest, deadline: Deadline) -> RollupReport {
+    let mut report = RollupReport { complete: true, ..RollupReport::default() };
+    match request {
+        RollupRequest::Scheduled => {
+            report.mode = "scheduled";
+            scheduled(store, deadline, &mut report).await;
+        }
+        RollupRequest::Backfill { from, to, app } => {
+            report.mode = "backfill";
+            backfill(store, *from, *to, app.as_ref(), deadline, &mut report).await;
+        }
+    }
+    report
+}
+
+async fn scheduled<S: UsageStore>(store: &S, deadline: Deadline, report: &mut RollupReport) {
+    let mut cursor = None;
+    loop {
+        if deadline.passed() {
+            report.complete = false;
+            return;
+        }
+        let page = match store.pending_days(cursor).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list pending days; the next run retries");
+                report.complete = false;
+                return;
+            }
+        };
+        let days: Vec<(AppId, Day)> = page.days.into_iter().map(|p| (p.app, p.day)).collect();
+        roll_all(store, days, false, deadline, report).await;
+        match page.next {
+            Some(next) if report.complete => cursor = Some(next),
+            _ => return,
+        }
+    }
+}
+
+async fn backfill<S: UsageStore>(
+    store: &S,
+    from: Day,
+    to: Day,
+    app: Option<&AppId>,
+    deadline: Deadline,
+    report: &mut RollupReport,
+) {
+    let mut day = from;
+    while day <= to {
+        if deadline.passed() {
+            report.complete = false;
+            report.days_left += (to.0 - day.0 + 1) as usize;
+            return;
+        }
+        let apps = match app {
+            Some(app) => Ok(vec![app.clone()]),
+            None => store.apps_with_usage(day).await,
+        };
+        match apps {
+            Ok(apps) => roll_all(store, apps.into_iter().map(|a| (a, day)).collect(), true, deadline, report).await,
+            Err(err) => {
+                tracing::warn!(error = %err, day = %day.key(), "could not list apps of the day");
+                report.days_deferred += 1;
+            }
+        }
+        day = day.next();
+    }
+}
+
+async fn roll_all<S: UsageStore>(
+    store: &S,
+    days: Vec<(AppId, Day)>,
+    recompute: bool,
+    deadline: Deadline,
+    report: &mut RollupReport,
+) {
+    let outcomes: Vec<Option<DayOutcome>> = futures::stream::iter(days)
+        .map(|(app, day)| async move {
+            if deadline.passed() {
+                return None;
+            }
+            Some(match roll_day(store, &app, day, recompute).await {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    tracing::warn!(error = %err, app_id = %app, day = %day.key(), "day not rolled; left for the next run");
+                    DayOutcome::Deferred
+                }
+            })
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome {
+            None => {
+                report.complete = false;
+                report.days_left += 1;
+            }
+            Some(DayOutcome::Written) => {
+                report.days_written += 1;
+                report.aggregates_written += crate::domain::usage::RecordMode::ALL.len();
+            }
+            Some(DayOutcome::AlreadyRolled) => report.days_already_rolled += 1,
+            Some(DayOutcome::Deferred) => report.days_deferred += 1,
+            Some(DayOutcome::Expired) => report.days_expired += 1,
+            Some(DayOutcome::NoData) => {}
+        }
+    }
+}
+
+/// Rolls one day from a consistent snapshot. `recompute` rewrites a day even
+/// if it is already rolled (backfill and repair).
+async fn roll_day<S: UsageStore>(store: &S, app: &AppId, day: Day, recompute: bool) -> Result<DayOutcome, StoreError> {
+    for _ in 0..ATTEMPTS_PER_DAY {
+        let snapshot = store.day_snapshot(app, day).await?;
+        let Some(record) = snapshot.record else {
+            return Ok(DayOutcome::NoData);
+        };
+        if record.is_rolled() && !recompute {
+            return Ok(DayOutcome::AlreadyRolled);
+        }
+        // A day record is only ever created together with an hour, so no
+        // hours means they expired: keep the totals rather than zero them.
+        if snapshot.hours.is_empty() {
+            return Ok(DayOutcome::Expired);
+        }
+        let mut totals = ModeUsage::default();
+        for hour in &snapshot.hours {
+            totals += hour.usage;
+        }
+        if store.write_day(app, day, &totals, record.seq).await? == WriteDayOutcome::Written {
+            return Ok(DayOutcome::Written);
+        }
+    }
+    Ok(DayOutcome::Deferred)
+}

@@ -1,0 +1,152 @@
+//! A store wrapper that makes a chosen share of calls fail, the ways DynamoDB
+//! calls fail: refused before anything happened (unavailable, throttled), or
+//! applied but reported as failed (a timeout after the commit). Used by the
+//! exactly-once tests, the soak and the benchmark; deterministic per seed.
+
+use super::*;
+use crate::domain::commit::CommitGroup;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Shares of calls, in per mille, that fail each way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultPlan {
+    pub fail_before_per_mille: u32,
+    /// Writes only: the write lands, the caller is told it may not have.
+    pub fail_after_per_mille: u32,
+    pub throttle_per_mille: u32,
+    pub seed: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct FaultCounts {
+    pub failed_before: AtomicU64,
+    pub failed_after: AtomicU64,
+    pub throttled: AtomicU64,
+    pub calls: AtomicU64,
+}
+
+impl FaultCounts {
+    pub fn injected(&self) -> u64 {
+        self.failed_before.load(Ordering::Relaxed)
+            + self.failed_after.load(Ordering::Relaxed)
+            + self.throttled.load(Ordering::Relaxed)
+    }
+}
+
+pub struct FaultyStore<S> {
+    inner: S,
+    plan: Mutex<FaultPlan>,
+    rng: Mutex<u64>,
+    pub counts: FaultCounts,
+}
+
+enum Draw {
+    Pass,
+    Before,
+    After,
+    Throttle,
+}
+
+impl<S: UsageStore> FaultyStore<S> {
+    pub fn new(inner: S, plan: FaultPlan) -> Self {
+        FaultyStore {
+            inner,
+            rng: Mutex::new(plan.seed | 1),
+            plan: Mutex::new(plan),
+            counts: FaultCounts::default(),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Changes the plan, e.g. to stop injecting once a test's faulty phase ends.
+    pub fn set_plan(&self, plan: FaultPlan) {
+        *self.plan.lock().expect("plan lock") = plan;
+    }
+
+    fn draw(&self) -> Draw {
+        self.counts.calls.fetch_add(1, Ordering::Relaxed);
+        let plan = *self.plan.lock().expect("plan lock");
+        let roll = {
+            // xorshift64*: enough randomness for fault schedules, no dependency.
+            let mut x = self.rng.lock().expect("rng lock");
+            *x ^= *x >> 12;
+            *x ^= *x << 25;
+            *x ^= *x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000
+        } as u32;
+        let before = plan.fail_before_per_mille;
+        let after = before + plan.fail_after_per_mille;
+        let throttle = after + plan.throttle_per_mille;
+        if roll < before {
+            Draw::Before
+        } else if roll < after {
+            Draw::After
+        } else if roll < throttle {
+            Draw::Throttle
+        } else {
+            Draw::Pass
+        }
+    }
+
+    async fn read<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        match self.draw() {
+            Draw::Pass => call.await,
+            Draw::Throttle => {
+                self.counts.throttled.fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::Throttled("injected".into()))
+            }
+            Draw::Before | Draw::After => {
+                self.counts.failed_before.fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::Unavailable("injected".into()))
+            }
+        }
+    }
+
+    async fn write<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        match self.draw() {
+            Draw::After => {
+                let _ = call.await;
+                self.counts.failed_after.fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::Ambiguous("injected after the write".into()))
+            }
+            _ => self.read(call).await,
+        }
+    }
+}
+
+impl<S: UsageStore> UsageStore for FaultyStore<S> {
+    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+        self.read(self.inner.owner_of(app)).await
+    }
+    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
+        self.write(self.inner.register(app, owner)).await
+    }
+    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
+        self.read(self.inner.hours(app, first, last)).await
+    }
+    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
+        self.read(self.inner.days(app, first, last)).await
+    }
+    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
+        self.read(self.inner.counted(keys)).await
+    }
+    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
+        self.write(self.inner.commit(group)).await
+    }
+    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
+        self.read(self.inner.pending_days(cursor)).await
+    }
+    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
+        self.read(self.inner.apps_with_usage(day)).await
+    }
+    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
+        self.read(self.inner.day_snapshot(app, day)).await
+    }
+    async fn write_day(&self, app: &AppId, day: Day, totals: &ModeUsage, seq: u64) -> StoreResult<WriteDayOutcome> {
+        self.write(self.inner.write_day(app, day, totals, seq)).await
+    }
+}
