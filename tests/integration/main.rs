@@ -1,0 +1,7 @@
+//! Integration tests: the services and Lambda entry points against a real
+//! DynamoDB API (moto's server), fed from the `events/` fixtures.
+
+mod ingest;
+mod query;
+mod rollup;
+mod support;

@@ -1,0 +1,186 @@
+//! A real DynamoDB API for the tests: moto's server from the project's
+//! virtualenv (`./setup` installs it), started once per test binary on a free
+//! loopback port; every test gets a table of its own.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use lambda_http::Request;
+use rtc_usage::domain::time::UtcMillis;
+use rtc_usage::store::dynamo::DynamoStore;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const OWNER: &str = "111122223333";
+pub const OTHER_ACCOUNT: &str = "444455556666";
+
+struct Moto {
+    endpoint: String,
+    _child: Child,
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let python: PathBuf = repo().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the local DynamoDB API is not installed: run ./setup (it creates .venv with moto[server])"
+        );
+        let mut child = Command::new(python)
+            .arg(repo().join("scripts/local_dynamodb.py"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("moto stdout"))
+            .read_line(&mut line)
+            .expect("read moto port");
+        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("moto said {line:?}"));
+        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: child }
+    })
+}
+
+pub fn endpoint() -> String {
+    moto().endpoint.clone()
+}
+
+/// A client for the local API; made per test, as each test has its own runtime.
+pub fn client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint())
+        .build();
+    Client::from_conf(config)
+}
+
+pub fn unique_table(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A store over a new, empty table shaped as `template.yaml` declares it.
+pub async fn fresh_store() -> DynamoStore {
+    let client = client();
+    let table = unique_table("usage");
+    DynamoStore::create_table(&client, &table).await.expect("create table");
+    DynamoStore::new(client, table)
+}
+
+pub fn at(text: &str) -> UtcMillis {
+    UtcMillis::parse_query_time(text).unwrap_or_else(|| panic!("bad time {text}"))
+}
+
+/// The tests' "now": 2026-11-23T12:00:00Z.
+pub fn now() -> UtcMillis {
+    at("2026-11-23T12:00:00Z")
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = repo().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Rest,
+    Http,
+}
+
+/// The API Gateway fixture with its query string and caller replaced.
+/// `account: None` removes the IAM identity.
+pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Request {
+    let mut event = match api {
+        Api::Rest => fixture("apigw-rest-query.json"),
+        Api::Http => fixture("apigw-http-query.json"),
+    };
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
+    for (k, v) in pairs {
+        single.insert((*k).to_owned(), Value::String((*v).to_owned()));
+        multi
+            .entry((*k).to_owned())
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+            .unwrap()
+            .push(Value::String((*v).to_owned()));
+    }
+    match api {
+        Api::Rest => {
+            event["queryStringParameters"] = Value::Object(single);
+            event["multiValueQueryStringParameters"] = Value::Object(multi);
+            event["requestContext"]["identity"]["accountId"] = account.map_or(Value::Null, |a| Value::String(a.to_owned()));
+        }
+        Api::Http => {
+            let raw: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            event["rawQueryString"] = Value::String(raw.join("&"));
+            event["queryStringParameters"] = Value::Object(single);
+            match account {
+                Some(a) => event["requestContext"]["authorizer"]["iam"]["accountId"] = Value::String(a.to_owned()),
+                None => {
+                    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+                }
+            }
+        }
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("API Gateway payload")
+}
+
+/// Percent-encodes everything but unreserved characters, as clients do.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn query_pairs<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("Action", "DescribeLiveRtcRecordUsageData"),
+        ("AppId", "app-1"),
+        ("StartTime", "2026-11-20T00:00:00Z"),
+        ("EndTime", "2026-11-21T00:00:00Z"),
+        ("RecordMode", "0"),
+    ];
+    for (k, v) in overrides {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push((k, v));
+    }
+    pairs
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub content_type: String,
+}
+
+pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> Answer {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = match response.into_body() {
+        lambda_http::Body::Text(t) => t,
+        other => panic!("unexpected body {other:?}"),
+    };
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    Answer { status, body, text, content_type }
+}
