@@ -5,14 +5,63 @@ Prints `PORT <n>` once it listens (port 0 or none given: a free port), then
 serves until the process that started it exits, so no server outlives its
 test run or local session.
 """
+import functools
+import inspect
 import os
 import sys
+import textwrap
+import threading
 import time
 
+from moto.dynamodb import models as dynamodb_models
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 
+def copy_each_table_once_per_transaction() -> None:
+    """moto backs up a table for rollback once per *action* of a transaction:
+    a 100-action transaction deep-copies the table 100 times. Backing it up
+    once is the same rollback, and keeps large test tables fast. If moto's
+    code has changed shape, it is left as it is."""
+    backend = dynamodb_models.DynamoDBBackend
+    source = textwrap.dedent(inspect.getsource(backend.transact_write_items))
+    guard = "if table_name and table_name in self.tables:"
+    if guard not in source:
+        print("note: moto transaction backup not patched", file=sys.stderr)
+        return
+    source = source.replace(guard, guard[:-1] + " and table_name not in original_table_state:")
+    namespace: dict = {}
+    exec(compile(source, dynamodb_models.__file__, "exec"), vars(dynamodb_models), namespace)
+    backend.transact_write_items = namespace["transact_write_items"]
+
+
+def serialize_operations() -> None:
+    """DynamoDB transactions are atomic and isolated from every other
+    operation; moto's are neither under concurrent requests (a cancelled
+    transaction restores a table backup taken while others were writing).
+    One lock around every backend operation gives the isolation DynamoDB
+    guarantees, so concurrency tests exercise the client side truthfully."""
+    backend = dynamodb_models.DynamoDBBackend
+    lock = threading.RLock()
+
+    def locked(method):
+        @functools.wraps(method)
+        def run(*args, **kwargs):
+            with lock:
+                return method(*args, **kwargs)
+
+        return run
+
+    for name in (
+        "put_item", "get_item", "update_item", "delete_item", "query", "scan",
+        "batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items",
+    ):
+        if hasattr(backend, name):
+            setattr(backend, name, locked(getattr(backend, name)))
+
+
 def main() -> None:
+    copy_each_table_once_per_transaction()
+    serialize_operations()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     parent = os.getppid()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

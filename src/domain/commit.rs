@@ -55,7 +55,8 @@ impl CommitGroup {
 
     fn add(&mut self, event: &NewEvent, parts: &[(Hour, u64)]) {
         let seg = &event.segment;
-        self.events.push((event.key, retention::dedupe_expiry(seg.start)));
+        self.events
+            .push((event.key, retention::dedupe_expiry(seg.start)));
         for (hour, ms) in parts {
             self.hours
                 .entry((seg.app.clone(), *hour))
@@ -115,7 +116,11 @@ mod tests {
     fn a_busy_hour_becomes_one_counter_update() {
         let events: Vec<NewEvent> = (0..10)
             .map(|n| {
-                let mode = if n % 2 == 0 { RecordMode::Mixed } else { RecordMode::SingleStream };
+                let mode = if n % 2 == 0 {
+                    RecordMode::Mixed
+                } else {
+                    RecordMode::SingleStream
+                };
                 event(n, "busy", t0().plus_ms(i64::from(n) * 1000), 500, mode)
             })
             .collect();
@@ -130,14 +135,30 @@ mod tests {
     #[test]
     fn groups_respect_the_action_limit_and_keep_every_millisecond() {
         let events: Vec<NewEvent> = (0..40)
-            .map(|n| event(n, &format!("app{}", n % 7), t0().plus_ms(i64::from(n) * 7_919), 48 * HOUR_MS, RecordMode::SingleStream))
+            .map(|n| {
+                event(
+                    n,
+                    &format!("app{}", n % 7),
+                    t0().plus_ms(i64::from(n) * 7_919),
+                    48 * HOUR_MS,
+                    RecordMode::SingleStream,
+                )
+            })
             .collect();
         let groups = plan_commits(&events);
         assert!(groups.len() > 1);
         let mut total = 0;
         for g in &groups {
-            assert!(g.action_count() <= MAX_TRANSACTION_ACTIONS, "{}", g.action_count());
-            total += g.hours.values().map(|u| u.mode(RecordMode::SingleStream).total()).sum::<u64>();
+            assert!(
+                g.action_count() <= MAX_TRANSACTION_ACTIONS,
+                "{}",
+                g.action_count()
+            );
+            total += g
+                .hours
+                .values()
+                .map(|u| u.mode(RecordMode::SingleStream).total())
+                .sum::<u64>();
         }
         assert_eq!(total, 40 * 48 * HOUR_MS as u64);
         assert_eq!(groups.iter().map(|g| g.events.len()).sum::<usize>(), 40);

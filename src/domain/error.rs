@@ -115,7 +115,10 @@ impl ApiError {
                 "The request processing has failed due to some unknown error."
             }
         };
-        ApiError { code, message: message.to_owned() }
+        ApiError {
+            code,
+            message: message.to_owned(),
+        }
     }
 
     /// `MissingParameter`, naming the parameter as Alibaba Cloud does.

@@ -161,7 +161,9 @@ pub fn decode(body: &str, now: UtcMillis) -> Result<UsageEvent, Rejection> {
     let source = required_string(&envelope.source, "source").map_err(fail)?;
     let kind = required_string(&envelope.kind, "type").map_err(fail)?;
     if let Some(time) = &envelope.time {
-        let text = time.as_str().ok_or_else(|| fail("time must be an RFC 3339 string".into()))?;
+        let text = time
+            .as_str()
+            .ok_or_else(|| fail("time must be an RFC 3339 string".into()))?;
         parse_rfc3339(text, "time").map_err(fail)?;
     }
     let data = envelope
@@ -172,8 +174,8 @@ pub fn decode(body: &str, now: UtcMillis) -> Result<UsageEvent, Rejection> {
         TYPE_APP_REGISTERED => {
             let data: RegistrationData = parse_data(data).map_err(fail)?;
             let app = app_id(&data.app_id).map_err(fail)?;
-            let owner = required_string(&data.owner_account_id, "data.ownerAccountId")
-                .map_err(fail)?;
+            let owner =
+                required_string(&data.owner_account_id, "data.ownerAccountId").map_err(fail)?;
             let owner = AccountId::parse(owner)
                 .ok_or_else(|| fail("data.ownerAccountId must be exactly 12 digits".into()))?;
             EventBody::AppRegistered { app, owner }
@@ -213,8 +215,14 @@ fn segment(data: &SegmentData, now: UtcMillis) -> Result<Segment, String> {
         },
         _ => return Err("data.media must be \"audio\" or \"video\"".into()),
     };
-    let start = parse_rfc3339(required_string(&data.start_time, "data.startTime")?, "data.startTime")?;
-    let end = parse_rfc3339(required_string(&data.end_time, "data.endTime")?, "data.endTime")?;
+    let start = parse_rfc3339(
+        required_string(&data.start_time, "data.startTime")?,
+        "data.startTime",
+    )?;
+    let end = parse_rfc3339(
+        required_string(&data.end_time, "data.endTime")?,
+        "data.endTime",
+    )?;
     if end <= start {
         return Err("data.endTime must be later than data.startTime (to the millisecond)".into());
     }
@@ -227,7 +235,13 @@ fn segment(data: &SegmentData, now: UtcMillis) -> Result<Segment, String> {
     if end > now.plus_ms(MAX_CLOCK_SKEW_MS) {
         return Err("data.endTime is more than 5 minutes in the future".into());
     }
-    Ok(Segment { app, mode, tier, start, end })
+    Ok(Segment {
+        app,
+        mode,
+        tier,
+        start,
+        end,
+    })
 }
 
 fn required_string<'v>(value: &'v Option<Value>, name: &str) -> Result<&'v str, String> {
@@ -294,8 +308,17 @@ mod tests {
 
     #[test]
     fn decodes_a_video_segment_with_offsets_and_fractions() {
-        let e = decode(&segment_event(video("2026-11-23T18:30:00.1239+08:00", "2026-11-23T10:31:00Z")), now()).unwrap();
-        let EventBody::RecordingSegment(s) = e.body else { panic!() };
+        let e = decode(
+            &segment_event(video(
+                "2026-11-23T18:30:00.1239+08:00",
+                "2026-11-23T10:31:00Z",
+            )),
+            now(),
+        )
+        .unwrap();
+        let EventBody::RecordingSegment(s) = e.body else {
+            panic!()
+        };
         assert_eq!(s.tier, Tier::V720);
         assert_eq!(s.mode, RecordMode::Mixed);
         assert_eq!(s.duration_ms(), 60_000 - 123);
@@ -307,23 +330,47 @@ mod tests {
         let body = json!({"specversion": "1.0", "id": "r", "source": "s", "type": TYPE_APP_REGISTERED,
                           "data": {"appId": "app-1", "ownerAccountId": "123456789012"}});
         let e = decode(&body.to_string(), now()).unwrap();
-        assert!(matches!(e.body, EventBody::AppRegistered { ref owner, .. } if owner.as_str() == "123456789012"));
+        assert!(
+            matches!(e.body, EventBody::AppRegistered { ref owner, .. } if owner.as_str() == "123456789012")
+        );
     }
 
     #[test]
     fn event_key_is_unambiguous() {
         assert_ne!(EventKey::of("ab", "c"), EventKey::of("a", "bc"));
-        assert_eq!(EventKey::from_hex(&EventKey::of("a", "b").hex()), Some(EventKey::of("a", "b")));
+        assert_eq!(
+            EventKey::from_hex(&EventKey::of("a", "b").hex()),
+            Some(EventKey::of("a", "b"))
+        );
     }
 
     #[test]
     fn split_parts_sum_to_whole_across_hour_day_and_year_ends() {
-        let start = UtcMillis::parse_query_time("2026-12-31T22:59:59Z").unwrap().plus_ms(999);
-        let seg = Segment { app: AppId::parse("a").unwrap(), mode: RecordMode::SingleStream, tier: Tier::Audio, start, end: start.plus_ms(2 * HOUR_MS + 5) };
+        let start = UtcMillis::parse_query_time("2026-12-31T22:59:59Z")
+            .unwrap()
+            .plus_ms(999);
+        let seg = Segment {
+            app: AppId::parse("a").unwrap(),
+            mode: RecordMode::SingleStream,
+            tier: Tier::Audio,
+            start,
+            end: start.plus_ms(2 * HOUR_MS + 5),
+        };
         let parts = seg.hour_parts();
         let keys: Vec<String> = parts.iter().map(|(h, _)| h.key()).collect();
-        assert_eq!(keys, ["2026-12-31T22", "2026-12-31T23", "2027-01-01T00", "2027-01-01T01"]);
-        assert_eq!(parts.iter().map(|p| p.1).collect::<Vec<_>>(), [1, 3_600_000, 3_600_000, 4]);
+        assert_eq!(
+            keys,
+            [
+                "2026-12-31T22",
+                "2026-12-31T23",
+                "2027-01-01T00",
+                "2027-01-01T01"
+            ]
+        );
+        assert_eq!(
+            parts.iter().map(|p| p.1).collect::<Vec<_>>(),
+            [1, 3_600_000, 3_600_000, 4]
+        );
         assert_eq!(parts.iter().map(|p| p.1).sum::<u64>(), seg.duration_ms());
     }
 
@@ -331,9 +378,21 @@ mod tests {
     fn range_rules() {
         let cases = [
             ("2026-11-23T10:00:00Z", "2026-11-23T10:00:00Z", "later than"),
-            ("2026-11-23T10:00:00.0001Z", "2026-11-23T10:00:00.0009Z", "later than"),
-            ("2026-11-21T10:00:00Z", "2026-11-23T10:00:00.001Z", "48 hours"),
-            ("2025-11-22T11:59:59.999Z", "2025-11-22T12:30:00Z", "366 days"),
+            (
+                "2026-11-23T10:00:00.0001Z",
+                "2026-11-23T10:00:00.0009Z",
+                "later than",
+            ),
+            (
+                "2026-11-21T10:00:00Z",
+                "2026-11-23T10:00:00.001Z",
+                "48 hours",
+            ),
+            (
+                "2025-11-22T11:59:59.999Z",
+                "2025-11-22T12:30:00Z",
+                "366 days",
+            ),
             ("2026-11-23T12:00:00Z", "2026-11-23T12:05:00.001Z", "future"),
         ];
         for (start, end, why) in cases {
@@ -346,14 +405,22 @@ mod tests {
             ("2025-11-22T12:00:00Z", "2025-11-22T12:30:00Z"),
             ("2026-11-23T12:00:00Z", "2026-11-23T12:05:00Z"),
         ] {
-            assert!(decode(&segment_event(video(start, end)), now()).is_ok(), "{start}..{end}");
+            assert!(
+                decode(&segment_event(video(start, end)), now()).is_ok(),
+                "{start}..{end}"
+            );
         }
     }
 
     #[test]
     fn duplicate_fields_are_refused() {
         let body = r#"{"specversion":"1.0","id":"x","source":"s","type":"rtc.app.registered","data":{"appId":"a","appId":"b","ownerAccountId":"123456789012"}}"#;
-        assert!(decode(body, now()).unwrap_err().reason.contains("duplicate"));
+        assert!(
+            decode(body, now())
+                .unwrap_err()
+                .reason
+                .contains("duplicate")
+        );
         let body = r#"{"specversion":"1.0","id":"x","id":"y","source":"s","type":"rtc.app.registered","data":{}}"#;
         assert!(decode(body, now()).is_err());
     }

@@ -77,7 +77,13 @@ mod tests {
     #[test]
     fn account_id_is_twelve_digits() {
         assert!(AccountId::parse("123456789012").is_some());
-        for bad in ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１２"] {
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "１２３４５６７８９０１２",
+        ] {
             assert!(AccountId::parse(bad).is_none(), "{bad:?}");
         }
     }

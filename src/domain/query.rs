@@ -133,7 +133,13 @@ pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiE
         .one()
         .and_then(AppId::parse)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidAppIdParameter))?;
-    Ok(ValidQuery { app, start, end, mode, interval })
+    Ok(ValidQuery {
+        app,
+        start,
+        end,
+        mode,
+        interval,
+    })
 }
 
 /// One point of `Data`.
@@ -260,8 +266,15 @@ mod tests {
     fn rule_1_action() {
         assert_eq!(err(&with(&[("Action", None)])), "MissingParameter");
         assert_eq!(err(&with(&[("Action", Some(""))])), "MissingParameter");
-        for bad in ["describeLiveRtcRecordUsageData", "DescribeLiveRtcRecordUsageData ", "X"] {
-            assert_eq!(err(&with(&[("Action", Some(bad))])), "InvalidAction.NotFound");
+        for bad in [
+            "describeLiveRtcRecordUsageData",
+            "DescribeLiveRtcRecordUsageData ",
+            "X",
+        ] {
+            assert_eq!(
+                err(&with(&[("Action", Some(bad))])),
+                "InvalidAction.NotFound"
+            );
         }
         let twice = QueryParams::from_pairs(valid_pairs().into_iter().chain([("Action", ACTION)]));
         assert_eq!(err(&twice), "InvalidAction.NotFound");
@@ -279,7 +292,10 @@ mod tests {
         assert_eq!(c, "MissingParameter");
         assert!(msg.contains("\"StartTime\""), "{msg}");
         for (name, rest) in [
-            ("EndTime", vec![("EndTime", None), ("AppId", None), ("RecordMode", None)]),
+            (
+                "EndTime",
+                vec![("EndTime", None), ("AppId", None), ("RecordMode", None)],
+            ),
             ("AppId", vec![("AppId", Some("")), ("RecordMode", None)]),
             ("RecordMode", vec![("RecordMode", Some(""))]),
         ] {
@@ -288,25 +304,56 @@ mod tests {
             assert!(msg.contains(&format!("\"{name}\"")), "{msg}");
         }
         // Rule 1 before rule 2.
-        assert_eq!(err(&with(&[("Action", Some("Nope")), ("StartTime", None)])), "InvalidAction.NotFound");
+        assert_eq!(
+            err(&with(&[("Action", Some("Nope")), ("StartTime", None)])),
+            "InvalidAction.NotFound"
+        );
     }
 
     #[test]
     fn rules_3_and_4_exact_time_format() {
-        for bad in ["2026-11-20T00:00:00", "2026-11-20T00:00:00+08:00", "2026-02-30T00:00:00Z", "2026-11-20T24:00:00Z", "2026-13-01T00:00:00Z", "2026-11-20T00:00:00.000Z", "yesterday"] {
-            assert_eq!(err(&with(&[("StartTime", Some(bad))])), "InvalidStartTime.Malformed", "{bad}");
-            assert_eq!(err(&with(&[("EndTime", Some(bad))])), "InvalidEndTime.Malformed", "{bad}");
+        for bad in [
+            "2026-11-20T00:00:00",
+            "2026-11-20T00:00:00+08:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-20T24:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-20T00:00:00.000Z",
+            "yesterday",
+        ] {
+            assert_eq!(
+                err(&with(&[("StartTime", Some(bad))])),
+                "InvalidStartTime.Malformed",
+                "{bad}"
+            );
+            assert_eq!(
+                err(&with(&[("EndTime", Some(bad))])),
+                "InvalidEndTime.Malformed",
+                "{bad}"
+            );
         }
         // StartTime is judged before EndTime.
-        assert_eq!(err(&with(&[("StartTime", Some("x")), ("EndTime", Some("y"))])), "InvalidStartTime.Malformed");
+        assert_eq!(
+            err(&with(&[("StartTime", Some("x")), ("EndTime", Some("y"))])),
+            "InvalidStartTime.Malformed"
+        );
         // A malformed time beats a missing later parameter? No: rule 2 comes first.
-        assert_eq!(err(&with(&[("StartTime", Some("x")), ("RecordMode", None)])), "MissingParameter");
+        assert_eq!(
+            err(&with(&[("StartTime", Some("x")), ("RecordMode", None)])),
+            "MissingParameter"
+        );
     }
 
     #[test]
     fn rule_5_end_after_start() {
-        assert_eq!(err(&with(&[("EndTime", Some("2026-11-20T00:00:00Z"))])), "InvalidEndTime.Mismatch");
-        assert_eq!(err(&with(&[("EndTime", Some("2026-11-19T23:59:59Z"))])), "InvalidEndTime.Mismatch");
+        assert_eq!(
+            err(&with(&[("EndTime", Some("2026-11-20T00:00:00Z"))])),
+            "InvalidEndTime.Mismatch"
+        );
+        assert_eq!(
+            err(&with(&[("EndTime", Some("2026-11-19T23:59:59Z"))])),
+            "InvalidEndTime.Mismatch"
+        );
     }
 
     #[test]
@@ -321,64 +368,133 @@ mod tests {
         edge[1] = ("EndTime", Some("2026-11-20T00:00:01Z"));
         assert_eq!(err(&with(&edge)), "InvalidTimeSpan");
         // Rule 5 before rule 6.
-        assert_eq!(err(&span("2026-11-19T23:59:00Z")), "InvalidEndTime.Mismatch");
+        assert_eq!(
+            err(&span("2026-11-19T23:59:00Z")),
+            "InvalidEndTime.Mismatch"
+        );
     }
 
     #[test]
     fn rule_7_start_between_366_days_ago_and_now() {
-        let at = |s: &'static str, e: &'static str| with(&[("StartTime", Some(s)), ("EndTime", Some(e))]);
+        let at = |s: &'static str, e: &'static str| {
+            with(&[("StartTime", Some(s)), ("EndTime", Some(e))])
+        };
         assert!(code(&at(NOW, "2026-11-23T13:00:00Z")).is_ok());
-        assert_eq!(err(&at("2026-11-23T12:00:01Z", "2026-11-23T13:00:00Z")), "InvalidStartTime.ValueNotSupported");
+        assert_eq!(
+            err(&at("2026-11-23T12:00:01Z", "2026-11-23T13:00:00Z")),
+            "InvalidStartTime.ValueNotSupported"
+        );
         // now - 366 days = 2025-11-22T12:00:00Z (2026 is not a leap year).
         assert!(code(&at("2025-11-22T12:00:00Z", "2025-11-23T00:00:00Z")).is_ok());
-        assert_eq!(err(&at("2025-11-22T11:59:59Z", "2025-11-23T00:00:00Z")), "InvalidStartTime.ValueNotSupported");
+        assert_eq!(
+            err(&at("2025-11-22T11:59:59Z", "2025-11-23T00:00:00Z")),
+            "InvalidStartTime.ValueNotSupported"
+        );
         // Rule 6 before rule 7.
-        assert_eq!(err(&at("2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z")), "InvalidTimeSpan");
+        assert_eq!(
+            err(&at("2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z")),
+            "InvalidTimeSpan"
+        );
     }
 
     #[test]
     fn rule_8_record_mode() {
         for bad in ["2", "00", " 0", "single", "1.0"] {
-            assert_eq!(err(&with(&[("RecordMode", Some(bad))])), "InvalidRecordModeParameter");
+            assert_eq!(
+                err(&with(&[("RecordMode", Some(bad))])),
+                "InvalidRecordModeParameter"
+            );
         }
-        assert_eq!(validate(&with(&[("RecordMode", Some("1"))]), now()).unwrap().mode, RecordMode::Mixed);
+        assert_eq!(
+            validate(&with(&[("RecordMode", Some("1"))]), now())
+                .unwrap()
+                .mode,
+            RecordMode::Mixed
+        );
         // Rule 7 before rule 8.
-        assert_eq!(err(&with(&[("RecordMode", Some("9")), ("StartTime", Some("2020-01-01T00:00:00Z")), ("EndTime", Some("2020-01-02T00:00:00Z"))])), "InvalidStartTime.ValueNotSupported");
+        assert_eq!(
+            err(&with(&[
+                ("RecordMode", Some("9")),
+                ("StartTime", Some("2020-01-01T00:00:00Z")),
+                ("EndTime", Some("2020-01-02T00:00:00Z"))
+            ])),
+            "InvalidStartTime.ValueNotSupported"
+        );
     }
 
     #[test]
     fn rule_9_interval() {
-        assert_eq!(validate(&with(&[("Interval", Some("86400"))]), now()).unwrap().interval, Interval::Day);
-        assert_eq!(validate(&with(&[("Interval", Some("3600"))]), now()).unwrap().interval, Interval::Hour);
+        assert_eq!(
+            validate(&with(&[("Interval", Some("86400"))]), now())
+                .unwrap()
+                .interval,
+            Interval::Day
+        );
+        assert_eq!(
+            validate(&with(&[("Interval", Some("3600"))]), now())
+                .unwrap()
+                .interval,
+            Interval::Hour
+        );
         for bad in ["", "60", "300", "03600", "3600.0", "86400 ", "day"] {
-            assert_eq!(err(&with(&[("Interval", Some(bad))])), "InvalidInterval.ValueNotSupported", "{bad:?}");
+            assert_eq!(
+                err(&with(&[("Interval", Some(bad))])),
+                "InvalidInterval.ValueNotSupported",
+                "{bad:?}"
+            );
         }
         // Rule 8 before rule 9.
-        assert_eq!(err(&with(&[("Interval", Some("1")), ("RecordMode", Some("x"))])), "InvalidRecordModeParameter");
+        assert_eq!(
+            err(&with(&[("Interval", Some("1")), ("RecordMode", Some("x"))])),
+            "InvalidRecordModeParameter"
+        );
     }
 
     #[test]
     fn rule_10_app_id_syntax_last() {
         for bad in ["app 1", "app/1", &"a".repeat(65), "アプリ"] {
-            let p = QueryParams::from_pairs(valid_pairs().into_iter().filter(|(n, _)| *n != "AppId").map(|(n, v)| (n.to_owned(), v.to_owned())).chain([("AppId".to_owned(), bad.to_owned())]));
+            let p = QueryParams::from_pairs(
+                valid_pairs()
+                    .into_iter()
+                    .filter(|(n, _)| *n != "AppId")
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .chain([("AppId".to_owned(), bad.to_owned())]),
+            );
             assert_eq!(err(&p), "InvalidAppIdParameter", "{bad:?}");
         }
         let second = QueryParams::from_pairs(valid_pairs().into_iter().chain([("AppId", "app-2")]));
         assert_eq!(err(&second), "InvalidAppIdParameter");
         // Rule 9 before rule 10.
-        assert_eq!(err(&with(&[("Interval", Some("1")), ("AppId", Some("bad app"))])), "InvalidInterval.ValueNotSupported");
+        assert_eq!(
+            err(&with(&[
+                ("Interval", Some("1")),
+                ("AppId", Some("bad app"))
+            ])),
+            "InvalidInterval.ValueNotSupported"
+        );
     }
 
     #[test]
     fn unknown_and_case_variant_parameters_are_ignored() {
-        let p = QueryParams::from_pairs(valid_pairs().into_iter().chain([("appid", "other"), ("Format", "JSON"), ("Signature", "x")]));
+        let p = QueryParams::from_pairs(valid_pairs().into_iter().chain([
+            ("appid", "other"),
+            ("Format", "JSON"),
+            ("Signature", "x"),
+        ]));
         assert_eq!(validate(&p, now()).unwrap().app.as_str(), "app-1");
     }
 
     #[test]
     fn report_has_every_bucket_and_consistent_sums() {
         use super::super::usage::Tier;
-        let q = validate(&with(&[("StartTime", Some("2026-11-20T22:30:00Z")), ("EndTime", Some("2026-11-21T01:00:00Z"))]), now()).unwrap();
+        let q = validate(
+            &with(&[
+                ("StartTime", Some("2026-11-20T22:30:00Z")),
+                ("EndTime", Some("2026-11-21T01:00:00Z")),
+            ]),
+            now(),
+        )
+        .unwrap();
         let report = UsageReport::build("req", &q, |bucket| {
             let mut t = TierMillis::default();
             if bucket.format_query_time() == "2026-11-20T23:00:00Z" {
@@ -390,7 +506,14 @@ mod tests {
             t
         });
         let stamps: Vec<&str> = report.data.iter().map(|p| p.timestamp.as_str()).collect();
-        assert_eq!(stamps, ["2026-11-20T22:00:00Z", "2026-11-20T23:00:00Z", "2026-11-21T00:00:00Z"]);
+        assert_eq!(
+            stamps,
+            [
+                "2026-11-20T22:00:00Z",
+                "2026-11-20T23:00:00Z",
+                "2026-11-21T00:00:00Z"
+            ]
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["TotalSummaryDuration"], serde_json::json!(90.501));
         assert_eq!(json["V480SummaryDuration"], serde_json::json!(30.5));

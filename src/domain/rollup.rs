@@ -11,7 +11,11 @@ pub enum RollupRequest {
     /// Roll every (app, day) whose hourly usage changed since it was last rolled.
     Scheduled,
     /// Recompute these days (inclusive), for one app or every app with usage.
-    Backfill { from: Day, to: Day, app: Option<AppId> },
+    Backfill {
+        from: Day,
+        to: Day,
+        app: Option<AppId>,
+    },
 }
 
 impl RollupRequest {
@@ -21,7 +25,9 @@ impl RollupRequest {
         let Some(object) = payload.as_object() else {
             return Err("the payload must be a JSON object".into());
         };
-        let is_backfill = ["from", "to", "appId"].iter().any(|k| object.contains_key(*k));
+        let is_backfill = ["from", "to", "appId"]
+            .iter()
+            .any(|k| object.contains_key(*k));
         if !is_backfill {
             let scheduled = object.get("detail-type").and_then(Value::as_str)
                 == Some("Scheduled Event")
@@ -29,10 +35,16 @@ impl RollupRequest {
             return if scheduled {
                 Ok(RollupRequest::Scheduled)
             } else {
-                Err("expected an EventBridge scheduled event or {\"from\", \"to\", \"appId\"?}".into())
+                Err(
+                    "expected an EventBridge scheduled event or {\"from\", \"to\", \"appId\"?}"
+                        .into(),
+                )
             };
         }
-        if let Some(unknown) = object.keys().find(|k| !["from", "to", "appId"].contains(&k.as_str())) {
+        if let Some(unknown) = object
+            .keys()
+            .find(|k| !["from", "to", "appId"].contains(&k.as_str()))
+        {
             return Err(format!("unknown field {unknown:?} in a backfill request"));
         }
         let day = |name: &str| -> Result<Day, String> {
@@ -47,7 +59,9 @@ impl RollupRequest {
             return Err("to must not be before from".into());
         }
         if to.0 - from.0 + 1 > MAX_BACKFILL_DAYS {
-            return Err(format!("a backfill covers at most {MAX_BACKFILL_DAYS} days"));
+            return Err(format!(
+                "a backfill covers at most {MAX_BACKFILL_DAYS} days"
+            ));
         }
         let app = match object.get("appId") {
             None => None,
@@ -70,9 +84,16 @@ mod tests {
     fn scheduled_event_and_backfill() {
         let scheduled = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
             "source": "aws.events", "time": "2026-11-23T00:10:00Z", "detail": {}});
-        assert_eq!(RollupRequest::parse(&scheduled), Ok(RollupRequest::Scheduled));
-        let backfill = RollupRequest::parse(&json!({"from": "2024-02-28", "to": "2024-03-01", "appId": "a"})).unwrap();
-        let RollupRequest::Backfill { from, to, app } = backfill else { panic!() };
+        assert_eq!(
+            RollupRequest::parse(&scheduled),
+            Ok(RollupRequest::Scheduled)
+        );
+        let backfill =
+            RollupRequest::parse(&json!({"from": "2024-02-28", "to": "2024-03-01", "appId": "a"}))
+                .unwrap();
+        let RollupRequest::Backfill { from, to, app } = backfill else {
+            panic!()
+        };
         assert_eq!((to.0 - from.0, app.unwrap().as_str()), (2, "a"));
     }
 

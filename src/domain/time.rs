@@ -65,11 +65,15 @@ impl UtcMillis {
             return None;
         }
         let num = |from: usize, to: usize| -> u32 {
-            b[from..to].iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0'))
+            b[from..to]
+                .iter()
+                .fold(0, |acc, c| acc * 10 + u32::from(c - b'0'))
         };
         let date = NaiveDate::from_ymd_opt(num(0, 4) as i32, num(5, 7), num(8, 10))?;
         let time = NaiveTime::from_hms_opt(num(11, 13), num(14, 16), num(17, 19))?;
-        Some(Self::from_datetime(&NaiveDateTime::new(date, time).and_utc()))
+        Some(Self::from_datetime(
+            &NaiveDateTime::new(date, time).and_utc(),
+        ))
     }
 
     /// `YYYY-MM-DDThh:mm:ssZ`, the form the query API answers in.
@@ -118,7 +122,13 @@ impl Hour {
     /// which is what makes a range of hours one contiguous DynamoDB key range.
     pub fn key(self) -> String {
         let t = self.start().to_datetime();
-        format!("{:04}-{:02}-{:02}T{:02}", t.year(), t.month(), t.day(), t.hour())
+        format!(
+            "{:04}-{:02}-{:02}T{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour()
+        )
     }
 
     pub fn parse_key(key: &str) -> Option<Hour> {
@@ -214,8 +224,14 @@ mod tests {
     #[test]
     fn query_time_accepts_exact_utc_form() {
         assert_eq!(t("1970-01-01T00:00:00Z"), UtcMillis(0));
-        assert_eq!(t("2026-11-20T10:00:00Z").format_query_time(), "2026-11-20T10:00:00Z");
-        assert_eq!(t("2024-02-29T23:59:59Z").format_query_time(), "2024-02-29T23:59:59Z");
+        assert_eq!(
+            t("2026-11-20T10:00:00Z").format_query_time(),
+            "2026-11-20T10:00:00Z"
+        );
+        assert_eq!(
+            t("2024-02-29T23:59:59Z").format_query_time(),
+            "2024-02-29T23:59:59Z"
+        );
     }
 
     #[test]
@@ -245,7 +261,11 @@ mod tests {
             "2026/11/20T10:00:00Z",
             "20261120T100000Z",
         ] {
-            assert_eq!(UtcMillis::parse_query_time(bad), None, "{bad:?} must be refused");
+            assert_eq!(
+                UtcMillis::parse_query_time(bad),
+                None,
+                "{bad:?} must be refused"
+            );
         }
     }
 
@@ -277,13 +297,21 @@ mod tests {
         let keys: Vec<String> = b.iter().map(|m| m.format_query_time()).collect();
         assert_eq!(
             keys,
-            ["2026-12-31T22:00:00Z", "2026-12-31T23:00:00Z", "2027-01-01T00:00:00Z"]
+            [
+                "2026-12-31T22:00:00Z",
+                "2026-12-31T23:00:00Z",
+                "2027-01-01T00:00:00Z"
+            ]
         );
         let b = Interval::Day.bucket_starts(t("2024-02-28T23:59:59Z"), t("2024-03-01T00:00:01Z"));
         let keys: Vec<String> = b.iter().map(|m| m.format_query_time()).collect();
         assert_eq!(
             keys,
-            ["2024-02-28T00:00:00Z", "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z"]
+            [
+                "2024-02-28T00:00:00Z",
+                "2024-02-29T00:00:00Z",
+                "2024-03-01T00:00:00Z"
+            ]
         );
     }
 

@@ -216,7 +216,10 @@ mod tests {
         let mut u = ModeUsage::default();
         u.add(RecordMode::Mixed, Tier::V720, 5);
         u.add(RecordMode::Mixed, Tier::V720, 7);
-        assert_eq!(u.counters().collect::<Vec<_>>(), vec![(RecordMode::Mixed, Tier::V720, 12)]);
+        assert_eq!(
+            u.counters().collect::<Vec<_>>(),
+            vec![(RecordMode::Mixed, Tier::V720, 12)]
+        );
         assert_eq!(u.mode(RecordMode::Mixed).total(), 12);
         assert!(u.mode(RecordMode::SingleStream).is_zero());
     }

@@ -42,7 +42,10 @@ impl Config {
                 "DEVELOPMENT MODE: {DEV_CALLER_ENV} is set; requests without an IAM identity are answered as this account. Never set this in a deployment."
             );
         }
-        Ok(Config { table_name, dev_caller })
+        Ok(Config {
+            table_name,
+            dev_caller,
+        })
     }
 
     /// The DynamoDB store, with the SDK's standard configuration: region,

@@ -22,11 +22,16 @@ pub struct Caller {
 /// payloads carry it in `identity`, HTTP API payloads in `authorizer.iam`.
 pub fn caller_of(request: &Request) -> Caller {
     let (account, api_request_id, domain) = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => {
-            (ctx.identity.account_id.clone(), ctx.request_id.clone(), ctx.domain_name.clone())
-        }
+        Some(RequestContext::ApiGatewayV1(ctx)) => (
+            ctx.identity.account_id.clone(),
+            ctx.request_id.clone(),
+            ctx.domain_name.clone(),
+        ),
         Some(RequestContext::ApiGatewayV2(ctx)) => (
-            ctx.authorizer.as_ref().and_then(|a| a.iam.as_ref()).and_then(|iam| iam.account_id.clone()),
+            ctx.authorizer
+                .as_ref()
+                .and_then(|a| a.iam.as_ref())
+                .and_then(|iam| iam.account_id.clone()),
             ctx.request_id.clone(),
             ctx.domain_name.clone(),
         ),
@@ -44,7 +49,12 @@ pub fn caller_of(request: &Request) -> Caller {
 }
 
 pub fn params_of(request: &Request) -> QueryParams {
-    QueryParams::from_pairs(request.query_string_parameters_ref().into_iter().flat_map(|q| q.iter()))
+    QueryParams::from_pairs(
+        request
+            .query_string_parameters_ref()
+            .into_iter()
+            .flat_map(|q| q.iter()),
+    )
 }
 
 /// Answers one API Gateway request. `dev_caller` stands in for a missing IAM
@@ -60,8 +70,14 @@ pub async fn handle<S: UsageStore>(
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }
     let params = params_of(request);
-    let answer =
-        describe_record_usage(store, caller.account.as_deref(), &params, &caller.request_id, now).await;
+    let answer = describe_record_usage(
+        store,
+        caller.account.as_deref(),
+        &params,
+        &caller.request_id,
+        now,
+    )
+    .await;
     match answer {
         Ok(report) => {
             tracing::info!(
@@ -113,7 +129,14 @@ fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
         Err(err) => {
             tracing::error!(error = %err, "could not serialize a response");
             let internal = ApiError::new(ErrorCode::InternalError);
-            (500, format!(r#"{{"Code":"{}","Message":"{}"}}"#, internal.code.code(), internal.message))
+            (
+                500,
+                format!(
+                    r#"{{"Code":"{}","Message":"{}"}}"#,
+                    internal.code.code(),
+                    internal.message
+                ),
+            )
         }
     };
     Response::builder()

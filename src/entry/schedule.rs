@@ -17,12 +17,19 @@ pub enum RollupError {
 
 /// Converts the invocation's deadline (epoch milliseconds) into a monotonic one.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
     Deadline::before(Instant::now() + left, DEADLINE_MARGIN)
 }
 
-pub async fn handle<S: UsageStore>(store: &S, payload: &Value, deadline: Deadline) -> Result<RollupReport, RollupError> {
+pub async fn handle<S: UsageStore>(
+    store: &S,
+    payload: &Value,
+    deadline: Deadline,
+) -> Result<RollupReport, RollupError> {
     let request = RollupRequest::parse(payload).map_err(RollupError::BadRequest)?;
     let report = run_rollup(store, &request, deadline).await;
     tracing::info!(

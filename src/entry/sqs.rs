@@ -1,15 +1,24 @@
 //! SQS batch → the ingest service → a partial batch response.
 
 use crate::domain::time::UtcMillis;
-use crate::service::ingest::{InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch};
+use crate::service::ingest::{
+    InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch,
+};
 use crate::store::UsageStore;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-pub async fn handle<S: UsageStore>(store: &S, event: SqsEvent, now: UtcMillis) -> (SqsBatchResponse, IngestReport) {
+pub async fn handle<S: UsageStore>(
+    store: &S,
+    event: SqsEvent,
+    now: UtcMillis,
+) -> (SqsBatchResponse, IngestReport) {
     let messages: Vec<InboundMessage> = event
         .records
         .into_iter()
-        .map(|m| InboundMessage { message_id: m.message_id.unwrap_or_default(), body: m.body })
+        .map(|m| InboundMessage {
+            message_id: m.message_id.unwrap_or_default(),
+            body: m.body,
+        })
         .collect();
     let report = ingest_batch(store, &messages, now, RetryPolicy::default()).await;
     tracing::info!(

@@ -56,7 +56,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 4, first_backoff: Duration::from_millis(25) }
+        RetryPolicy {
+            attempts: 4,
+            first_backoff: Duration::from_millis(25),
+        }
     }
 }
 
@@ -78,18 +81,29 @@ pub async fn ingest_batch<S: UsageStore>(
     for message in messages {
         let decoded = match message.body.as_deref() {
             Some(body) => decode(body, now),
-            None => Err(crate::domain::event::Rejection { event_id: None, reason: "empty message body".into() }),
+            None => Err(crate::domain::event::Rejection {
+                event_id: None,
+                reason: "empty message body".into(),
+            }),
         };
         let event = match decoded {
             Ok(event) => event,
             Err(rejection) => {
-                fail(&mut report, &message.message_id, rejection.event_id, FailureKind::Invalid, rejection.reason);
+                fail(
+                    &mut report,
+                    &message.message_id,
+                    rejection.event_id,
+                    FailureKind::Invalid,
+                    rejection.reason,
+                );
                 continue;
             }
         };
         match event.body {
             EventBody::AppRegistered { app, owner } => match store.register(&app, &owner).await {
-                Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => report.registrations += 1,
+                Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => {
+                    report.registrations += 1
+                }
                 Ok(RegisterOutcome::OwnedByAnother) => fail(
                     &mut report,
                     &message.message_id,
@@ -97,11 +111,20 @@ pub async fn ingest_batch<S: UsageStore>(
                     FailureKind::Invalid,
                     format!("app {app} is registered to another account"),
                 ),
-                Err(err) => fail(&mut report, &message.message_id, Some(event.id), FailureKind::Transient, err.to_string()),
+                Err(err) => fail(
+                    &mut report,
+                    &message.message_id,
+                    Some(event.id),
+                    FailureKind::Transient,
+                    err.to_string(),
+                ),
             },
             EventBody::RecordingSegment(segment) => {
                 let delivery = deliveries.entry(event.key).or_insert_with(|| Delivery {
-                    event: NewEvent { key: event.key, segment },
+                    event: NewEvent {
+                        key: event.key,
+                        segment,
+                    },
                     event_id: event.id,
                     message_ids: Vec::new(),
                 });
@@ -186,12 +209,24 @@ async fn count_exactly_once<S: UsageStore>(
     let reason = last_error.map_or_else(|| "retries exhausted".to_owned(), |e| e.to_string());
     for delivery in pending.into_values() {
         for message_id in delivery.message_ids {
-            fail(report, &message_id, Some(delivery.event_id.clone()), FailureKind::Transient, reason.clone());
+            fail(
+                report,
+                &message_id,
+                Some(delivery.event_id.clone()),
+                FailureKind::Transient,
+                reason.clone(),
+            );
         }
     }
 }
 
-fn fail(report: &mut IngestReport, message_id: &str, event_id: Option<String>, kind: FailureKind, reason: String) {
+fn fail(
+    report: &mut IngestReport,
+    message_id: &str,
+    event_id: Option<String>,
+    kind: FailureKind,
+    reason: String,
+) {
     let event_id = event_id.map(|id| truncate(&id, 128));
     match kind {
         FailureKind::Invalid => tracing::error!(
@@ -207,7 +242,12 @@ fn fail(report: &mut IngestReport, message_id: &str, event_id: Option<String>, k
             "usage event not counted yet; left for redelivery"
         ),
     }
-    report.failures.push(MessageFailure { message_id: message_id.to_owned(), event_id, kind, reason });
+    report.failures.push(MessageFailure {
+        message_id: message_id.to_owned(),
+        event_id,
+        kind,
+        reason,
+    });
 }
 
 /// Up to +50%, from the clock's sub-second noise: enough to spread retries of

@@ -46,11 +46,18 @@ async fn read_usage<S: UsageStore>(
     let last_ms = query.end.minus_ms(1);
     match query.interval {
         Interval::Hour => {
-            let hours = store.hours(&query.app, query.start.hour(), last_ms.hour()).await?;
-            Ok(hours.into_iter().map(|h| (h.hour.start(), *h.usage.mode(query.mode))).collect())
+            let hours = store
+                .hours(&query.app, query.start.hour(), last_ms.hour())
+                .await?;
+            Ok(hours
+                .into_iter()
+                .map(|h| (h.hour.start(), *h.usage.mode(query.mode)))
+                .collect())
         }
         Interval::Day => {
-            let records = store.days(&query.app, query.start.day(), last_ms.day()).await?;
+            let records = store
+                .days(&query.app, query.start.day(), last_ms.day())
+                .await?;
             let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
             let mut unrolled: BTreeSet<Day> = BTreeSet::new();
             for record in records {
@@ -63,9 +70,15 @@ async fn read_usage<S: UsageStore>(
             // Freshness: days with changes the rollup has not taken in yet are
             // summed from their hours, all of them with one more read.
             if let (Some(first), Some(last)) = (unrolled.first(), unrolled.last()) {
-                let hours = store.hours(&query.app, first.first_hour(), last.last_hour()).await?;
-                for hour in hours.into_iter().filter(|h| unrolled.contains(&h.hour.day())) {
-                    *usage.entry(hour.hour.day().start()).or_default() += *hour.usage.mode(query.mode);
+                let hours = store
+                    .hours(&query.app, first.first_hour(), last.last_hour())
+                    .await?;
+                for hour in hours
+                    .into_iter()
+                    .filter(|h| unrolled.contains(&h.hour.day()))
+                {
+                    *usage.entry(hour.hour.day().start()).or_default() +=
+                        *hour.usage.mode(query.mode);
                 }
             }
             Ok(usage)

@@ -29,7 +29,9 @@ pub struct Deadline {
 impl Deadline {
     /// Stops `margin` before `deadline`, leaving time to answer.
     pub fn before(deadline: Instant, margin: Duration) -> Self {
-        Deadline { stop_at: Some(deadline.checked_sub(margin).unwrap_or(deadline)) }
+        Deadline {
+            stop_at: Some(deadline.checked_sub(margin).unwrap_or(deadline)),
+        }
     }
 
     pub fn none() -> Self {
@@ -70,8 +72,15 @@ enum DayOutcome {
     NoData,
 }
 
-pub async fn run_rollup<S: UsageStore>(store: &S, request: &RollupRequest, deadline: Deadline) -> RollupReport {
-    let mut report = RollupReport { complete: true, ..RollupReport::default() };
+pub async fn run_rollup<S: UsageStore>(
+    store: &S,
+    request: &RollupRequest,
+    deadline: Deadline,
+) -> RollupReport {
+    let mut report = RollupReport {
+        complete: true,
+        ..RollupReport::default()
+    };
     match request {
         RollupRequest::Scheduled => {
             report.mode = "scheduled";
@@ -129,7 +138,16 @@ async fn backfill<S: UsageStore>(
             None => store.apps_with_usage(day).await,
         };
         match apps {
-            Ok(apps) => roll_all(store, apps.into_iter().map(|a| (a, day)).collect(), true, deadline, report).await,
+            Ok(apps) => {
+                roll_all(
+                    store,
+                    apps.into_iter().map(|a| (a, day)).collect(),
+                    true,
+                    deadline,
+                    report,
+                )
+                .await
+            }
             Err(err) => {
                 tracing::warn!(error = %err, day = %day.key(), "could not list apps of the day");
                 report.days_deferred += 1;
@@ -182,7 +200,12 @@ async fn roll_all<S: UsageStore>(
 
 /// Rolls one day from a consistent snapshot. `recompute` rewrites a day even
 /// if it is already rolled (backfill and repair).
-async fn roll_day<S: UsageStore>(store: &S, app: &AppId, day: Day, recompute: bool) -> Result<DayOutcome, StoreError> {
+async fn roll_day<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    day: Day,
+    recompute: bool,
+) -> Result<DayOutcome, StoreError> {
     for _ in 0..ATTEMPTS_PER_DAY {
         let snapshot = store.day_snapshot(app, day).await?;
         let Some(record) = snapshot.record else {

@@ -89,7 +89,10 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into() }
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -105,7 +108,10 @@ impl DynamoStore {
                 .build()
         };
         let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder().attribute_name(name).key_type(kind).build()
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
         };
         let index = |name: &str, hash: &str, range: &str| -> StoreResult<GlobalSecondaryIndex> {
             built(
@@ -113,7 +119,11 @@ impl DynamoStore {
                     .index_name(name)
                     .key_schema(built(key(hash, KeyType::Hash))?)
                     .key_schema(built(key(range, KeyType::Range))?)
-                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
                     .build(),
             )
         };
@@ -137,7 +147,12 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn query_range(&self, pk: String, from_sk: String, to_sk: String) -> StoreResult<Vec<Item>> {
+    async fn query_range(
+        &self,
+        pk: String,
+        from_sk: String,
+        to_sk: String,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -196,7 +211,9 @@ where
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> StoreResult<Option<u64>> {
@@ -228,7 +245,10 @@ fn hour_record(item: &Item) -> StoreResult<HourRecord> {
         .and_then(|sk| sk.strip_prefix(HOUR_PREFIX))
         .and_then(Hour::parse_key)
         .ok_or_else(|| StoreError::Corrupt("hour item key".into()))?;
-    Ok(HourRecord { hour, usage: usage_of(item)? })
+    Ok(HourRecord {
+        hour,
+        usage: usage_of(item)?,
+    })
 }
 
 fn day_record(item: &Item) -> StoreResult<DayRecord> {
@@ -264,7 +284,12 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
 
-    fn hour_add(&self, app: &AppId, hour: Hour, usage: &ModeUsage) -> StoreResult<TransactWriteItem> {
+    fn hour_add(
+        &self,
+        app: &AppId,
+        hour: Hour,
+        usage: &ModeUsage,
+    ) -> StoreResult<TransactWriteItem> {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(app_pk(app), hour_sk(hour))))
@@ -278,7 +303,9 @@ impl DynamoStore {
                 .expression_attribute_values(format!(":c{i}"), n(ms));
         }
         let update = update.update_expression(format!("ADD {} SET #exp = :exp", adds.join(", ")));
-        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
     }
 
     fn day_touch(&self, app: &AppId, day: Day) -> StoreResult<TransactWriteItem> {
@@ -351,12 +378,16 @@ impl UsageStore for DynamoStore {
     }
 
     async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        let items = self.query_range(app_pk(app), hour_sk(first), hour_sk(last)).await?;
+        let items = self
+            .query_range(app_pk(app), hour_sk(first), hour_sk(last))
+            .await?;
         items.iter().map(hour_record).collect()
     }
 
     async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        let items = self.query_range(app_pk(app), day_sk(first), day_sk(last)).await?;
+        let items = self
+            .query_range(app_pk(app), day_sk(first), day_sk(last))
+            .await?;
         items.iter().map(day_record).collect()
     }
 
@@ -365,7 +396,9 @@ impl UsageStore for DynamoStore {
         for chunk in keys.chunks(BATCH_GET_LIMIT) {
             let mut request = built(
                 KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|k| key(event_pk(k), EVENT_SK)).collect()))
+                    .set_keys(Some(
+                        chunk.iter().map(|k| key(event_pk(k), EVENT_SK)).collect(),
+                    ))
                     .projection_expression("#pk")
                     .expression_attribute_names("#pk", PK)
                     .build(),
@@ -378,7 +411,12 @@ impl UsageStore for DynamoStore {
                     .send()
                     .await
                     .map_err(classify)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
                     let digest = get_s(&item, PK).and_then(|pk| pk.strip_prefix(EVENT_PREFIX));
                     if let Some(key) = digest.and_then(EventKey::from_hex) {
                         found.insert(key);
@@ -410,7 +448,12 @@ impl UsageStore for DynamoStore {
         for (app, day) in &group.days {
             actions.push(self.day_touch(app, *day)?);
         }
-        let result = self.client.transact_write_items().set_transact_items(Some(actions)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
         let err = match result {
             Ok(_) => return Ok(CommitOutcome::Committed),
             Err(err) => err,
@@ -434,9 +477,17 @@ impl UsageStore for DynamoStore {
             return Ok(CommitOutcome::AlreadyCounted(seen));
         }
         let detail = DisplayErrorContext(&err).to_string();
-        if reasons.iter().any(|r| matches!(r.code(), Some("ThrottlingError" | "ProvisionedThroughputExceeded"))) {
+        if reasons.iter().any(|r| {
+            matches!(
+                r.code(),
+                Some("ThrottlingError" | "ProvisionedThroughputExceeded")
+            )
+        }) {
             Err(StoreError::Throttled(detail))
-        } else if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+        } else if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
             Err(StoreError::Conflict(detail))
         } else {
             Err(StoreError::Unavailable(detail))
@@ -447,8 +498,8 @@ impl UsageStore for DynamoStore {
         let start = match cursor {
             None => None,
             Some(c) => {
-                let (pk, sk): (String, String) =
-                    serde_json::from_str(&c).map_err(|_| StoreError::Corrupt("pending cursor".into()))?;
+                let (pk, sk): (String, String) = serde_json::from_str(&c)
+                    .map_err(|_| StoreError::Corrupt("pending cursor".into()))?;
                 let mut k = key(pk, sk);
                 k.insert(ROLLUP_PENDING.to_owned(), s(RECORDING_METER));
                 Some(k)
@@ -475,14 +526,20 @@ impl UsageStore for DynamoStore {
                     .and_then(|sk| sk.strip_prefix(DAY_PREFIX))
                     .and_then(Day::parse_key)
                     .ok_or_else(|| StoreError::Corrupt("pending day key".into()))?;
-                Ok(PendingDay { app: app_of(item)?, day })
+                Ok(PendingDay {
+                    app: app_of(item)?,
+                    day,
+                })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let next = match out.last_evaluated_key() {
             None => None,
             Some(k) => Some(
-                serde_json::to_string(&(get_s(k, PK).unwrap_or_default(), get_s(k, SK).unwrap_or_default()))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                serde_json::to_string(&(
+                    get_s(k, PK).unwrap_or_default(),
+                    get_s(k, SK).unwrap_or_default(),
+                ))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             ),
         };
         Ok(PendingPage { days, next })
@@ -517,7 +574,10 @@ impl UsageStore for DynamoStore {
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let pk = app_pk(app);
         let get = |sk: String| -> StoreResult<TransactGetItem> {
-            let get = Get::builder().table_name(&self.table).set_key(Some(key(pk.clone(), sk))).build();
+            let get = Get::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), sk)))
+                .build();
             Ok(TransactGetItem::builder().get(built(get)?).build())
         };
         let mut gets = vec![get(day_sk(day))?];
@@ -531,16 +591,29 @@ impl UsageStore for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        let mut items = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
+        let mut items = out
+            .responses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.item);
         let record = match items.next().flatten() {
             Some(item) => Some(day_record(&item)?),
             None => None,
         };
-        let hours = items.flatten().map(|item| hour_record(&item)).collect::<StoreResult<Vec<_>>>()?;
+        let hours = items
+            .flatten()
+            .map(|item| hour_record(&item))
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(DaySnapshot { record, hours })
     }
 
-    async fn write_day(&self, app: &AppId, day: Day, totals: &ModeUsage, seq: u64) -> StoreResult<WriteDayOutcome> {
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
         let mut update = self
             .client
             .update_item()

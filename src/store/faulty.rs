@@ -15,6 +15,9 @@ pub struct FaultPlan {
     /// Writes only: the write lands, the caller is told it may not have.
     pub fail_after_per_mille: u32,
     pub throttle_per_mille: u32,
+    /// `counted` answers as an eventually consistent read may: seeing none of
+    /// the events. Exactly-once must then come from the transaction alone.
+    pub stale_reads_per_mille: u32,
     pub seed: u64,
 }
 
@@ -23,6 +26,7 @@ pub struct FaultCounts {
     pub failed_before: AtomicU64,
     pub failed_after: AtomicU64,
     pub throttled: AtomicU64,
+    pub stale_reads: AtomicU64,
     pub calls: AtomicU64,
 }
 
@@ -70,14 +74,7 @@ impl<S: UsageStore> FaultyStore<S> {
     fn draw(&self) -> Draw {
         self.counts.calls.fetch_add(1, Ordering::Relaxed);
         let plan = *self.plan.lock().expect("plan lock");
-        let roll = {
-            // xorshift64*: enough randomness for fault schedules, no dependency.
-            let mut x = self.rng.lock().expect("rng lock");
-            *x ^= *x >> 12;
-            *x ^= *x << 25;
-            *x ^= *x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000
-        } as u32;
+        let roll = self.roll();
         let before = plan.fail_before_per_mille;
         let after = before + plan.fail_after_per_mille;
         let throttle = after + plan.throttle_per_mille;
@@ -90,6 +87,15 @@ impl<S: UsageStore> FaultyStore<S> {
         } else {
             Draw::Pass
         }
+    }
+
+    /// A number in 0..1000 (xorshift64*: enough for fault schedules, no dependency).
+    fn roll(&self) -> u32 {
+        let mut x = self.rng.lock().expect("rng lock");
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000) as u32
     }
 
     async fn read<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
@@ -132,7 +138,13 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         self.read(self.inner.days(app, first, last)).await
     }
     async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        self.read(self.inner.counted(keys)).await
+        let seen = self.read(self.inner.counted(keys)).await?;
+        let stale = self.plan.lock().expect("plan lock").stale_reads_per_mille;
+        if stale > 0 && self.roll() < stale {
+            self.counts.stale_reads.fetch_add(1, Ordering::Relaxed);
+            return Ok(HashSet::new());
+        }
+        Ok(seen)
     }
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         self.write(self.inner.commit(group)).await
@@ -146,7 +158,14 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         self.read(self.inner.day_snapshot(app, day)).await
     }
-    async fn write_day(&self, app: &AppId, day: Day, totals: &ModeUsage, seq: u64) -> StoreResult<WriteDayOutcome> {
-        self.write(self.inner.write_day(app, day, totals, seq)).await
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
+        self.write(self.inner.write_day(app, day, totals, seq))
+            .await
     }
 }

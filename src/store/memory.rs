@@ -51,7 +51,10 @@ impl UsageStore for MemoryStore {
         Ok(self.with(|s| {
             s.hours
                 .range((app.clone(), first)..=(app.clone(), last))
-                .map(|((_, hour), usage)| HourRecord { hour: *hour, usage: *usage })
+                .map(|((_, hour), usage)| HourRecord {
+                    hour: *hour,
+                    usage: *usage,
+                })
                 .collect()
         }))
     }
@@ -66,7 +69,12 @@ impl UsageStore for MemoryStore {
     }
 
     async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        Ok(self.with(|s| keys.iter().filter(|k| s.counted.contains(k)).copied().collect()))
+        Ok(self.with(|s| {
+            keys.iter()
+                .filter(|k| s.counted.contains(k))
+                .copied()
+                .collect()
+        }))
     }
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
@@ -85,12 +93,18 @@ impl UsageStore for MemoryStore {
                 *s.hours.entry(key.clone()).or_default() += *usage;
             }
             for (app, day) in &group.days {
-                let record = s.days.entry((app.clone(), *day)).or_insert_with(|| DayRecord {
-                    day: *day,
-                    ..DayRecord::default()
-                });
+                let record = s
+                    .days
+                    .entry((app.clone(), *day))
+                    .or_insert_with(|| DayRecord {
+                        day: *day,
+                        ..DayRecord::default()
+                    });
                 record.seq += 1;
-                s.pending.insert(PendingDay { app: app.clone(), day: *day });
+                s.pending.insert(PendingDay {
+                    app: app.clone(),
+                    day: *day,
+                });
             }
             CommitOutcome::Committed
         }))
@@ -98,7 +112,9 @@ impl UsageStore for MemoryStore {
 
     async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
         const PAGE: usize = 100;
-        let skip: usize = cursor.map_or(Ok(0), |c| c.parse()).map_err(|_| StoreError::Corrupt("cursor".into()))?;
+        let skip: usize = cursor
+            .map_or(Ok(0), |c| c.parse())
+            .map_err(|_| StoreError::Corrupt("cursor".into()))?;
         Ok(self.with(|s| {
             let days: Vec<PendingDay> = s.pending.iter().skip(skip).take(PAGE).cloned().collect();
             let next = (s.pending.len() > skip + PAGE).then(|| (skip + PAGE).to_string());
@@ -107,20 +123,38 @@ impl UsageStore for MemoryStore {
     }
 
     async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        Ok(self.with(|s| s.days.keys().filter(|(_, d)| *d == day).map(|(a, _)| a.clone()).collect()))
+        Ok(self.with(|s| {
+            s.days
+                .keys()
+                .filter(|(_, d)| *d == day)
+                .map(|(a, _)| a.clone())
+                .collect()
+        }))
     }
 
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let hours = self.hours(app, day.first_hour(), day.last_hour()).await?;
-        Ok(self.with(|s| DaySnapshot { record: s.days.get(&(app.clone(), day)).cloned(), hours }))
+        Ok(self.with(|s| DaySnapshot {
+            record: s.days.get(&(app.clone(), day)).cloned(),
+            hours,
+        }))
     }
 
-    async fn write_day(&self, app: &AppId, day: Day, totals: &ModeUsage, seq: u64) -> StoreResult<WriteDayOutcome> {
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
         Ok(self.with(|s| match s.days.get_mut(&(app.clone(), day)) {
             Some(record) if record.seq == seq => {
                 record.rolled = *totals;
                 record.rolled_seq = Some(seq);
-                s.pending.remove(&PendingDay { app: app.clone(), day });
+                s.pending.remove(&PendingDay {
+                    app: app.clone(),
+                    day,
+                });
                 WriteDayOutcome::Written
             }
             _ => WriteDayOutcome::Changed,

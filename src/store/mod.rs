@@ -126,18 +126,31 @@ pub trait UsageStore: Send + Sync {
 
     /// Which of these events have been counted. May miss a very recent one
     /// (it is a cost saver; `commit` is what guarantees exactly once).
-    fn counted(&self, keys: &[EventKey]) -> impl Future<Output = StoreResult<HashSet<EventKey>>> + Send;
+    fn counted(
+        &self,
+        keys: &[EventKey],
+    ) -> impl Future<Output = StoreResult<HashSet<EventKey>>> + Send;
 
     /// Writes the whole group atomically, or nothing.
-    fn commit(&self, group: &CommitGroup) -> impl Future<Output = StoreResult<CommitOutcome>> + Send;
+    fn commit(
+        &self,
+        group: &CommitGroup,
+    ) -> impl Future<Output = StoreResult<CommitOutcome>> + Send;
 
     /// Days marked for the rollup, a page at a time.
-    fn pending_days(&self, cursor: Option<String>) -> impl Future<Output = StoreResult<PendingPage>> + Send;
+    fn pending_days(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = StoreResult<PendingPage>> + Send;
 
     /// Apps with a day record on this day (for backfills over every app).
     fn apps_with_usage(&self, day: Day) -> impl Future<Output = StoreResult<Vec<AppId>>> + Send;
 
-    fn day_snapshot(&self, app: &AppId, day: Day) -> impl Future<Output = StoreResult<DaySnapshot>> + Send;
+    fn day_snapshot(
+        &self,
+        app: &AppId,
+        day: Day,
+    ) -> impl Future<Output = StoreResult<DaySnapshot>> + Send;
 
     /// Stores the day's totals as rolled at change counter `seq` and clears its
     /// rollup mark, only if the day is still at `seq`.

@@ -1,0 +1,444 @@
+//! CONTRACT §2: every acknowledged event counted exactly once, to the
+//! millisecond, through replays, reordering, duplicates and failures.
+
+use crate::support::*;
+use crate::workload::*;
+use rand::Rng;
+use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
+use rtc_usage::entry::sqs;
+use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
+use rtc_usage::store::UsageStore;
+use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+async fn register(store: &impl UsageStore, apps: &[&str]) {
+    let owner = AccountId::parse(OWNER).unwrap();
+    for app in apps {
+        store
+            .register(&AppId::parse(app).unwrap(), &owner)
+            .await
+            .unwrap();
+    }
+}
+
+/// A "now" a little after a leap year, so that leap day, month ends and the
+/// year end all lie inside the 366-day window.
+fn leap_now() -> UtcMillis {
+    at("2025-01-02T00:00:00Z")
+}
+
+fn leap_anchors() -> Vec<UtcMillis> {
+    [
+        "2024-02-29T00:00:00Z",
+        "2024-03-31T23:00:00Z",
+        "2024-12-31T12:00:00Z",
+        "2024-06-15T12:00:00Z",
+    ]
+    .iter()
+    .map(|t| at(t))
+    .collect()
+}
+
+/// Segments inside the accepted range at `now` only.
+fn accepted(segments: Vec<Seg>, now: UtcMillis) -> Vec<Seg> {
+    segments
+        .into_iter()
+        .filter(|s| s.end <= now.plus_ms(5 * 60_000) && s.start >= now.minus_ms(366 * DAY_MS))
+        .collect()
+}
+
+async fn check_around_anchors(
+    store: &impl UsageStore,
+    segments: &[Seg],
+    apps: &[&str],
+    now: UtcMillis,
+) {
+    let reference = Reference::of(segments);
+    for anchor in leap_anchors() {
+        let from = anchor
+            .minus_ms(2 * DAY_MS)
+            .max(now.minus_ms(366 * DAY_MS - DAY_MS));
+        let to = anchor.plus_ms(4 * DAY_MS).min(now);
+        assert_queries_match(store, &reference, apps, from, to, now).await;
+    }
+}
+
+#[tokio::test]
+async fn fixture_batch_registers_and_counts_each_tier() {
+    let store = fresh_store().await;
+    let batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
+    let (response, report) = sqs::handle(&store, batch.clone(), now()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        (report.registrations, report.counted, report.duplicates),
+        (1, 4, 0)
+    );
+    // The whole batch again: nothing more is counted, everything is acknowledged.
+    let (response, report) = sqs::handle(&store, batch, now()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        (report.registrations, report.counted, report.duplicates),
+        (1, 0, 4)
+    );
+    let hours = store
+        .hours(
+            &AppId::parse("app-1").unwrap(),
+            at("2026-11-20T00:00:00Z").hour(),
+            at("2026-11-20T23:00:00Z").hour(),
+        )
+        .await
+        .unwrap();
+    let total: u64 = hours
+        .iter()
+        .map(|h| {
+            h.usage
+                .mode(rtc_usage::domain::usage::RecordMode::SingleStream)
+                .total()
+        })
+        .sum();
+    assert_eq!(total, 150_000);
+}
+
+/// (a) + (b): hundreds of random segments across hour, day, month, year ends
+/// and leap day, each delivered 1–3 times in random order and random batches.
+#[tokio::test]
+async fn random_workload_with_duplicates_matches_the_reference() {
+    let store = fresh_store().await;
+    let apps = ["app-a", "app-b"];
+    register(&store, &apps).await;
+    let mut rng = rng(7);
+    let segments = accepted(
+        random_segments(&mut rng, 400, &apps, &leap_anchors()),
+        leap_now(),
+    );
+    assert!(segments.len() > 250, "{}", segments.len());
+    let bodies: Vec<String> = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
+    let deliveries = with_duplicates(&mut rng, &bodies);
+    let total = deliveries.len();
+    let out = deliver(&store, &mut rng, deliveries, 10, leap_now()).await;
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
+    assert_eq!(out.counted, segments.len(), "every event counted once");
+    assert_eq!(out.counted + out.duplicates, total);
+    check_around_anchors(&store, &segments, &apps, leap_now()).await;
+}
+
+/// (c): failures before the commit, after it (the write landed but the reply
+/// was lost), throttling and stale pre-check reads, with SQS-like redelivery.
+#[tokio::test]
+async fn injected_failures_never_lose_or_double_count() {
+    let plan = FaultPlan {
+        fail_before_per_mille: 100,
+        fail_after_per_mille: 150,
+        throttle_per_mille: 100,
+        stale_reads_per_mille: 300,
+        seed: 42,
+    };
+    let store = FaultyStore::new(fresh_store().await, plan);
+    let apps = ["app-a", "app-b"];
+    register(store.inner(), &apps).await;
+    let mut rng = rng(11);
+    let segments = accepted(
+        random_segments(&mut rng, 250, &apps, &leap_anchors()),
+        leap_now(),
+    );
+    let bodies: Vec<String> = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
+    let deliveries = with_duplicates(&mut rng, &bodies);
+    let out = deliver(&store, &mut rng, deliveries, 10, leap_now()).await;
+    assert!(out.invalid.is_empty());
+    assert!(out.redeliveries > 0, "faults must have forced redeliveries");
+    let counts = &store.counts;
+    assert!(
+        counts.failed_after.load(Ordering::Relaxed) > 10,
+        "ambiguous commits were exercised"
+    );
+    assert!(counts.failed_before.load(Ordering::Relaxed) > 10);
+    assert!(counts.throttled.load(Ordering::Relaxed) > 10);
+    assert!(counts.stale_reads.load(Ordering::Relaxed) > 10);
+    check_around_anchors(store.inner(), &segments, &apps, leap_now()).await;
+}
+
+/// A transaction cancelled because some of its events were counted before
+/// (the pre-check missed them) is retried without them, in the same invocation.
+#[tokio::test]
+async fn a_cancelled_transaction_is_retried_without_the_counted_events() {
+    let plan = FaultPlan {
+        stale_reads_per_mille: 1000,
+        seed: 3,
+        ..FaultPlan::default()
+    };
+    let store = FaultyStore::new(fresh_store().await, plan);
+    register(store.inner(), &["app-a"]).await;
+    let mut rng = rng(5);
+    let segments = random_segments(&mut rng, 10, &["app-a"], &[at("2026-11-22T00:00:00Z")]);
+    let segments = accepted(segments, now());
+    let bodies: Vec<String> = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
+    let messages = |range: std::ops::Range<usize>| -> Vec<InboundMessage> {
+        range
+            .map(|i| InboundMessage {
+                message_id: format!("m{i}"),
+                body: Some(bodies[i].clone()),
+            })
+            .collect()
+    };
+    let half = bodies.len() / 2;
+    let first = ingest_batch(&store, &messages(0..half), now(), fast_retry()).await;
+    assert_eq!(first.counted, half);
+    let second = ingest_batch(&store, &messages(0..bodies.len()), now(), fast_retry()).await;
+    assert!(second.failures.is_empty(), "{:?}", second.failures);
+    assert_eq!(
+        (second.counted, second.duplicates),
+        (bodies.len() - half, half)
+    );
+    let reference = Reference::of(&segments);
+    assert_queries_match(
+        store.inner(),
+        &reference,
+        &["app-a"],
+        at("2026-11-20T00:00:00Z"),
+        at("2026-11-23T12:00:00Z"),
+        now(),
+    )
+    .await;
+}
+
+fn segment(data: serde_json::Value) -> String {
+    json!({"specversion": "1.0", "id": "bad", "source": "/t", "type": "rtc.recording.segment", "data": data}).to_string()
+}
+
+fn video(overrides: serde_json::Value) -> serde_json::Value {
+    let mut data = json!({"appId": "app-a", "recordMode": "0", "media": "video", "width": 640, "height": 480,
+        "startTime": "2026-11-22T10:00:00Z", "endTime": "2026-11-22T10:01:00Z"});
+    for (k, v) in overrides.as_object().unwrap() {
+        if v.is_null() {
+            data.as_object_mut().unwrap().remove(k);
+        } else {
+            data[k] = v.clone();
+        }
+    }
+    data
+}
+
+fn malformed_corpus() -> Vec<(&'static str, Option<String>)> {
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let huge =
+        json!({"specversion": "1.0", "id": "huge", "source": "/t", "type": "rtc.recording.segment",
+        "data": video(json!({"appId": "x".repeat(256 * 1024)}))})
+        .to_string();
+    vec![
+        ("empty body", None),
+        ("blank", Some(String::new())),
+        ("not JSON", Some("recording 60s".into())),
+        ("JSON array", Some("[1,2]".into())),
+        ("JSON string", Some("\"x\"".into())),
+        ("deep nesting", Some(deep)),
+        ("256 KB appId", Some(huge)),
+        ("specversion 0.3", Some(json!({"specversion": "0.3", "id": "a", "source": "/t", "type": "rtc.recording.segment", "data": video(json!({}))}).to_string())),
+        ("no specversion", Some(json!({"id": "a", "source": "/t", "type": "rtc.recording.segment", "data": video(json!({}))}).to_string())),
+        ("no id", Some(json!({"specversion": "1.0", "source": "/t", "type": "rtc.recording.segment", "data": video(json!({}))}).to_string())),
+        ("numeric id", Some(json!({"specversion": "1.0", "id": 7, "source": "/t", "type": "rtc.recording.segment", "data": video(json!({}))}).to_string())),
+        ("empty source", Some(json!({"specversion": "1.0", "id": "a", "source": "", "type": "rtc.recording.segment", "data": video(json!({}))}).to_string())),
+        ("unknown type", Some(json!({"specversion": "1.0", "id": "a", "source": "/t", "type": "rtc.recording.started", "data": video(json!({}))}).to_string())),
+        ("bad time", Some(json!({"specversion": "1.0", "id": "a", "source": "/t", "type": "rtc.recording.segment", "time": "today", "data": video(json!({}))}).to_string())),
+        ("no data", Some(json!({"specversion": "1.0", "id": "a", "source": "/t", "type": "rtc.recording.segment"}).to_string())),
+        ("data is a string", Some(json!({"specversion": "1.0", "id": "a", "source": "/t", "type": "rtc.recording.segment", "data": "{}"}).to_string())),
+        ("data_base64", Some(json!({"specversion": "1.0", "id": "a", "source": "/t", "type": "rtc.recording.segment", "data_base64": "e30="}).to_string())),
+        ("appId with space", Some(segment(video(json!({"appId": "app a"}))))),
+        ("appId 65 chars", Some(segment(video(json!({"appId": "a".repeat(65)}))))),
+        ("appId look-alike", Some(segment(video(json!({"appId": "аpp-a"}))))),
+        ("no appId", Some(segment(video(json!({"appId": null}))))),
+        ("recordMode 2", Some(segment(video(json!({"recordMode": "2"}))))),
+        ("recordMode number", Some(segment(video(json!({"recordMode": 0}))))),
+        ("media screen", Some(segment(video(json!({"media": "screen"}))))),
+        ("video without width", Some(segment(video(json!({"width": null}))))),
+        ("width 0", Some(segment(video(json!({"width": 0}))))),
+        ("width negative", Some(segment(video(json!({"width": -640}))))),
+        ("width fractional", Some(segment(video(json!({"width": 640.5}))))),
+        ("width string", Some(segment(video(json!({"width": "640"}))))),
+        ("startTime not RFC 3339", Some(segment(video(json!({"startTime": "2026-11-22 10:00:00"}))))),
+        ("startTime without offset", Some(segment(video(json!({"startTime": "2026-11-22T10:00:00"}))))),
+        ("startTime epoch number", Some(segment(video(json!({"startTime": 1795428000}))))),
+        ("end equals start", Some(segment(video(json!({"endTime": "2026-11-22T10:00:00Z"}))))),
+        ("end before start", Some(segment(video(json!({"endTime": "2026-11-22T09:00:00Z"}))))),
+        ("same millisecond", Some(segment(video(json!({"startTime": "2026-11-22T10:00:00.0001Z", "endTime": "2026-11-22T10:00:00.0009Z"}))))),
+        ("longer than 48 h", Some(segment(video(json!({"startTime": "2026-11-20T10:00:00Z", "endTime": "2026-11-22T10:00:00.001Z"}))))),
+        ("start too old", Some(segment(video(json!({"startTime": "2025-11-22T11:59:59Z", "endTime": "2025-11-22T12:30:00Z"}))))),
+        ("end in the future", Some(segment(video(json!({"startTime": "2026-11-23T12:00:00Z", "endTime": "2026-11-23T12:05:01Z"}))))),
+        ("leap second", Some(segment(video(json!({"startTime": "2026-06-30T23:59:60Z", "endTime": "2026-07-01T00:01:00Z"}))))),
+        ("duplicated field", Some(r#"{"specversion":"1.0","id":"d","source":"/t","type":"rtc.recording.segment","data":{"appId":"app-a","appId":"app-b","recordMode":"0","media":"audio","startTime":"2026-11-22T10:00:00Z","endTime":"2026-11-22T10:01:00Z"}}"#.into())),
+        ("owner 11 digits", Some(json!({"specversion": "1.0", "id": "r", "source": "/t", "type": "rtc.app.registered", "data": {"appId": "app-z", "ownerAccountId": "11112222333"}}).to_string())),
+        ("owner as number", Some(json!({"specversion": "1.0", "id": "r", "source": "/t", "type": "rtc.app.registered", "data": {"appId": "app-z", "ownerAccountId": 111122223333u64}}).to_string())),
+        ("registration to another account", Some(registration_body("app-a", OTHER_ACCOUNT))),
+    ]
+}
+
+/// (d): every malformed event is reported with its message id and counted
+/// nowhere; valid events of the same batches are counted.
+#[tokio::test]
+async fn malformed_events_are_reported_and_never_counted() {
+    let store = fresh_store().await;
+    register(&store, &["app-a", "app-b"]).await;
+    let corpus = malformed_corpus();
+    assert!(corpus.len() >= 30);
+    let mut rng = rng(13);
+    let valid = accepted(
+        random_segments(&mut rng, 20, &["app-a"], &[at("2026-11-22T00:00:00Z")]),
+        now(),
+    );
+    let mut messages: Vec<InboundMessage> = corpus
+        .iter()
+        .enumerate()
+        .map(|(i, (_, body))| InboundMessage {
+            message_id: format!("bad-{i}"),
+            body: body.clone(),
+        })
+        .collect();
+    messages.extend(valid.iter().enumerate().map(|(i, s)| InboundMessage {
+        message_id: format!("ok-{i}"),
+        body: Some(segment_body(&mut rng, s)),
+    }));
+    // An event id in odd Unicode is still an event.
+    let odd = Seg {
+        id: "\u{202e}évènement-𝕏-\u{0}-🙂".into(),
+        ..valid[0].clone()
+    };
+    messages.push(InboundMessage {
+        message_id: "ok-odd".into(),
+        body: Some(segment_body(&mut rng, &odd)),
+    });
+    use rand::seq::SliceRandom;
+    messages.shuffle(&mut rng);
+    for batch in messages.chunks(10) {
+        let report = ingest_batch(&store, batch, now(), fast_retry()).await;
+        for failure in &report.failures {
+            assert_eq!(failure.kind, FailureKind::Invalid, "{failure:?}");
+            assert!(failure.message_id.starts_with("bad-"), "{failure:?}");
+            assert!(!failure.reason.is_empty());
+        }
+        let bad_in_batch = batch
+            .iter()
+            .filter(|m| m.message_id.starts_with("bad-"))
+            .count();
+        assert_eq!(
+            report.failures.len(),
+            bad_in_batch,
+            "each malformed message reported once: {:?}",
+            report.failures
+        );
+    }
+    let mut expected = valid.clone();
+    expected.push(odd);
+    assert_queries_match(
+        &store,
+        &Reference::of(&expected),
+        &["app-a", "app-b"],
+        at("2026-11-20T00:00:00Z"),
+        at("2026-11-23T12:00:00Z"),
+        now(),
+    )
+    .await;
+    // The conflicting registration changed nothing.
+    assert_eq!(
+        store
+            .owner_of(&AppId::parse("app-a").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        OWNER
+    );
+    assert_eq!(
+        store
+            .owner_of(&AppId::parse("app-z").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// (e): several invocations at once, all on one app's busy hour, with
+/// overlapping duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_invocations_on_one_hot_bucket() {
+    let store = Arc::new(fresh_store().await);
+    register(store.as_ref(), &["hot"]).await;
+    let mut rng = rng(17);
+    let hour = at("2026-11-23T10:00:00Z");
+    let segments: Vec<Seg> = (0..240)
+        .map(|i| {
+            let start = hour.plus_ms(rng.random_range(0..HOUR_MS - 60_000));
+            Seg {
+                id: format!("hot-{i}"),
+                app: "hot".into(),
+                mode: if i % 3 == 0 { "1" } else { "0" },
+                tier: i % 4,
+                start,
+                end: start.plus_ms(rng.random_range(1..60_000)),
+            }
+        })
+        .collect();
+    let bodies: Vec<String> = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
+    let mut tasks = Vec::new();
+    for worker in 0..6u64 {
+        let store: Arc<DynamoStore> = store.clone();
+        // Each worker gets half the events: every event reaches 3 workers.
+        let share: Vec<String> = bodies
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (*i as u64 + worker).is_multiple_of(2))
+            .map(|(_, b)| b.clone())
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = crate::workload::rng(100 + worker);
+            deliver(store.as_ref(), &mut rng, share, 10, now()).await
+        }));
+    }
+    let mut counted = 0;
+    for task in tasks {
+        let out = task.await.unwrap();
+        assert!(out.invalid.is_empty());
+        counted += out.counted;
+    }
+    assert_eq!(
+        counted,
+        segments.len(),
+        "each event counted by exactly one worker"
+    );
+    assert_queries_match(
+        store.as_ref(),
+        &Reference::of(&segments),
+        &["hot"],
+        at("2026-11-23T00:00:00Z"),
+        at("2026-11-23T12:00:00Z"),
+        now(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_batch_response_names_exactly_the_failed_messages() {
+    let store = fresh_store().await;
+    let mut batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
+    let mut bad = batch.records[1].clone();
+    bad.message_id = Some("bad-one".into());
+    bad.body = Some("{\"specversion\":\"1.0\"}".into());
+    batch.records.push(bad);
+    let (response, report) = sqs::handle(&store, batch, now()).await;
+    let ids: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(ids, ["bad-one"]);
+    assert_eq!(report.counted, 4);
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        json,
+        json!({"batchItemFailures": [{"itemIdentifier": "bad-one"}]})
+    );
+}

@@ -5,3 +5,4 @@ mod ingest;
 mod query;
 mod rollup;
 mod support;
+mod workload;

@@ -16,25 +16,48 @@ async fn seeded_store() -> DynamoStore {
     let (response, _) = sqs::handle(&store, batch, now()).await;
     assert!(response.batch_item_failures.is_empty());
     let other = AccountId::parse(OTHER_ACCOUNT).unwrap();
-    store.register(&AppId::parse("app-2").unwrap(), &other).await.unwrap();
+    store
+        .register(&AppId::parse("app-2").unwrap(), &other)
+        .await
+        .unwrap();
     store
 }
 
-async fn ask(store: &DynamoStore, api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Answer {
+async fn ask(
+    store: &DynamoStore,
+    api: Api,
+    pairs: &[(&str, &str)],
+    account: Option<&str>,
+) -> Answer {
     answer(http::handle(store, None, &api_request(api, pairs, account), now()).await)
 }
 
 fn assert_error(a: &Answer, status: u16, code: &str) {
-    assert_eq!((a.status, a.body["Code"].as_str()), (status, Some(code)), "{}", a.text);
+    assert_eq!(
+        (a.status, a.body["Code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        a.text
+    );
     assert_eq!(a.content_type, "application/json");
-    let keys: Vec<&str> = a.body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = a
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = vec!["Code", "HostId", "Message", "Recommend", "RequestId"];
     expected.sort();
     let mut keys = keys;
     keys.sort();
     assert_eq!(keys, expected, "{}", a.text);
     for k in expected {
-        assert!(a.body[k].as_str().is_some_and(|v| !v.is_empty()), "{k} empty: {}", a.text);
+        assert!(
+            a.body[k].as_str().is_some_and(|v| !v.is_empty()),
+            "{k} empty: {}",
+            a.text
+        );
     }
 }
 
@@ -48,15 +71,27 @@ async fn success_matches_the_seed_and_the_contract_at_both_intervals() {
         let b = &a.body;
         assert_eq!(b["AppId"], "app-1");
         assert_eq!(b["RecordMode"], "0");
-        let summaries = ["TotalSummaryDuration", "AudioSummaryDuration", "V480SummaryDuration", "V720SummaryDuration", "V1080SummaryDuration"];
+        let summaries = [
+            "TotalSummaryDuration",
+            "AudioSummaryDuration",
+            "V480SummaryDuration",
+            "V720SummaryDuration",
+            "V1080SummaryDuration",
+        ];
         let got: Vec<&Value> = summaries.iter().map(|k| &b[*k]).collect();
-        assert_eq!(got, [&json!(150), &json!(20), &json!(30), &json!(40), &json!(60)]);
+        assert_eq!(
+            got,
+            [&json!(150), &json!(20), &json!(30), &json!(40), &json!(60)]
+        );
         let data = b["Data"].as_array().unwrap();
         assert_eq!(data.len(), 24, "every hour, zeros included");
         assert_eq!(data[0]["Timestamp"], "2026-11-20T00:00:00Z");
         assert_eq!(data[23]["Timestamp"], "2026-11-20T23:00:00Z");
         assert_eq!(data[2]["V720Duration"], json!(40));
-        assert_eq!(data[10], json!({"Timestamp": "2026-11-20T10:00:00Z", "TotalDuration": 80, "AudioDuration": 20, "V480Duration": 30, "V720Duration": 0, "V1080Duration": 30}));
+        assert_eq!(
+            data[10],
+            json!({"Timestamp": "2026-11-20T10:00:00Z", "TotalDuration": 80, "AudioDuration": 20, "V480Duration": 30, "V720Duration": 0, "V1080Duration": 30})
+        );
         assert_eq!(data[11]["V1080Duration"], json!(30));
         assert_eq!(data[5]["TotalDuration"], json!(0));
         let request_id = match api {
@@ -65,17 +100,33 @@ async fn success_matches_the_seed_and_the_contract_at_both_intervals() {
         };
         assert_eq!(b["RequestId"], request_id, "API Gateway's request id");
     }
-    let daily = ask(&store, Api::Rest, &query_pairs(&[("Interval", "86400")]), Some(OWNER)).await;
+    let daily = ask(
+        &store,
+        Api::Rest,
+        &query_pairs(&[("Interval", "86400")]),
+        Some(OWNER),
+    )
+    .await;
     assert_eq!(daily.status, 200, "{}", daily.text);
-    assert_eq!(daily.body["Data"], json!([{"Timestamp": "2026-11-20T00:00:00Z", "TotalDuration": 150, "AudioDuration": 20, "V480Duration": 30, "V720Duration": 40, "V1080Duration": 60}]));
+    assert_eq!(
+        daily.body["Data"],
+        json!([{"Timestamp": "2026-11-20T00:00:00Z", "TotalDuration": 150, "AudioDuration": 20, "V480Duration": 30, "V720Duration": 40, "V1080Duration": 60}])
+    );
 }
 
 /// Same field names, same JSON types, same order, as the seed's example.
 #[tokio::test]
 async fn success_body_has_the_seeds_field_names_and_types() {
     let store = seeded_store().await;
-    let a = ask(&store, Api::Rest, &query_pairs(&[("Interval", "86400")]), Some(OWNER)).await;
-    let seed: Value = serde_json::from_str(include_str!("../fixtures/alibaba-success-example.json")).unwrap();
+    let a = ask(
+        &store,
+        Api::Rest,
+        &query_pairs(&[("Interval", "86400")]),
+        Some(OWNER),
+    )
+    .await;
+    let seed: Value =
+        serde_json::from_str(include_str!("../fixtures/alibaba-success-example.json")).unwrap();
     fn shape(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Array(m.iter().map(|(k, v)| json!([k, shape(v)])).collect()),
@@ -88,10 +139,16 @@ async fn success_body_has_the_seeds_field_names_and_types() {
     assert_eq!(shape(&a.body), shape(&seed), "{}", a.text);
     // Key order as in the seed, too (serde_json keeps insertion order only with
     // preserve_order, so compare the raw text's order).
-    let order: Vec<usize> = ["\"RequestId\"", "\"RecordMode\"", "\"AppId\"", "\"TotalSummaryDuration\"", "\"Data\""]
-        .iter()
-        .map(|k| a.text.find(k).unwrap())
-        .collect();
+    let order: Vec<usize> = [
+        "\"RequestId\"",
+        "\"RecordMode\"",
+        "\"AppId\"",
+        "\"TotalSummaryDuration\"",
+        "\"Data\"",
+    ]
+    .iter()
+    .map(|k| a.text.find(k).unwrap())
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", a.text);
 }
 
@@ -99,12 +156,33 @@ async fn success_body_has_the_seeds_field_names_and_types() {
 async fn another_accounts_app_answers_exactly_like_an_unknown_app() {
     let store = seeded_store().await;
     for api in [Api::Rest, Api::Http] {
-        let theirs = ask(&store, api, &query_pairs(&[("AppId", "app-2")]), Some(OWNER)).await;
-        let unknown = ask(&store, api, &query_pairs(&[("AppId", "app-404")]), Some(OWNER)).await;
+        let theirs = ask(
+            &store,
+            api,
+            &query_pairs(&[("AppId", "app-2")]),
+            Some(OWNER),
+        )
+        .await;
+        let unknown = ask(
+            &store,
+            api,
+            &query_pairs(&[("AppId", "app-404")]),
+            Some(OWNER),
+        )
+        .await;
         assert_error(&theirs, 400, "InvalidAppIdParameter");
-        assert_eq!(theirs.text, unknown.text, "byte for byte (same request ids in both fixtures)");
+        assert_eq!(
+            theirs.text, unknown.text,
+            "byte for byte (same request ids in both fixtures)"
+        );
         // And the owner of app-2 is answered.
-        let owner = ask(&store, api, &query_pairs(&[("AppId", "app-2")]), Some(OTHER_ACCOUNT)).await;
+        let owner = ask(
+            &store,
+            api,
+            &query_pairs(&[("AppId", "app-2")]),
+            Some(OTHER_ACCOUNT),
+        )
+        .await;
         assert_eq!(owner.status, 200, "{}", owner.text);
         // The data's owner asking about their app as another account: refused.
         let stranger = ask(&store, api, &query_pairs(&[]), Some(OTHER_ACCOUNT)).await;
@@ -116,9 +194,17 @@ async fn another_accounts_app_answers_exactly_like_an_unknown_app() {
 async fn forbidden_without_a_caller_before_anything_else() {
     let store = seeded_store().await;
     for api in [Api::Rest, Api::Http] {
-        assert_error(&ask(&store, api, &query_pairs(&[]), None).await, 403, "Forbidden.RAM");
+        assert_error(
+            &ask(&store, api, &query_pairs(&[]), None).await,
+            403,
+            "Forbidden.RAM",
+        );
         assert_error(&ask(&store, api, &[], None).await, 403, "Forbidden.RAM");
-        assert_error(&ask(&store, api, &[("Action", "Nope")], Some("")).await, 403, "Forbidden.RAM");
+        assert_error(
+            &ask(&store, api, &[("Action", "Nope")], Some("")).await,
+            403,
+            "Forbidden.RAM",
+        );
     }
 }
 
@@ -127,7 +213,10 @@ async fn dev_caller_stands_in_only_when_set_and_only_for_missing_identity() {
     let store = seeded_store().await;
     let dev = AccountId::parse(OWNER).unwrap();
     let request = api_request(Api::Rest, &query_pairs(&[]), None);
-    assert_eq!(answer(http::handle(&store, Some(&dev), &request, now()).await).status, 200);
+    assert_eq!(
+        answer(http::handle(&store, Some(&dev), &request, now()).await).status,
+        200
+    );
     let request = api_request(Api::Rest, &query_pairs(&[]), Some(OTHER_ACCOUNT));
     let a = answer(http::handle(&store, Some(&dev), &request, now()).await);
     assert_error(&a, 400, "InvalidAppIdParameter");
@@ -136,19 +225,77 @@ async fn dev_caller_stands_in_only_when_set_and_only_for_missing_identity() {
 #[tokio::test]
 async fn every_error_code_of_the_contract() {
     let store = seeded_store().await;
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
-        (query_pairs(&[]).into_iter().filter(|(k, _)| *k != "Action").collect(), 400, "MissingParameter"),
-        (query_pairs(&[("Action", "DescribeLiveRtcRecordUsage")]), 404, "InvalidAction.NotFound"),
-        (query_pairs(&[]).into_iter().filter(|(k, _)| *k != "RecordMode").collect(), 400, "MissingParameter"),
-        (query_pairs(&[("StartTime", "2026-11-20 00:00:00")]), 400, "InvalidStartTime.Malformed"),
-        (query_pairs(&[("EndTime", "2026-11-21T00:00:00+08:00")]), 400, "InvalidEndTime.Malformed"),
-        (query_pairs(&[("EndTime", "2026-11-19T00:00:00Z")]), 400, "InvalidEndTime.Mismatch"),
-        (query_pairs(&[("EndTime", "2026-11-20T00:04:59Z")]), 400, "InvalidTimeSpan"),
-        (query_pairs(&[("StartTime", "2026-11-23T12:00:01Z"), ("EndTime", "2026-11-24T00:00:00Z")]), 400, "InvalidStartTime.ValueNotSupported"),
-        (query_pairs(&[("RecordMode", "2")]), 400, "InvalidRecordModeParameter"),
-        (query_pairs(&[("Interval", "60")]), 400, "InvalidInterval.ValueNotSupported"),
-        (query_pairs(&[("AppId", "app 1")]), 400, "InvalidAppIdParameter"),
-        (query_pairs(&[("AppId", "unregistered-app")]), 400, "InvalidAppIdParameter"),
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            query_pairs(&[])
+                .into_iter()
+                .filter(|(k, _)| *k != "Action")
+                .collect(),
+            400,
+            "MissingParameter",
+        ),
+        (
+            query_pairs(&[("Action", "DescribeLiveRtcRecordUsage")]),
+            404,
+            "InvalidAction.NotFound",
+        ),
+        (
+            query_pairs(&[])
+                .into_iter()
+                .filter(|(k, _)| *k != "RecordMode")
+                .collect(),
+            400,
+            "MissingParameter",
+        ),
+        (
+            query_pairs(&[("StartTime", "2026-11-20 00:00:00")]),
+            400,
+            "InvalidStartTime.Malformed",
+        ),
+        (
+            query_pairs(&[("EndTime", "2026-11-21T00:00:00+08:00")]),
+            400,
+            "InvalidEndTime.Malformed",
+        ),
+        (
+            query_pairs(&[("EndTime", "2026-11-19T00:00:00Z")]),
+            400,
+            "InvalidEndTime.Mismatch",
+        ),
+        (
+            query_pairs(&[("EndTime", "2026-11-20T00:04:59Z")]),
+            400,
+            "InvalidTimeSpan",
+        ),
+        (
+            query_pairs(&[
+                ("StartTime", "2026-11-23T12:00:01Z"),
+                ("EndTime", "2026-11-24T00:00:00Z"),
+            ]),
+            400,
+            "InvalidStartTime.ValueNotSupported",
+        ),
+        (
+            query_pairs(&[("RecordMode", "2")]),
+            400,
+            "InvalidRecordModeParameter",
+        ),
+        (
+            query_pairs(&[("Interval", "60")]),
+            400,
+            "InvalidInterval.ValueNotSupported",
+        ),
+        (
+            query_pairs(&[("AppId", "app 1")]),
+            400,
+            "InvalidAppIdParameter",
+        ),
+        (
+            query_pairs(&[("AppId", "unregistered-app")]),
+            400,
+            "InvalidAppIdParameter",
+        ),
     ];
     for api in [Api::Rest, Api::Http] {
         for (pairs, status, code) in &cases {
@@ -156,8 +303,21 @@ async fn every_error_code_of_the_contract() {
             assert_error(&a, *status, code);
         }
     }
-    let missing = ask(&store, Api::Rest, &query_pairs(&[("EndTime", "")]), Some(OWNER)).await;
-    assert!(missing.body["Message"].as_str().unwrap().contains("\"EndTime\""), "{}", missing.text);
+    let missing = ask(
+        &store,
+        Api::Rest,
+        &query_pairs(&[("EndTime", "")]),
+        Some(OWNER),
+    )
+    .await;
+    assert!(
+        missing.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("\"EndTime\""),
+        "{}",
+        missing.text
+    );
 }
 
 #[tokio::test]
@@ -167,15 +327,35 @@ async fn a_repeated_parameter_never_selects_another_app() {
     for api in [Api::Rest, Api::Http] {
         let mut pairs = query_pairs(&[]);
         pairs.push(("AppId", "app-2"));
-        assert_error(&ask(&store, api, &pairs, Some(OWNER)).await, 400, "InvalidAppIdParameter");
-        assert_error(&ask(&store, api, &pairs, Some(OTHER_ACCOUNT)).await, 400, "InvalidAppIdParameter");
+        assert_error(
+            &ask(&store, api, &pairs, Some(OWNER)).await,
+            400,
+            "InvalidAppIdParameter",
+        );
+        assert_error(
+            &ask(&store, api, &pairs, Some(OTHER_ACCOUNT)).await,
+            400,
+            "InvalidAppIdParameter",
+        );
     }
 }
 
 #[tokio::test]
 async fn storage_failure_is_a_500_internal_error_in_the_same_shape() {
     let store = DynamoStore::new(client(), "no-such-table");
-    let a = answer(http::handle(&store, None, &api_request(Api::Rest, &query_pairs(&[]), Some(OWNER)), now()).await);
+    let a = answer(
+        http::handle(
+            &store,
+            None,
+            &api_request(Api::Rest, &query_pairs(&[]), Some(OWNER)),
+            now(),
+        )
+        .await,
+    );
     assert_error(&a, 500, "InternalError");
-    assert!(!a.text.contains("no-such-table") && !a.text.contains("ResourceNotFound"), "no internals leak: {}", a.text);
+    assert!(
+        !a.text.contains("no-such-table") && !a.text.contains("ResourceNotFound"),
+        "no internals leak: {}",
+        a.text
+    );
 }

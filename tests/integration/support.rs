@@ -66,14 +66,20 @@ pub fn client() -> Client {
 
 pub fn unique_table(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A store over a new, empty table shaped as `template.yaml` declares it.
 pub async fn fresh_store() -> DynamoStore {
     let client = client();
     let table = unique_table("usage");
-    DynamoStore::create_table(&client, &table).await.expect("create table");
+    DynamoStore::create_table(&client, &table)
+        .await
+        .expect("create table");
     DynamoStore::new(client, table)
 }
 
@@ -120,16 +126,26 @@ pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> R
         Api::Rest => {
             event["queryStringParameters"] = Value::Object(single);
             event["multiValueQueryStringParameters"] = Value::Object(multi);
-            event["requestContext"]["identity"]["accountId"] = account.map_or(Value::Null, |a| Value::String(a.to_owned()));
+            event["requestContext"]["identity"]["accountId"] =
+                account.map_or(Value::Null, |a| Value::String(a.to_owned()));
         }
         Api::Http => {
-            let raw: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            let raw: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
             event["rawQueryString"] = Value::String(raw.join("&"));
             event["queryStringParameters"] = Value::Object(single);
             match account {
-                Some(a) => event["requestContext"]["authorizer"]["iam"]["accountId"] = Value::String(a.to_owned()),
+                Some(a) => {
+                    event["requestContext"]["authorizer"]["iam"]["accountId"] =
+                        Value::String(a.to_owned())
+                }
                 None => {
-                    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+                    event["requestContext"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("authorizer");
                 }
             }
         }
@@ -141,7 +157,9 @@ pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> R
 pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -182,5 +200,10 @@ pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> Answer {
         other => panic!("unexpected body {other:?}"),
     };
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    Answer { status, body, text, content_type }
+    Answer {
+        status,
+        body,
+        text,
+        content_type,
+    }
 }
