@@ -99,6 +99,10 @@ impl DynamoStore {
         &self.client
     }
 
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Creates the table as `template.yaml` declares it (tests and local runs).
     pub async fn create_table(client: &Client, table: &str) -> StoreResult<()> {
         let attr = |name: &str| {
@@ -141,6 +145,18 @@ impl DynamoStore {
             .key_schema(built(key(SK, KeyType::Range))?)
             .global_secondary_indexes(index(PENDING_INDEX, ROLLUP_PENDING, SK)?)
             .global_secondary_indexes(index(DAY_INDEX, USAGE_DAY, PK)?)
+            .send()
+            .await
+            .map_err(classify)?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(built(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .attribute_name(EXPIRES_AT)
+                    .enabled(true)
+                    .build(),
+            )?)
             .send()
             .await
             .map_err(classify)?;
@@ -650,5 +666,55 @@ impl UsageStore for DynamoStore {
             }
             Err(err) => Err(classify(err)),
         }
+    }
+}
+
+/// Counts the DynamoDB requests a client sends, by operation, from the
+/// `X-Amz-Target` header; for tests and the benchmark. Attach it with
+/// `aws_sdk_dynamodb::config::Builder::interceptor`.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeter {
+    counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+impl RequestMeter {
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
+        self.counts.lock().expect("meter lock").clone()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.counts.lock().expect("meter lock").clear();
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestMeter {
+    fn name(&self) -> &'static str {
+        "RequestMeter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        *self
+            .counts
+            .lock()
+            .expect("meter lock")
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
     }
 }

@@ -1,1 +1,487 @@
+//! CONTRACT §3: the daily rollup is exact, idempotent, safe to overlap,
+//! bounded by its deadline, proportional to change, and never changes an answer.
 
+use crate::support::*;
+use crate::workload::*;
+use aws_sdk_dynamodb::types::AttributeValue;
+use rtc_usage::domain::commit::CommitGroup;
+use rtc_usage::domain::event::EventKey;
+use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::rollup::RollupRequest;
+use rtc_usage::domain::time::{DAY_MS, Day, Hour, UtcMillis};
+use rtc_usage::domain::usage::ModeUsage;
+use rtc_usage::entry::schedule;
+use rtc_usage::service::rollup::{Deadline, RollupReport, run_rollup};
+use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::store::*;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const APPS: [&str; 3] = ["app-a", "app-b", "app-c"];
+
+fn window() -> (UtcMillis, UtcMillis) {
+    (at("2026-11-01T00:00:00Z"), at("2026-11-23T12:00:00Z"))
+}
+
+async fn ingest_random(
+    store: &impl UsageStore,
+    seed: u64,
+    n: usize,
+    anchors: &[UtcMillis],
+) -> Vec<Seg> {
+    let owner = AccountId::parse(OWNER).unwrap();
+    for app in APPS {
+        store
+            .register(&AppId::parse(app).unwrap(), &owner)
+            .await
+            .unwrap();
+    }
+    let mut rng = rng(seed);
+    let segments: Vec<Seg> = random_segments(&mut rng, n, &APPS, anchors)
+        .into_iter()
+        .filter(|s| s.end <= now() && s.start >= window().0)
+        .collect();
+    let bodies = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
+    let out = deliver(store, &mut rng, bodies, 10, now()).await;
+    assert_eq!(out.counted, segments.len());
+    segments
+}
+
+fn anchors() -> Vec<UtcMillis> {
+    [
+        "2026-11-03T00:00:00Z",
+        "2026-11-10T12:00:00Z",
+        "2026-11-20T23:00:00Z",
+    ]
+    .iter()
+    .map(|t| at(t))
+    .collect()
+}
+
+async fn check(store: &impl UsageStore, segments: &[Seg]) {
+    let (from, to) = window();
+    assert_queries_match(store, &Reference::of(segments), &APPS, from, to, now()).await;
+}
+
+async fn roll(store: &impl UsageStore) -> RollupReport {
+    run_rollup(store, &RollupRequest::Scheduled, Deadline::none()).await
+}
+
+async fn pending(store: &impl UsageStore) -> Vec<PendingDay> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.pending_days(cursor).await.unwrap();
+        all.extend(page.days);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return all,
+        }
+    }
+}
+
+/// Every day record of every app in the window is rolled.
+async fn assert_all_rolled(store: &impl UsageStore) {
+    let (from, to) = window();
+    for app in APPS {
+        for record in store
+            .days(&AppId::parse(app).unwrap(), from.day(), to.day())
+            .await
+            .unwrap()
+        {
+            assert!(
+                record.is_rolled(),
+                "{app} {} not rolled: {record:?}",
+                record.day.key()
+            );
+        }
+    }
+    assert!(pending(store).await.is_empty());
+}
+
+fn distinct_days(segments: &[Seg]) -> usize {
+    let mut days = HashSet::new();
+    for s in segments {
+        let mut hour = s.start.hour();
+        while hour.start() < s.end {
+            days.insert((s.app.clone(), hour.day()));
+            hour = hour.next();
+        }
+    }
+    days.len()
+}
+
+#[tokio::test]
+async fn daily_equals_hourly_before_and_after_the_rollup_and_runs_are_idempotent() {
+    let store = fresh_store().await;
+    let segments = ingest_random(&store, 21, 150, &anchors()).await;
+    check(&store, &segments).await;
+    let days = distinct_days(&segments);
+    assert_eq!(
+        pending(&store).await.len(),
+        days,
+        "every changed (app, day) is marked"
+    );
+
+    let first = roll(&store).await;
+    assert!(first.complete);
+    assert_eq!(first.days_written, days);
+    assert_eq!(
+        first.aggregates_written,
+        2 * days,
+        "both record modes of each day"
+    );
+    assert_all_rolled(&store).await;
+    check(&store, &segments).await;
+
+    // Again: nothing to do, nothing changes.
+    let second = roll(&store).await;
+    assert_eq!(
+        (
+            second.days_written,
+            second.aggregates_written,
+            second.complete
+        ),
+        (0, 0, true)
+    );
+    check(&store, &segments).await;
+}
+
+#[tokio::test]
+async fn late_events_after_a_roll_are_answered_at_once_and_rolled_next_time() {
+    let store = fresh_store().await;
+    let mut segments = ingest_random(&store, 22, 80, &anchors()).await;
+    roll(&store).await;
+    // Late events, into days already rolled (up to three weeks back).
+    let mut rng = rng(99);
+    let late: Vec<Seg> = random_segments(&mut rng, 40, &APPS, &anchors())
+        .into_iter()
+        .filter(|s| s.end <= now() && s.start >= window().0)
+        .map(|mut s| {
+            s.id = format!("late-{}", s.id);
+            s
+        })
+        .collect();
+    let bodies = late.iter().map(|s| segment_body(&mut rng, s)).collect();
+    deliver(&store, &mut rng, bodies, 10, now()).await;
+    segments.extend(late.iter().cloned());
+    // Freshness: right before the next rollup.
+    check(&store, &segments).await;
+    let marked = pending(&store).await.len();
+    assert_eq!(marked, distinct_days(&late));
+    let report = roll(&store).await;
+    assert_eq!(report.days_written, marked);
+    assert_all_rolled(&store).await;
+    check(&store, &segments).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_runs_agree_and_lose_nothing() {
+    let store = fresh_store().await;
+    let segments = ingest_random(&store, 23, 120, &anchors()).await;
+    let days = distinct_days(&segments);
+    let (a, b) = tokio::join!(roll(&store), roll(&store));
+    assert!(a.complete && b.complete);
+    // Each day was written by at least one run (a day both saw is written
+    // twice with the same totals, or found rolled by the later one).
+    assert!(a.days_written + b.days_written >= days, "{a:?} {b:?}");
+    assert_all_rolled(&store).await;
+    check(&store, &segments).await;
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_its_deadline_is_finished_by_the_next() {
+    let store = fresh_store().await;
+    let segments = ingest_random(&store, 24, 200, &anchors()).await;
+    let days = distinct_days(&segments);
+    // Already past the deadline: nothing is done, everything is left.
+    let stopped = run_rollup(
+        &store,
+        &RollupRequest::Scheduled,
+        Deadline::before(Instant::now(), Duration::ZERO),
+    )
+    .await;
+    assert_eq!((stopped.days_written, stopped.complete), (0, false));
+    // A deadline shorter than the work.
+    let partial = run_rollup(
+        &store,
+        &RollupRequest::Scheduled,
+        Deadline::before(Instant::now() + Duration::from_millis(60), Duration::ZERO),
+    )
+    .await;
+    assert!(!partial.complete, "{partial:?}");
+    assert!(
+        partial.days_written < days && partial.days_left > 0,
+        "{partial:?}"
+    );
+    check(&store, &segments).await;
+    let rest = roll(&store).await;
+    assert!(rest.complete);
+    assert_eq!(partial.days_written + rest.days_written, days);
+    assert_all_rolled(&store).await;
+    check(&store, &segments).await;
+}
+
+/// Delegates to DynamoDB, but lands a new event on the day between the
+/// rollup's snapshot and its write, `times` times.
+struct EventLandsDuringRoll {
+    inner: DynamoStore,
+    times: AtomicU32,
+    app: AppId,
+}
+
+impl EventLandsDuringRoll {
+    async fn land(&self, day: Day) {
+        let n = self.times.fetch_sub(1, Ordering::SeqCst);
+        if n == 0 {
+            self.times.store(0, Ordering::SeqCst);
+            return;
+        }
+        let mut group = CommitGroup::default();
+        group.events.push((
+            EventKey::of("/landing", &n.to_string()),
+            now().plus_ms(DAY_MS),
+        ));
+        let mut usage = ModeUsage::default();
+        usage.add(
+            rtc_usage::domain::usage::RecordMode::SingleStream,
+            rtc_usage::domain::usage::Tier::Audio,
+            1_000,
+        );
+        group
+            .hours
+            .insert((self.app.clone(), Hour(day.first_hour().0 + 5)), usage);
+        group.days.insert((self.app.clone(), day));
+        assert_eq!(
+            self.inner.commit(&group).await.unwrap(),
+            CommitOutcome::Committed
+        );
+    }
+}
+
+impl UsageStore for EventLandsDuringRoll {
+    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+        self.inner.owner_of(app).await
+    }
+    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
+        self.inner.register(app, owner).await
+    }
+    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
+        self.inner.hours(app, first, last).await
+    }
+    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
+        self.inner.days(app, first, last).await
+    }
+    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
+        self.inner.counted(keys).await
+    }
+    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
+        self.inner.commit(group).await
+    }
+    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
+        self.inner.pending_days(cursor).await
+    }
+    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
+        self.inner.apps_with_usage(day).await
+    }
+    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
+        let snapshot = self.inner.day_snapshot(app, day).await;
+        self.land(day).await;
+        snapshot
+    }
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
+        self.inner.write_day(app, day, totals, seq).await
+    }
+}
+
+#[tokio::test]
+async fn an_event_landing_during_the_roll_keeps_its_day_marked() {
+    let inner = fresh_store().await;
+    let app = AppId::parse("app-a").unwrap();
+    inner
+        .register(&app, &AccountId::parse(OWNER).unwrap())
+        .await
+        .unwrap();
+    let day = at("2026-11-20T00:00:00Z").day();
+    let store = EventLandsDuringRoll {
+        inner,
+        times: AtomicU32::new(1),
+        app: app.clone(),
+    };
+    store.land(day).await; // the day's first event
+    // Every attempt of this run sees another event land after its snapshot.
+    store.times.store(10, Ordering::SeqCst);
+    let report = roll(&store).await;
+    assert_eq!(
+        (report.days_written, report.days_deferred),
+        (0, 1),
+        "{report:?}"
+    );
+    assert_eq!(pending(&store.inner).await.len(), 1, "still marked");
+    // Without interference the next run rolls it, with every landed event.
+    store.times.store(0, Ordering::SeqCst);
+    assert_eq!(roll(&store).await.days_written, 1);
+    let records = store.inner.days(&app, day, day).await.unwrap();
+    assert!(records[0].is_rolled());
+    assert_eq!(
+        records[0]
+            .rolled
+            .mode(rtc_usage::domain::usage::RecordMode::SingleStream)
+            .total(),
+        4_000
+    );
+    // The first event and the three that landed during the first run's attempts.
+}
+
+#[tokio::test]
+async fn backfill_recomputes_a_range_including_empty_days() {
+    let store = fresh_store().await;
+    let segments = ingest_random(&store, 25, 60, &anchors()).await;
+    roll(&store).await;
+    // Overwrite one rolled day with wrong totals, as a bug or a bad restore might.
+    let app = AppId::parse("app-a").unwrap();
+    let records = store
+        .days(&app, window().0.day(), now().day())
+        .await
+        .unwrap();
+    let victim = &records[0];
+    let mut wrong = ModeUsage::default();
+    wrong.add(
+        rtc_usage::domain::usage::RecordMode::Mixed,
+        rtc_usage::domain::usage::Tier::V1080,
+        123_456,
+    );
+    assert_eq!(
+        store
+            .write_day(&app, victim.day, &wrong, victim.seq)
+            .await
+            .unwrap(),
+        WriteDayOutcome::Written
+    );
+    // The backfill fixture's range, then the whole window for every app.
+    let fixture_report =
+        schedule::handle(&store, &fixture("rollup-backfill.json"), Deadline::none())
+            .await
+            .unwrap();
+    assert_eq!(fixture_report.mode, "backfill");
+    let payload = serde_json::json!({"from": window().0.day().key(), "to": "2026-11-30"});
+    let report = schedule::handle(&store, &payload, Deadline::none())
+        .await
+        .unwrap();
+    assert!(report.complete);
+    assert_eq!(
+        report.days_written,
+        distinct_days(&segments),
+        "days with data only; empty days create nothing"
+    );
+    check(&store, &segments).await;
+    // One app only.
+    let one =
+        serde_json::json!({"from": window().0.day().key(), "to": "2026-11-23", "appId": "app-b"});
+    let report = schedule::handle(&store, &one, Deadline::none())
+        .await
+        .unwrap();
+    let app_b_days = distinct_days(
+        &segments
+            .iter()
+            .filter(|s| s.app == "app-b")
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(report.days_written, app_b_days);
+}
+
+#[tokio::test]
+async fn malformed_rollup_payloads_are_refused_and_change_nothing() {
+    let (store, meter) = fresh_metered_store().await;
+    for bad in [
+        serde_json::json!({"from": "2026-11-01"}),
+        serde_json::json!({"from": "2026-11-02", "to": "2026-11-01"}),
+        serde_json::json!({"from": "2025-01-01", "to": "2026-11-01"}),
+        serde_json::json!({"from": "2026-11-31", "to": "2026-12-01"}),
+        serde_json::json!({"detail-type": "Something Else", "source": "aws.events"}),
+        serde_json::json!("rollup please"),
+    ] {
+        let err = schedule::handle(&store, &bad, Deadline::none())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("bad rollup request: "), "{err}");
+    }
+    assert_eq!(meter.total(), 0, "a refused payload sends no request");
+}
+
+#[tokio::test]
+async fn an_idle_run_costs_one_request_and_work_grows_with_changed_days_only() {
+    let (store, meter) = fresh_metered_store().await;
+    let scheduled = fixture("eventbridge-schedule.json");
+    meter.reset();
+    let idle = schedule::handle(&store, &scheduled, Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!((idle.mode, idle.days_written), ("scheduled", 0));
+    assert_eq!(meter.total(), 1, "{:?}", meter.snapshot());
+    let segments = ingest_random(&store, 26, 40, &anchors()).await;
+    let days = distinct_days(&segments) as u64;
+    meter.reset();
+    let report = schedule::handle(&store, &scheduled, Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(report.days_written as u64, days);
+    let counts = meter.snapshot();
+    assert_eq!(counts.get("TransactGetItems"), Some(&days));
+    assert_eq!(counts.get("UpdateItem"), Some(&days));
+    assert!(meter.total() <= 2 * days + 1 + days / 200, "{counts:?}");
+}
+
+#[tokio::test]
+async fn retention_attributes_follow_the_data_model() {
+    let store = fresh_store().await;
+    let segments = ingest_random(&store, 27, 5, &anchors()).await;
+    let seg = &segments[0];
+    let client = store.client();
+    let table = store.table().to_owned();
+    let get = |pk: String, sk: String| {
+        let request = client
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk));
+        async move { request.send().await.unwrap().item.unwrap() }
+    };
+    let app = AppId::parse(&seg.app).unwrap();
+    let hour = get(
+        rtc_usage::store::dynamo::app_pk(&app),
+        rtc_usage::store::dynamo::hour_sk(seg.start.hour()),
+    )
+    .await;
+    let expires = hour["expires_at"].as_n().unwrap().parse::<i64>().unwrap();
+    assert_eq!(expires * 1000, seg.start.hour().start().0 + 369 * DAY_MS);
+    let key = EventKey::of("/rtc/recorder/test", &seg.id);
+    let dedupe = get(rtc_usage::store::dynamo::event_pk(&key), "EVT".into()).await;
+    let expires = dedupe["expires_at"].as_n().unwrap().parse::<i64>().unwrap();
+    assert_eq!(expires, (seg.start.0 + 367 * DAY_MS).div_euclid(1000));
+    let day = get(
+        rtc_usage::store::dynamo::app_pk(&app),
+        rtc_usage::store::dynamo::day_sk(seg.start.day()),
+    )
+    .await;
+    assert!(!day.contains_key("expires_at"), "daily aggregates are kept");
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires_at")
+    );
+}

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::Request;
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::store::dynamo::{DynamoStore, RequestMeter};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -53,15 +53,25 @@ pub fn endpoint() -> String {
     moto().endpoint.clone()
 }
 
-/// A client for the local API; made per test, as each test has its own runtime.
-pub fn client() -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+fn config() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint())
-        .build();
-    Client::from_conf(config)
+}
+
+/// A client for the local API; made per test, as each test has its own runtime.
+pub fn client() -> Client {
+    Client::from_conf(config().build())
+}
+
+/// A store over a new table whose client counts the requests it sends.
+pub async fn fresh_metered_store() -> (DynamoStore, RequestMeter) {
+    let store = fresh_store().await;
+    let meter = RequestMeter::default();
+    let client = Client::from_conf(config().interceptor(meter.clone()).build());
+    (DynamoStore::new(client, store.table()), meter)
 }
 
 pub fn unique_table(prefix: &str) -> String {
