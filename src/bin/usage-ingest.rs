@@ -10,10 +10,11 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let config = Config::from_env()?;
     let store = config.dynamo_store().await;
+    let metrics = config.metrics();
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let store = &store;
+        let (store, metrics) = (&store, &metrics);
         async move {
-            let (response, _) = sqs::handle(store, event.payload, UtcMillis::now()).await;
+            let (response, _) = sqs::handle(store, metrics, event.payload, UtcMillis::now()).await;
             Ok::<SqsBatchResponse, Error>(response)
         }
     }))

@@ -9,11 +9,12 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let config = Config::from_env()?;
     let store = config.dynamo_store().await;
+    let metrics = config.metrics();
     run(service_fn(|event: LambdaEvent<Value>| {
-        let store = &store;
+        let (store, metrics) = (&store, &metrics);
         async move {
             let deadline = schedule::deadline_from_epoch_ms(event.context.deadline);
-            Ok::<_, Error>(schedule::handle(store, &event.payload, deadline).await?)
+            Ok::<_, Error>(schedule::handle(store, metrics, &event.payload, deadline).await?)
         }
     }))
     .await

@@ -1,6 +1,7 @@
 //! Configuration, read once when a function starts, never in a handler.
 
 use crate::domain::ids::AccountId;
+use crate::entry::metrics::Metrics;
 use crate::store::dynamo::DynamoStore;
 
 /// The table's name, set by `template.yaml` from the table resource.
@@ -21,6 +22,9 @@ pub enum ConfigError {
 pub struct Config {
     pub table_name: String,
     pub dev_caller: Option<AccountId>,
+    /// Lambda's name for this function (`AWS_LAMBDA_FUNCTION_NAME`), the
+    /// metrics' dimension.
+    pub function_name: String,
 }
 
 impl Config {
@@ -42,10 +46,17 @@ impl Config {
                 "DEVELOPMENT MODE: {DEV_CALLER_ENV} is set; requests without an IAM identity are answered as this account. Never set this in a deployment."
             );
         }
+        let function_name =
+            lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned());
         Ok(Config {
             table_name,
             dev_caller,
+            function_name,
         })
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        Metrics::to_stdout(&self.function_name)
     }
 
     /// The DynamoDB store, with the SDK's standard configuration: region,

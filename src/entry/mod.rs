@@ -4,5 +4,6 @@
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod schedule;
 pub mod sqs;

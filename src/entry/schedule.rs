@@ -1,6 +1,7 @@
 //! EventBridge schedule or a backfill payload → the rollup service.
 
 use crate::domain::rollup::RollupRequest;
+use crate::entry::metrics::Metrics;
 use crate::service::rollup::{Deadline, RollupReport, run_rollup};
 use crate::store::UsageStore;
 use serde_json::Value;
@@ -27,6 +28,7 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
 
 pub async fn handle<S: UsageStore>(
     store: &S,
+    metrics: &Metrics,
     payload: &Value,
     deadline: Deadline,
 ) -> Result<RollupReport, RollupError> {
@@ -43,5 +45,10 @@ pub async fn handle<S: UsageStore>(
         complete = report.complete,
         "rollup run finished"
     );
+    metrics.emit(&[
+        ("AggregatesWritten", report.aggregates_written as u64),
+        ("DaysDeferred", report.days_deferred as u64),
+        ("DaysLeft", report.days_left as u64),
+    ]);
     Ok(report)
 }

@@ -1,14 +1,16 @@
 //! SQS batch → the ingest service → a partial batch response.
 
 use crate::domain::time::UtcMillis;
+use crate::entry::metrics::Metrics;
 use crate::service::ingest::{
-    InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch,
+    FailureKind, InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch,
 };
 use crate::store::UsageStore;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
 pub async fn handle<S: UsageStore>(
     store: &S,
+    metrics: &Metrics,
     event: SqsEvent,
     now: UtcMillis,
 ) -> (SqsBatchResponse, IngestReport) {
@@ -30,6 +32,18 @@ pub async fn handle<S: UsageStore>(
         retries = report.retries,
         "usage batch processed"
     );
+    let rejected = report
+        .failures
+        .iter()
+        .filter(|f| f.kind == FailureKind::Invalid)
+        .count();
+    metrics.emit(&[
+        ("EventsCounted", report.counted as u64),
+        ("DuplicatesSkipped", report.duplicates as u64),
+        ("EventsRejected", rejected as u64),
+        ("EventsDeferred", (report.failures.len() - rejected) as u64),
+        ("StoreRetries", report.retries as u64),
+    ]);
     (batch_response(&report), report)
 }
 

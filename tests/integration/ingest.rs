@@ -6,6 +6,7 @@ use crate::workload::*;
 use rand::Rng;
 use rtc_usage::domain::ids::{AccountId, AppId};
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
+use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
 use rtc_usage::store::UsageStore;
@@ -72,14 +73,14 @@ async fn fixture_batch_registers_and_counts_each_tier() {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
-    let (response, report) = sqs::handle(&store, batch.clone(), now()).await;
+    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch.clone(), now()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         (report.registrations, report.counted, report.duplicates),
         (1, 4, 0)
     );
     // The whole batch again: nothing more is counted, everything is acknowledged.
-    let (response, report) = sqs::handle(&store, batch, now()).await;
+    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         (report.registrations, report.counted, report.duplicates),
@@ -428,7 +429,7 @@ async fn the_batch_response_names_exactly_the_failed_messages() {
     bad.message_id = Some("bad-one".into());
     bad.body = Some("{\"specversion\":\"1.0\"}".into());
     batch.records.push(bad);
-    let (response, report) = sqs::handle(&store, batch, now()).await;
+    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
     let ids: Vec<&str> = response
         .batch_item_failures
         .iter()

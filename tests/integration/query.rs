@@ -3,6 +3,7 @@
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
 use rtc_usage::entry::http;
+use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
@@ -13,7 +14,7 @@ async fn seeded_store() -> DynamoStore {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).expect("SQS fixture");
-    let (response, _) = sqs::handle(&store, batch, now()).await;
+    let (response, _) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
     assert!(response.batch_item_failures.is_empty());
     let other = AccountId::parse(OTHER_ACCOUNT).unwrap();
     store

@@ -10,6 +10,7 @@ use rtc_usage::domain::ids::{AccountId, AppId};
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, Hour, UtcMillis};
 use rtc_usage::domain::usage::ModeUsage;
+use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::schedule;
 use rtc_usage::service::rollup::{Deadline, RollupReport, run_rollup};
 use rtc_usage::store::dynamo::DynamoStore;
@@ -366,13 +367,17 @@ async fn backfill_recomputes_a_range_including_empty_days() {
         WriteDayOutcome::Written
     );
     // The backfill fixture's range, then the whole window for every app.
-    let fixture_report =
-        schedule::handle(&store, &fixture("rollup-backfill.json"), Deadline::none())
-            .await
-            .unwrap();
+    let fixture_report = schedule::handle(
+        &store,
+        &Metrics::disabled(),
+        &fixture("rollup-backfill.json"),
+        Deadline::none(),
+    )
+    .await
+    .unwrap();
     assert_eq!(fixture_report.mode, "backfill");
     let payload = serde_json::json!({"from": window().0.day().key(), "to": "2026-11-30"});
-    let report = schedule::handle(&store, &payload, Deadline::none())
+    let report = schedule::handle(&store, &Metrics::disabled(), &payload, Deadline::none())
         .await
         .unwrap();
     assert!(report.complete);
@@ -385,7 +390,7 @@ async fn backfill_recomputes_a_range_including_empty_days() {
     // One app only.
     let one =
         serde_json::json!({"from": window().0.day().key(), "to": "2026-11-23", "appId": "app-b"});
-    let report = schedule::handle(&store, &one, Deadline::none())
+    let report = schedule::handle(&store, &Metrics::disabled(), &one, Deadline::none())
         .await
         .unwrap();
     let app_b_days = distinct_days(
@@ -409,7 +414,7 @@ async fn malformed_rollup_payloads_are_refused_and_change_nothing() {
         serde_json::json!({"detail-type": "Something Else", "source": "aws.events"}),
         serde_json::json!("rollup please"),
     ] {
-        let err = schedule::handle(&store, &bad, Deadline::none())
+        let err = schedule::handle(&store, &Metrics::disabled(), &bad, Deadline::none())
             .await
             .unwrap_err();
         assert!(err.to_string().starts_with("bad rollup request: "), "{err}");
@@ -422,7 +427,7 @@ async fn an_idle_run_costs_one_request_and_work_grows_with_changed_days_only() {
     let (store, meter) = fresh_metered_store().await;
     let scheduled = fixture("eventbridge-schedule.json");
     meter.reset();
-    let idle = schedule::handle(&store, &scheduled, Deadline::none())
+    let idle = schedule::handle(&store, &Metrics::disabled(), &scheduled, Deadline::none())
         .await
         .unwrap();
     assert_eq!((idle.mode, idle.days_written), ("scheduled", 0));
@@ -430,7 +435,7 @@ async fn an_idle_run_costs_one_request_and_work_grows_with_changed_days_only() {
     let segments = ingest_random(&store, 26, 40, &anchors()).await;
     let days = distinct_days(&segments) as u64;
     meter.reset();
-    let report = schedule::handle(&store, &scheduled, Deadline::none())
+    let report = schedule::handle(&store, &Metrics::disabled(), &scheduled, Deadline::none())
         .await
         .unwrap();
     assert_eq!(report.days_written as u64, days);
