@@ -12,3 +12,4 @@ pub mod domain;
 pub mod entry;
 pub mod service;
 pub mod store;
+pub mod testkit;

@@ -1,96 +1,36 @@
-//! A real DynamoDB API for the tests: moto's server from the project's
-//! virtualenv (`./setup` installs it), started once per test binary on a free
-//! loopback port; every test gets a table of its own.
+//! Shared by the integration tests: the local DynamoDB API (one server per
+//! test binary, a table per test), the `events/` fixtures, and API Gateway
+//! requests built from them.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::Request;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter};
+use rtc_usage::testkit::LocalDynamo;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 
 pub const OWNER: &str = "111122223333";
 pub const OTHER_ACCOUNT: &str = "444455556666";
-
-struct Moto {
-    endpoint: String,
-    _child: Child,
-}
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let python: PathBuf = repo().join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "the local DynamoDB API is not installed: run ./setup (it creates .venv with moto[server])"
-        );
-        let mut child = Command::new(python)
-            .arg(repo().join("scripts/local_dynamodb.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("moto stdout"))
-            .read_line(&mut line)
-            .expect("read moto port");
-        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("moto said {line:?}"));
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: child }
-    })
-}
-
-pub fn endpoint() -> String {
-    moto().endpoint.clone()
-}
-
-fn config() -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(endpoint())
-}
-
 /// A client for the local API; made per test, as each test has its own runtime.
 pub fn client() -> Client {
-    Client::from_conf(config().build())
+    LocalDynamo::shared().client(None)
+}
+
+/// A store over a new, empty table (one per test).
+pub async fn fresh_store() -> DynamoStore {
+    LocalDynamo::shared().fresh_store(None).await
 }
 
 /// A store over a new table whose client counts the requests it sends.
 pub async fn fresh_metered_store() -> (DynamoStore, RequestMeter) {
-    let store = fresh_store().await;
     let meter = RequestMeter::default();
-    let client = Client::from_conf(config().interceptor(meter.clone()).build());
-    (DynamoStore::new(client, store.table()), meter)
-}
-
-pub fn unique_table(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A store over a new, empty table shaped as `template.yaml` declares it.
-pub async fn fresh_store() -> DynamoStore {
-    let client = client();
-    let table = unique_table("usage");
-    DynamoStore::create_table(&client, &table)
-        .await
-        .expect("create table");
-    DynamoStore::new(client, table)
+    (LocalDynamo::shared().fresh_store(Some(&meter)).await, meter)
 }
 
 pub fn at(text: &str) -> UtcMillis {

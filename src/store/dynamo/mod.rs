@@ -24,6 +24,9 @@ use aws_sdk_dynamodb::types::{
 use std::collections::HashMap;
 use std::fmt::Debug;
 
+mod meter;
+pub use meter::{CapacityUse, RequestMeter, item_size};
+
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// TTL attribute (epoch seconds) of hourly items and dedupe records.
@@ -666,55 +669,5 @@ impl UsageStore for DynamoStore {
             }
             Err(err) => Err(classify(err)),
         }
-    }
-}
-
-/// Counts the DynamoDB requests a client sends, by operation, from the
-/// `X-Amz-Target` header; for tests and the benchmark. Attach it with
-/// `aws_sdk_dynamodb::config::Builder::interceptor`.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeter {
-    counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
-}
-
-impl RequestMeter {
-    pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
-        self.counts.lock().expect("meter lock").clone()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-
-    pub fn reset(&self) {
-        self.counts.lock().expect("meter lock").clear();
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for RequestMeter {
-    fn name(&self) -> &'static str {
-        "RequestMeter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_owned();
-        *self
-            .counts
-            .lock()
-            .expect("meter lock")
-            .entry(operation)
-            .or_default() += 1;
-        Ok(())
     }
 }
