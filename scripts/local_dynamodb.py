@@ -14,6 +14,7 @@ import threading
 import time
 
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb import responses as dynamodb_responses
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 
@@ -34,34 +35,30 @@ def copy_each_table_once_per_transaction() -> None:
     backend.transact_write_items = namespace["transact_write_items"]
 
 
-def serialize_operations() -> None:
-    """DynamoDB transactions are atomic and isolated from every other
-    operation; moto's are neither under concurrent requests (a cancelled
-    transaction restores a table backup taken while others were writing).
-    One lock around every backend operation gives the isolation DynamoDB
-    guarantees, so concurrency tests exercise the client side truthfully."""
-    backend = dynamodb_models.DynamoDBBackend
-    lock = threading.RLock()
+def serialize_requests() -> None:
+    """DynamoDB's operations are atomic and its transactions isolated; moto's
+    are not under concurrent requests: a cancelled transaction restores a
+    table backup taken while others were writing, a TransactGetItems reads
+    its items one by one while writes land between them, and answers are
+    serialized from live items after the backend call returns. Handling one
+    DynamoDB request at a time, from parsing to the serialized answer, gives
+    the isolation DynamoDB guarantees, so concurrency tests exercise the
+    client side truthfully."""
+    handler = dynamodb_responses.DynamoHandler
+    lock = threading.Lock()
+    dispatch = handler.call_action
 
-    def locked(method):
-        @functools.wraps(method)
-        def run(*args, **kwargs):
-            with lock:
-                return method(*args, **kwargs)
+    @functools.wraps(dispatch)
+    def one_at_a_time(self, *args, **kwargs):
+        with lock:
+            return dispatch(self, *args, **kwargs)
 
-        return run
-
-    for name in (
-        "put_item", "get_item", "update_item", "delete_item", "query", "scan",
-        "batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items",
-    ):
-        if hasattr(backend, name):
-            setattr(backend, name, locked(getattr(backend, name)))
+    handler.call_action = one_at_a_time
 
 
 def main() -> None:
     copy_each_table_once_per_transaction()
-    serialize_operations()
+    serialize_requests()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     parent = os.getppid()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -16,13 +16,24 @@ pub enum RollupError {
     BadRequest(String),
 }
 
-/// Converts the invocation's deadline (epoch milliseconds) into a monotonic one.
+/// Lambda's deadline is epoch milliseconds; anything before 2001 cannot be
+/// one. Local emulators (`cargo lambda watch`) send the time budget itself.
+const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// Converts the invocation's deadline into a monotonic one.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let left = if deadline_ms < EARLIEST_EPOCH_DEADLINE_MS {
+        tracing::warn!(
+            deadline_ms,
+            "the invocation deadline is not an epoch time; taken as a time budget"
+        );
+        Duration::from_millis(deadline_ms)
+    } else {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    };
     Deadline::before(Instant::now() + left, DEADLINE_MARGIN)
 }
 
@@ -51,4 +62,33 @@ pub async fn handle<S: UsageStore>(
         ("DaysLeft", report.days_left as u64),
     ]);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_from_lambda_and_from_emulators() {
+        let epoch_ms = |d: Duration| {
+            (SystemTime::now() + d)
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64
+        };
+        assert!(!deadline_from_epoch_ms(epoch_ms(Duration::from_secs(60))).passed());
+        assert!(
+            deadline_from_epoch_ms(epoch_ms(Duration::from_secs(2))).passed(),
+            "inside the margin"
+        );
+        assert!(deadline_from_epoch_ms(epoch_ms(Duration::ZERO) - 1000).passed());
+        assert!(
+            !deadline_from_epoch_ms(600_000).passed(),
+            "a 10-minute budget"
+        );
+        assert!(
+            deadline_from_epoch_ms(1_000).passed(),
+            "a budget inside the margin"
+        );
+    }
 }

@@ -2,6 +2,9 @@
 //! DynamoDB API (moto's server), fed from the `events/` fixtures.
 
 mod ingest;
+mod isolation;
+mod logs;
+mod properties;
 mod query;
 mod rollup;
 mod support;
