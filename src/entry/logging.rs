@@ -1,4 +1,5 @@
-//! Structured JSON logs, one object per line, level from `RUST_LOG` (default info).
+//! Structured JSON logs, one object per line, level from `RUST_LOG` (default info),
+//! each line of an invocation carrying its request id (`span.requestId`).
 //!
 //! What is logged is chosen field by field at each call site: ids, counts,
 //! codes and reasons — never a request or message body, credentials, or the
@@ -17,7 +18,9 @@ where
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        // The runtime's span carries the Lambda request id (and X-Ray trace
+        // id): every line logged during an invocation names it.
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_env_filter(filter)

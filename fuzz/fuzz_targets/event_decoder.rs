@@ -1,0 +1,28 @@
+//! Any message body: decoded and validated or refused with a reason, never a
+//! panic; a segment's hour parts always add up to its duration and fit one
+//! transaction.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rtc_usage::domain::commit::{MAX_TRANSACTION_ACTIONS, NewEvent, plan_commits};
+use rtc_usage::domain::event::{EventBody, decode};
+use rtc_usage::domain::time::UtcMillis;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(body) = std::str::from_utf8(data) else { return };
+    let now = UtcMillis::parse_query_time("2026-11-23T12:00:00Z").unwrap();
+    match decode(body, now) {
+        Err(rejection) => assert!(!rejection.reason.is_empty()),
+        Ok(event) => {
+            if let EventBody::RecordingSegment(segment) = event.body {
+                let parts = segment.hour_parts();
+                assert_eq!(parts.iter().map(|(_, ms)| ms).sum::<u64>(), segment.duration_ms());
+                assert!(parts.iter().all(|(_, ms)| *ms > 0));
+                let event = NewEvent { key: event.key, segment };
+                let groups = plan_commits([&event]);
+                assert_eq!(groups.len(), 1);
+                assert!(groups[0].action_count() <= MAX_TRANSACTION_ACTIONS);
+            }
+        }
+    }
+});
