@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
-use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
@@ -18,7 +18,7 @@ use rtc_usage::service::query::describe_record_usage;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter, item_size};
 use rtc_usage::store::{CommitOutcome, UsageStore};
-use rtc_usage::testkit::LocalDynamo;
+use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -80,7 +80,7 @@ async fn main() {
         let mut per_event = Vec::new();
         for design in [Design::Coalesced, Design::Naive] {
             let (store, meter) = metered_store(&local).await;
-            register(&store, &workload.apps).await;
+            register_apps(&store, &workload.apps, OWNER).await;
             meter.reset();
             let started = Instant::now();
             deliver(&store, design, &workload.deliveries, now).await;
@@ -221,16 +221,6 @@ fn spread_workload(scale: &Scale, now: UtcMillis) -> Workload {
 async fn metered_store(local: &LocalDynamo) -> (DynamoStore, RequestMeter) {
     let meter = RequestMeter::default();
     (local.fresh_store(Some(&meter)).await, meter)
-}
-
-async fn register(store: &DynamoStore, apps: &[String]) {
-    let owner = AccountId::parse(OWNER).unwrap();
-    for app in apps {
-        store
-            .register(&AppId::parse(app).unwrap(), &owner)
-            .await
-            .unwrap();
-    }
 }
 
 async fn deliver(store: &DynamoStore, design: Design, deliveries: &[String], now: UtcMillis) {

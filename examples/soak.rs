@@ -10,7 +10,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, Hour, UtcMillis};
 use rtc_usage::domain::usage::{ModeUsage, RecordMode, Tier};
@@ -19,7 +19,7 @@ use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
-use rtc_usage::testkit::LocalDynamo;
+use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,14 +62,12 @@ async fn main() {
         .unwrap_or(120);
     let local = LocalDynamo::start();
     let store = Arc::new(FaultyStore::new(local.fresh_store(None).await, plan(7)));
-    let owner = AccountId::parse("111122223333").unwrap();
-    for a in 0..APPS {
-        store
-            .inner()
-            .register(&AppId::parse(&format!("soak-{a}")).unwrap(), &owner)
-            .await
-            .unwrap();
-    }
+    register_apps(
+        store.inner(),
+        (0..APPS).map(|a| format!("soak-{a}")),
+        "111122223333",
+    )
+    .await;
     let now = UtcMillis::now();
     let shared = Arc::new(Shared::default());
     shared.producing.store(true, Ordering::SeqCst);
@@ -103,52 +101,55 @@ async fn main() {
     println!(
         "# Failure soak: {seconds} s, {WORKERS} ingest workers + a rollup loop, batches of up to {BATCH}"
     );
+    let deliveries = shared.deliveries.load(Ordering::Relaxed);
+    let rows = [
+        (
+            "distinct events counted",
+            shared.counted.load(Ordering::Relaxed),
+        ),
+        ("deliveries (10% sent twice, plus redeliveries)", deliveries),
+        (
+            "deliveries/s",
+            (deliveries as f64 / elapsed.as_secs_f64()) as u64,
+        ),
+        (
+            "duplicates skipped",
+            shared.duplicates.load(Ordering::Relaxed),
+        ),
+        (
+            "messages redelivered after a reported failure",
+            shared.redeliveries.load(Ordering::Relaxed),
+        ),
+        (
+            "store calls retried inside an invocation",
+            shared.retries.load(Ordering::Relaxed),
+        ),
+        ("store calls", counts.calls.load(Ordering::Relaxed)),
+        (
+            "faults: failed before taking effect",
+            counts.failed_before.load(Ordering::Relaxed),
+        ),
+        (
+            "faults: took effect, reported failed",
+            counts.failed_after.load(Ordering::Relaxed),
+        ),
+        (
+            "faults: throttled",
+            counts.throttled.load(Ordering::Relaxed),
+        ),
+        (
+            "faults: stale pre-check reads",
+            counts.stale_reads.load(Ordering::Relaxed),
+        ),
+        (
+            "rollup runs during the soak",
+            shared.rollup_runs.load(Ordering::Relaxed),
+        ),
+    ];
     println!("| figure | value |\n| --- | --- |");
-    println!(
-        "| distinct events counted | {} |",
-        shared.counted.load(Ordering::Relaxed)
-    );
-    println!(
-        "| deliveries (10% sent twice, plus redeliveries) | {} |",
-        shared.deliveries.load(Ordering::Relaxed)
-    );
-    println!(
-        "| deliveries/s | {:.0} |",
-        shared.deliveries.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "| duplicates skipped | {} |",
-        shared.duplicates.load(Ordering::Relaxed)
-    );
-    println!(
-        "| messages redelivered after a reported failure | {} |",
-        shared.redeliveries.load(Ordering::Relaxed)
-    );
-    println!(
-        "| store calls retried inside an invocation | {} |",
-        shared.retries.load(Ordering::Relaxed)
-    );
-    println!("| store calls | {} |", counts.calls.load(Ordering::Relaxed));
-    println!(
-        "| faults: failed before taking effect | {} |",
-        counts.failed_before.load(Ordering::Relaxed)
-    );
-    println!(
-        "| faults: took effect, reported failed | {} |",
-        counts.failed_after.load(Ordering::Relaxed)
-    );
-    println!(
-        "| faults: throttled | {} |",
-        counts.throttled.load(Ordering::Relaxed)
-    );
-    println!(
-        "| faults: stale pre-check reads | {} |",
-        counts.stale_reads.load(Ordering::Relaxed)
-    );
-    println!(
-        "| rollup runs during the soak | {} |",
-        shared.rollup_runs.load(Ordering::Relaxed)
-    );
+    for (figure, value) in rows {
+        println!("| {figure} | {value} |");
+    }
     println!(
         "| (app, hour) totals checked / (app, day) totals checked | {hours_checked} / {days_checked} |"
     );

@@ -3,6 +3,8 @@
 //! 127.0.0.1 port, ending when the process that started it ends.
 //! Not used by the Lambda functions.
 
+use crate::domain::ids::{AccountId, AppId};
+use crate::store::UsageStore;
 use crate::store::dynamo::{DynamoStore, RequestMeter};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -81,5 +83,18 @@ impl LocalDynamo {
             .await
             .expect("create table");
         DynamoStore::new(client, table)
+    }
+}
+
+/// Registers each app to `owner` (valid ids, or a panic: test data).
+pub async fn register_apps<S: UsageStore>(
+    store: &S,
+    apps: impl IntoIterator<Item = impl AsRef<str>>,
+    owner: &str,
+) {
+    let owner = AccountId::parse(owner).expect("owner account id");
+    for app in apps {
+        let app = AppId::parse(app.as_ref()).expect("app id");
+        store.register(&app, &owner).await.expect("register");
     }
 }

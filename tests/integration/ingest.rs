@@ -4,7 +4,7 @@
 use crate::support::*;
 use crate::workload::*;
 use rand::Rng;
-use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
@@ -12,19 +12,10 @@ use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
+use rtc_usage::testkit::register_apps;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-async fn register(store: &impl UsageStore, apps: &[&str]) {
-    let owner = AccountId::parse(OWNER).unwrap();
-    for app in apps {
-        store
-            .register(&AppId::parse(app).unwrap(), &owner)
-            .await
-            .unwrap();
-    }
-}
 
 /// A "now" a little after a leap year, so that leap day, month ends and the
 /// year end all lie inside the 366-day window.
@@ -111,7 +102,7 @@ async fn fixture_batch_registers_and_counts_each_tier() {
 async fn random_workload_with_duplicates_matches_the_reference() {
     let store = fresh_store().await;
     let apps = ["app-a", "app-b"];
-    register(&store, &apps).await;
+    register_apps(&store, &apps, OWNER).await;
     let mut rng = rng(7);
     let segments = accepted(
         random_segments(&mut rng, 400, &apps, &leap_anchors()),
@@ -141,7 +132,7 @@ async fn injected_failures_never_lose_or_double_count() {
     };
     let store = FaultyStore::new(fresh_store().await, plan);
     let apps = ["app-a", "app-b"];
-    register(store.inner(), &apps).await;
+    register_apps(store.inner(), &apps, OWNER).await;
     let mut rng = rng(11);
     let segments = accepted(
         random_segments(&mut rng, 250, &apps, &leap_anchors()),
@@ -173,7 +164,7 @@ async fn a_cancelled_transaction_is_retried_without_the_counted_events() {
         ..FaultPlan::default()
     };
     let store = FaultyStore::new(fresh_store().await, plan);
-    register(store.inner(), &["app-a"]).await;
+    register_apps(store.inner(), &["app-a"], OWNER).await;
     let mut rng = rng(5);
     let segments = random_segments(&mut rng, 10, &["app-a"], &[at("2026-11-22T00:00:00Z")]);
     let segments = accepted(segments, now());
@@ -282,7 +273,7 @@ fn malformed_corpus() -> Vec<(&'static str, Option<String>)> {
 #[tokio::test]
 async fn malformed_events_are_reported_and_never_counted() {
     let store = fresh_store().await;
-    register(&store, &["app-a", "app-b"]).await;
+    register_apps(&store, &["app-a", "app-b"], OWNER).await;
     let corpus = malformed_corpus();
     assert!(corpus.len() >= 30);
     let mut rng = rng(13);
@@ -366,7 +357,7 @@ async fn malformed_events_are_reported_and_never_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_invocations_on_one_hot_bucket() {
     let store = Arc::new(fresh_store().await);
-    register(store.as_ref(), &["hot"]).await;
+    register_apps(store.as_ref(), &["hot"], OWNER).await;
     let mut rng = rng(17);
     let hour = at("2026-11-23T10:00:00Z");
     let segments: Vec<Seg> = (0..240)

@@ -3,7 +3,6 @@
 
 mod ingest;
 mod isolation;
-mod logs;
 mod properties;
 mod query;
 mod rollup;

@@ -15,6 +15,7 @@ use rtc_usage::entry::schedule;
 use rtc_usage::service::rollup::{Deadline, RollupReport, run_rollup};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::*;
+use rtc_usage::testkit::register_apps;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -31,13 +32,7 @@ async fn ingest_random(
     n: usize,
     anchors: &[UtcMillis],
 ) -> Vec<Seg> {
-    let owner = AccountId::parse(OWNER).unwrap();
-    for app in APPS {
-        store
-            .register(&AppId::parse(app).unwrap(), &owner)
-            .await
-            .unwrap();
-    }
+    register_apps(store, APPS, OWNER).await;
     let mut rng = rng(seed);
     let segments: Vec<Seg> = random_segments(&mut rng, n, &APPS, anchors)
         .into_iter()

@@ -90,11 +90,7 @@ impl Intercept for RequestMeter {
             .and_then(|t| t.rsplit('.').next())
             .unwrap_or("unknown")
             .to_owned();
-        let body: Value = request
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or(Value::Null);
+        let body = json_body(request.body());
         let consistent = body["ConsistentRead"].as_bool().unwrap_or(false);
         let read_factor = if consistent { 1.0 } else { 0.5 };
         let (writes, reads) = match operation.as_str() {
@@ -160,12 +156,7 @@ impl Intercept for RequestMeter {
         let Some(pending) = cfg.load::<PendingRead>().cloned() else {
             return Ok(());
         };
-        let body: Value = context
-            .response()
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or(Value::Null);
+        let body = json_body(context.response().body());
         let bytes: usize = items(&body["Items"]).map(item_size).sum();
         let units = (bytes as f64 / 4096.0).ceil().max(1.0);
         self.add(
@@ -179,6 +170,12 @@ impl Intercept for RequestMeter {
         );
         Ok(())
     }
+}
+
+fn json_body(body: &aws_smithy_types::body::SdkBody) -> Value {
+    body.bytes()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or(Value::Null)
 }
 
 fn items(value: &Value) -> impl Iterator<Item = &Value> {

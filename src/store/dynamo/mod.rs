@@ -16,6 +16,7 @@ use crate::domain::time::UtcMillis;
 use crate::domain::usage::{RecordMode, Tier};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Get, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType,
@@ -166,26 +167,13 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn query_range(
-        &self,
-        pk: String,
-        from_sk: String,
-        to_sk: String,
-    ) -> StoreResult<Vec<Item>> {
+    /// Every item a query matches, following its pages.
+    async fn query_all(&self, query: QueryFluentBuilder) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":from", s(from_sk.clone()))
-                .expression_attribute_values(":to", s(to_sk.clone()))
+            let page = query
+                .clone()
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -196,6 +184,27 @@ impl DynamoStore {
                 return Ok(items);
             }
         }
+    }
+
+    /// An app's items with `sk` from `from_sk` to `to_sk`, strongly consistent.
+    async fn query_range(
+        &self,
+        pk: String,
+        from_sk: String,
+        to_sk: String,
+    ) -> StoreResult<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from_sk))
+            .expression_attribute_values(":to", s(to_sk));
+        self.query_all(query).await
     }
 }
 
@@ -565,29 +574,15 @@ impl UsageStore for DynamoStore {
     }
 
     async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        let mut apps = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DAY_INDEX)
-                .key_condition_expression("#day = :day")
-                .expression_attribute_names("#day", USAGE_DAY)
-                .expression_attribute_values(":day", s(format!("{RECORDING_METER}#{}", day.key())))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                apps.push(app_of(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(apps);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DAY_INDEX)
+            .key_condition_expression("#day = :day")
+            .expression_attribute_names("#day", USAGE_DAY)
+            .expression_attribute_values(":day", s(format!("{RECORDING_METER}#{}", day.key())));
+        self.query_all(query).await?.iter().map(app_of).collect()
     }
 
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {

@@ -1,11 +1,19 @@
 //! Log hygiene: the functions' logs carry ids, counts, codes and reasons —
 //! never a request or message body, credentials, or the caller's ARN.
+//!
+//! A test binary of its own: it installs a log subscriber, and tracing's
+//! per-callsite caches make that unreliable while other tests log on other
+//! threads of the same process.
 
-use crate::support::*;
+#[allow(dead_code)]
+#[path = "integration/support.rs"]
+mod support;
+
 use rtc_usage::entry::logging::json_subscriber;
 use rtc_usage::entry::{http, metrics::Metrics, sqs};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
+use support::*;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
