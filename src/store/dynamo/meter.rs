@@ -266,7 +266,8 @@ mod tests {
     #[test]
     fn sizes_follow_the_documented_rules() {
         assert_eq!(item_size(&json!({"pk": {"S": "APP#a"}})), 2 + 5);
-        assert_eq!(number_size("3600000"), 2 + 1);
+        assert_eq!(number_size("3600000"), 1 + 1, "trailing zeros are trimmed");
+        assert_eq!(number_size("3600001"), 4 + 1);
         assert_eq!(number_size("123456789"), 5 + 1);
         assert_eq!(write_units(1024), 1.0);
         assert_eq!(write_units(1025), 2.0);
