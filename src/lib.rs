@@ -7,9 +7,12 @@
 //! - [`service`]: the three use cases — query, ingest, rollup — over any store.
 //! - [`entry`]: what the Lambda binaries share — configuration, logging, and
 //!   the mapping of API Gateway / SQS / EventBridge payloads onto the services.
+//! - [`testkit`] (feature `testkit`, never in the Lambda binaries): the local
+//!   DynamoDB and the tables of `template.yaml`, for tests and tools.
 
 pub mod domain;
 pub mod entry;
 pub mod service;
 pub mod store;
+#[cfg(feature = "testkit")]
 pub mod testkit;
