@@ -7,6 +7,8 @@ use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::query::{QueryParams, UsageReport, validate};
 use rtc_usage::domain::time::{HOUR_MS, UtcMillis};
 use rtc_usage::domain::usage::{Tier, TierMillis};
+use rtc_usage::store::UsageStore;
+use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::json;
 use std::hint::black_box;
 
@@ -46,7 +48,10 @@ fn ingest_path(c: &mut Criterion) {
                     EventBody::AppRegistered { .. } => None,
                 })
                 .collect();
-            black_box(plan_commits(&events))
+            black_box(plan_commits(
+                &events,
+                <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS,
+            ))
         })
     });
     group.finish();

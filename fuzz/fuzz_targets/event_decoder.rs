@@ -4,9 +4,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtc_usage::domain::commit::{MAX_TRANSACTION_ACTIONS, NewEvent, plan_commits};
+use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::time::UtcMillis;
+use rtc_usage::store::UsageStore;
+use rtc_usage::store::dynamo::DynamoStore;
+
+/// The limit the functions plan with: DynamoDB's.
+const LIMIT: usize = <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(data) else { return };
@@ -19,9 +24,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(parts.iter().map(|(_, ms)| ms).sum::<u64>(), segment.duration_ms());
                 assert!(parts.iter().all(|(_, ms)| *ms > 0));
                 let event = NewEvent { key: event.key, segment };
-                let groups = plan_commits([&event]);
+                let groups = plan_commits([&event], LIMIT);
                 assert_eq!(groups.len(), 1);
-                assert!(groups[0].action_count() <= MAX_TRANSACTION_ACTIONS);
+                assert!(groups[0].action_count() <= LIMIT);
             }
         }
     }

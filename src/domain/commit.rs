@@ -1,7 +1,9 @@
-//! Turning a batch of new segments into as few storage writes as DynamoDB's
+//! Turning a batch of new segments into as few storage writes as the store's
 //! transaction rules allow: the exactly-once unit is a [`CommitGroup`], one
 //! transaction holding a dedupe record per event and one counter update per
-//! (app, hour) and per (app, day) the events touch.
+//! (app, hour) and per (app, day) the events touch. The plan also decides
+//! how long each record it creates lives (from [`retention`]), so storage
+//! only carries the decision out.
 
 use super::event::{EventKey, Segment};
 use super::ids::AppId;
@@ -10,8 +12,10 @@ use super::time::{Day, Hour, UtcMillis};
 use super::usage::ModeUsage;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// DynamoDB's limit of actions in one `TransactWriteItems`.
-pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+/// The most actions one event can need: its dedupe record, the 49 hours a
+/// 48-hour segment can touch and the 3 days those hours fall on. A store
+/// whose transactions hold fewer could not count every event.
+pub const MAX_ACTIONS_PER_EVENT: usize = 1 + 49 + 3;
 
 /// A new event about to be counted.
 #[derive(Clone, Debug)]
@@ -27,10 +31,17 @@ pub struct CommitGroup {
     /// the time they may expire.
     pub events: Vec<(EventKey, UtcMillis)>,
     /// Usage to add per (app, hour).
-    pub hours: BTreeMap<(AppId, Hour), ModeUsage>,
+    pub hours: BTreeMap<(AppId, Hour), HourAdd>,
     /// Days whose hourly usage changes: their change counter is bumped and
     /// they are marked for the rollup.
     pub days: BTreeSet<(AppId, Day)>,
+}
+
+/// Usage added to one (app, hour), and when that hour's record may expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HourAdd {
+    pub usage: ModeUsage,
+    pub expires: UtcMillis,
 }
 
 impl CommitGroup {
@@ -60,24 +71,35 @@ impl CommitGroup {
         for (hour, ms) in parts {
             self.hours
                 .entry((seg.app.clone(), *hour))
-                .or_default()
+                .or_insert_with(|| HourAdd {
+                    usage: ModeUsage::default(),
+                    expires: retention::hourly_expiry(*hour),
+                })
+                .usage
                 .add(seg.mode, seg.tier, *ms);
             self.days.insert((seg.app.clone(), hour.day()));
         }
     }
 }
 
-/// Groups events, in order, into as few transactions as the action limit
-/// allows; events that add to the same (app, hour) share one counter update.
-/// One event needs at most 1 + 49 + 3 actions (48 h crossing 49 hours and
-/// 3 days), so every event fits in a group of its own.
-pub fn plan_commits<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Vec<CommitGroup> {
+/// Groups events, in order, into as few transactions as `max_actions` (the
+/// store's limit per transaction) allows; events that add to the same
+/// (app, hour) share one counter update. With `max_actions` of at least
+/// [`MAX_ACTIONS_PER_EVENT`], every event fits in a group of its own.
+pub fn plan_commits<'a>(
+    events: impl IntoIterator<Item = &'a NewEvent>,
+    max_actions: usize,
+) -> Vec<CommitGroup> {
+    assert!(
+        max_actions >= MAX_ACTIONS_PER_EVENT,
+        "a transaction of {max_actions} actions cannot hold every event"
+    );
     let mut groups = Vec::new();
     let mut current = CommitGroup::default();
     for event in events {
         let parts = event.segment.hour_parts();
         if !current.events.is_empty()
-            && current.actions_if_added(&event.segment, &parts) > MAX_TRANSACTION_ACTIONS
+            && current.actions_if_added(&event.segment, &parts) > max_actions
         {
             groups.push(std::mem::take(&mut current));
         }
@@ -94,6 +116,9 @@ mod tests {
     use super::*;
     use crate::domain::time::HOUR_MS;
     use crate::domain::usage::{RecordMode, Tier};
+
+    /// DynamoDB's limit, the store the planner is used with.
+    const LIMIT: usize = 100;
 
     fn event(n: u32, app: &str, start: UtcMillis, ms: i64, mode: RecordMode) -> NewEvent {
         NewEvent {
@@ -124,10 +149,10 @@ mod tests {
                 event(n, "busy", t0().plus_ms(i64::from(n) * 1000), 500, mode)
             })
             .collect();
-        let groups = plan_commits(&events);
+        let groups = plan_commits(&events, LIMIT);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].action_count(), 10 + 1 + 1);
-        let usage = groups[0].hours.values().next().unwrap();
+        let usage = groups[0].hours.values().next().unwrap().usage;
         assert_eq!(usage.mode(RecordMode::Mixed).total(), 2500);
         assert_eq!(usage.mode(RecordMode::SingleStream).total(), 2500);
     }
@@ -145,19 +170,15 @@ mod tests {
                 )
             })
             .collect();
-        let groups = plan_commits(&events);
+        let groups = plan_commits(&events, LIMIT);
         assert!(groups.len() > 1);
         let mut total = 0;
         for g in &groups {
-            assert!(
-                g.action_count() <= MAX_TRANSACTION_ACTIONS,
-                "{}",
-                g.action_count()
-            );
+            assert!(g.action_count() <= LIMIT, "{}", g.action_count());
             total += g
                 .hours
                 .values()
-                .map(|u| u.mode(RecordMode::SingleStream).total())
+                .map(|add| add.usage.mode(RecordMode::SingleStream).total())
                 .sum::<u64>();
         }
         assert_eq!(total, 40 * 48 * HOUR_MS as u64);

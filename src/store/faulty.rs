@@ -125,6 +125,8 @@ impl<S: UsageStore> FaultyStore<S> {
 }
 
 impl<S: UsageStore> UsageStore for FaultyStore<S> {
+    const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
+
     async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
         self.read(self.inner.owner_of(app)).await
     }

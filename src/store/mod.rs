@@ -1,9 +1,12 @@
 //! The storage port: what the services need from a store, in domain types.
 //! `dynamo` is the production adapter; `memory` a fast in-process stand-in
-//! for unit tests; `faulty` wraps either to inject failures.
+//! for unit tests; `faulty` wraps either to inject failures. The last two are
+//! test support: built for tests and with the `testkit` feature only.
 
 pub mod dynamo;
+#[cfg(any(test, feature = "testkit"))]
 pub mod faulty;
+#[cfg(any(test, feature = "testkit"))]
 pub mod memory;
 
 use crate::domain::commit::CommitGroup;
@@ -27,6 +30,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("unexpected stored data: {0}")]
     Corrupt(String),
+    /// A request this adapter built was malformed (refused by the SDK's
+    /// builders, or by DynamoDB as invalid): a defect in the code, not a
+    /// storage condition. Retrying cannot help; report it and stop.
+    #[error("malformed storage request (a defect): {0}")]
+    Bug(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +108,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the three functions need from storage. Reads used for answers
 /// are strongly consistent: an acknowledged event shows in the next query.
 pub trait UsageStore: Send + Sync {
+    /// The most actions one [`UsageStore::commit`] can hold: the store's
+    /// transaction limit, which the commit planner packs groups up to.
+    const MAX_COMMIT_ACTIONS: usize;
+
     fn owner_of(&self, app: &AppId) -> impl Future<Output = StoreResult<Option<AccountId>>> + Send;
 
     fn register(

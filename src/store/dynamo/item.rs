@@ -1,0 +1,201 @@
+//! Items and their attributes: encoding domain values into DynamoDB
+//! attributes, decoding them back, and building update expressions.
+
+use super::keys::{day_of, hour_of};
+use crate::domain::time::UtcMillis;
+use crate::domain::usage::{ModeUsage, RecordMode, Tier};
+use crate::store::{DayRecord, HourRecord, StoreError, StoreResult};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// TTL attribute (epoch seconds) of hourly items and dedupe records.
+pub const EXPIRES_AT: &str = "expires_at";
+pub const OWNER: &str = "owner_account";
+/// A day's change counter, bumped by every commit that touches the day.
+pub const SEQ: &str = "seq";
+/// The change counter a day's stored totals are exact at.
+pub const ROLLED_SEQ: &str = "rolled_seq";
+
+/// `r{mode}_{tier}`, e.g. `r1_720`: milliseconds of mode 1 (mixed) at 720p.
+pub fn counter_attr(mode: RecordMode, tier: Tier) -> String {
+    format!("r{}_{}", mode.as_str(), tier.short_name())
+}
+
+pub fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+pub fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+/// DynamoDB's TTL is epoch seconds.
+pub fn epoch_seconds(at: UtcMillis) -> AttributeValue {
+    n(at.0.div_euclid(1000))
+}
+
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+pub fn get_n(item: &Item, name: &str) -> StoreResult<Option<u64>> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_n()
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("{name} is not a whole number"))),
+    }
+}
+
+fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
+    let mut usage = ModeUsage::default();
+    for mode in RecordMode::ALL {
+        for tier in Tier::ALL {
+            if let Some(ms) = get_n(item, &counter_attr(mode, tier))? {
+                usage.add(mode, tier, ms);
+            }
+        }
+    }
+    Ok(usage)
+}
+
+pub fn hour_record(item: &Item) -> StoreResult<HourRecord> {
+    Ok(HourRecord {
+        hour: hour_of(item)?,
+        usage: usage_of(item)?,
+    })
+}
+
+pub fn day_record(item: &Item) -> StoreResult<DayRecord> {
+    Ok(DayRecord {
+        day: day_of(item)?,
+        rolled: usage_of(item)?,
+        seq: get_n(item, SEQ)?.unwrap_or(0),
+        rolled_seq: get_n(item, ROLLED_SEQ)?,
+    })
+}
+
+/// How [`UpdateExpr::counters`] writes the usage counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterWrite {
+    /// `ADD` each non-zero counter (adding zero would only cost bytes).
+    Add,
+    /// `SET` every counter, zeros included, replacing what is stored.
+    Set,
+}
+
+/// An update expression under construction: attribute names and values go
+/// through numbered placeholders, so any attribute name is safe and no two
+/// clauses collide. Conditions use the same placeholders ([`Self::name`],
+/// [`Self::value`]).
+#[derive(Debug, Default)]
+pub struct UpdateExpr {
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+    add: Vec<String>,
+    set: Vec<String>,
+    remove: Vec<String>,
+}
+
+impl UpdateExpr {
+    /// The placeholder of an attribute name.
+    pub fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#a{}", self.names.len());
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    /// The placeholder of a value.
+    pub fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    pub fn add(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
+        let clause = format!("{} {}", self.name(attr), self.value(value));
+        self.add.push(clause);
+        self
+    }
+
+    pub fn set(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
+        let clause = format!("{} = {}", self.name(attr), self.value(value));
+        self.set.push(clause);
+        self
+    }
+
+    pub fn remove(&mut self, attr: &str) -> &mut Self {
+        let clause = self.name(attr);
+        self.remove.push(clause);
+        self
+    }
+
+    /// The usage counters of both record modes.
+    pub fn counters(&mut self, usage: &ModeUsage, how: CounterWrite) -> &mut Self {
+        for mode in RecordMode::ALL {
+            for tier in Tier::ALL {
+                let ms = usage.mode(mode).get(tier);
+                match how {
+                    CounterWrite::Add if ms == 0 => {}
+                    CounterWrite::Add => {
+                        self.add(&counter_attr(mode, tier), n(ms));
+                    }
+                    CounterWrite::Set => {
+                        self.set(&counter_attr(mode, tier), n(ms));
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// `ADD … SET … REMOVE …`, the clauses present.
+    pub fn expression(&self) -> String {
+        [
+            ("ADD", &self.add),
+            ("SET", &self.set),
+            ("REMOVE", &self.remove),
+        ]
+        .into_iter()
+        .filter(|(_, clauses)| !clauses.is_empty())
+        .map(|(verb, clauses)| format!("{verb} {}", clauses.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_added_skip_zeros_and_counters_set_write_all() {
+        let mut usage = ModeUsage::default();
+        usage.add(RecordMode::Mixed, Tier::V720, 1500);
+        let mut added = UpdateExpr::default();
+        added
+            .counters(&usage, CounterWrite::Add)
+            .set(EXPIRES_AT, n(7));
+        assert_eq!(added.expression(), "ADD #a0 :v0 SET #a1 = :v1");
+        assert_eq!(added.names["#a0"], "r1_720");
+        assert_eq!(added.values[":v0"], n(1500));
+
+        let mut set = UpdateExpr::default();
+        set.counters(&usage, CounterWrite::Set).remove(SEQ);
+        assert_eq!(set.values.len(), 8, "every counter, zeros included");
+        assert!(set.expression().starts_with("SET #a0 = :v0, "));
+        assert!(set.expression().ends_with(" REMOVE #a8"));
+    }
+
+    #[test]
+    fn stored_numbers_that_are_not_whole_are_corrupt() {
+        let item = Item::from([(SEQ.to_owned(), n("1.5"))]);
+        assert!(get_n(&item, SEQ).is_err());
+        assert_eq!(get_n(&item, ROLLED_SEQ), Ok(None));
+    }
+}
