@@ -1,4 +1,6 @@
-//! What the rollup is asked to do: the scheduled run, or a backfill of a day range.
+//! What the rollup is asked to do: the scheduled run, or a backfill of a day
+//! range. Which trigger asked (a schedule's payload) is the entry point's
+//! business; the backfill request is this service's own format.
 
 use super::ids::AppId;
 use super::time::Day;
@@ -19,28 +21,13 @@ pub enum RollupRequest {
 }
 
 impl RollupRequest {
-    /// Accepts EventBridge's scheduled-event payload, or
-    /// `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "appId": optional}` and nothing else.
-    pub fn parse(payload: &Value) -> Result<Self, String> {
+    /// Accepts `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "appId": optional}`
+    /// and nothing else: both days inclusive, `to` not before `from`, at most
+    /// [`MAX_BACKFILL_DAYS`] days.
+    pub fn parse_backfill(payload: &Value) -> Result<Self, String> {
         let Some(object) = payload.as_object() else {
             return Err("the payload must be a JSON object".into());
         };
-        let is_backfill = ["from", "to", "appId"]
-            .iter()
-            .any(|k| object.contains_key(*k));
-        if !is_backfill {
-            let scheduled = object.get("detail-type").and_then(Value::as_str)
-                == Some("Scheduled Event")
-                && object.get("source").and_then(Value::as_str) == Some("aws.events");
-            return if scheduled {
-                Ok(RollupRequest::Scheduled)
-            } else {
-                Err(
-                    "expected an EventBridge scheduled event or {\"from\", \"to\", \"appId\"?}"
-                        .into(),
-                )
-            };
-        }
         if let Some(unknown) = object
             .keys()
             .find(|k| !["from", "to", "appId"].contains(&k.as_str()))
@@ -81,16 +68,11 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn scheduled_event_and_backfill() {
-        let scheduled = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
-            "source": "aws.events", "time": "2026-11-23T00:10:00Z", "detail": {}});
-        assert_eq!(
-            RollupRequest::parse(&scheduled),
-            Ok(RollupRequest::Scheduled)
-        );
-        let backfill =
-            RollupRequest::parse(&json!({"from": "2024-02-28", "to": "2024-03-01", "appId": "a"}))
-                .unwrap();
+    fn backfill() {
+        let backfill = RollupRequest::parse_backfill(
+            &json!({"from": "2024-02-28", "to": "2024-03-01", "appId": "a"}),
+        )
+        .unwrap();
         let RollupRequest::Backfill { from, to, app } = backfill else {
             panic!()
         };
@@ -98,12 +80,11 @@ mod tests {
     }
 
     #[test]
-    fn malformed_payloads_are_refused() {
+    fn malformed_backfills_are_refused() {
         for bad in [
             json!(null),
             json!([]),
             json!({}),
-            json!({"detail-type": "Scheduled Event"}),
             json!({"from": "2026-01-01"}),
             json!({"from": "2026-01-02", "to": "2026-01-01"}),
             json!({"from": "2025-01-01", "to": "2026-01-02"}),
@@ -114,8 +95,12 @@ mod tests {
             json!({"from": "2026-01-01", "to": "2026-01-02", "appId": 7}),
             json!({"from": "2026-01-01", "to": "2026-01-02", "app": "a"}),
         ] {
-            assert!(RollupRequest::parse(&bad).is_err(), "{bad}");
+            assert!(RollupRequest::parse_backfill(&bad).is_err(), "{bad}");
         }
-        assert!(RollupRequest::parse(&json!({"from": "2025-01-02", "to": "2026-01-02"})).is_ok());
+        assert!(
+            RollupRequest::parse_backfill(&json!({"from": "2025-01-02", "to": "2026-01-02"}))
+                .is_ok(),
+            "366 days inclusive"
+        );
     }
 }

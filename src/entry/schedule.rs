@@ -16,6 +16,22 @@ pub enum RollupError {
     BadRequest(String),
 }
 
+/// The rollup's request from the invocation payload: EventBridge's
+/// scheduled-event payload (`"source": "aws.events"`, `"detail-type":
+/// "Scheduled Event"`) is the nightly run; anything else must be a backfill
+/// request.
+pub fn rollup_request(payload: &Value) -> Result<RollupRequest, RollupError> {
+    let field = |name: &str| payload.get(name).and_then(Value::as_str);
+    if field("source") == Some("aws.events") && field("detail-type") == Some("Scheduled Event") {
+        return Ok(RollupRequest::Scheduled);
+    }
+    RollupRequest::parse_backfill(payload).map_err(|e| {
+        RollupError::BadRequest(format!(
+            "expected an EventBridge scheduled event or {{\"from\", \"to\", \"appId\"?}}: {e}"
+        ))
+    })
+}
+
 /// Lambda's deadline is epoch milliseconds; anything before 2001 cannot be
 /// one. Local emulators (`cargo lambda watch`) send the time budget itself.
 const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
@@ -43,7 +59,7 @@ pub async fn handle<S: UsageStore>(
     payload: &Value,
     deadline: Deadline,
 ) -> Result<RollupReport, RollupError> {
-    let request = RollupRequest::parse(payload).map_err(RollupError::BadRequest)?;
+    let request = rollup_request(payload)?;
     let report = run_rollup(store, &request, deadline).await;
     tracing::info!(
         mode = report.mode,
@@ -67,6 +83,32 @@ pub async fn handle<S: UsageStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scheduled_events_and_backfills() {
+        let scheduled = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": "2026-11-23T00:10:00Z", "detail": {}});
+        assert_eq!(
+            rollup_request(&scheduled).unwrap(),
+            RollupRequest::Scheduled
+        );
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../events/eventbridge-schedule.json")).unwrap();
+        assert_eq!(rollup_request(&fixture).unwrap(), RollupRequest::Scheduled);
+        assert!(matches!(
+            rollup_request(&json!({"from": "2026-01-01", "to": "2026-01-02"})),
+            Ok(RollupRequest::Backfill { .. })
+        ));
+        for bad in [
+            json!({"detail-type": "Scheduled Event"}),
+            json!({"source": "aws.events", "detail-type": "Object Created"}),
+            json!({"source": "aws.s3", "detail-type": "Scheduled Event"}),
+            json!({}),
+        ] {
+            assert!(rollup_request(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn deadlines_from_lambda_and_from_emulators() {
