@@ -230,7 +230,7 @@ async fn work(
             continue;
         }
         let policy = RetryPolicy {
-            attempts: 3,
+            rounds: 3,
             first_backoff: Duration::from_millis(2),
         };
         let report = ingest_batch(store.as_ref(), &batch, now, policy).await;

@@ -1,4 +1,5 @@
-//! Configuration, read once when a function starts, never in a handler.
+//! Configuration, read once when a function starts, never in a handler; and
+//! the one place that decides how DynamoDB requests are retried.
 
 use crate::domain::ids::AccountId;
 use crate::entry::metrics::Metrics;
@@ -9,6 +10,20 @@ pub const TABLE_ENV: &str = "USAGE_TABLE_NAME";
 /// Development only: the AWS account a request without an IAM identity is
 /// taken to come from. `template.yaml` never sets it.
 pub const DEV_CALLER_ENV: &str = "RTC_USAGE_DEV_CALLER_ACCOUNT";
+
+/// Attempts per DynamoDB request, the first included. The SDK's standard
+/// retry owns request-level retries — throttling, 5xx answers, timeouts and
+/// lost connections — with exponential backoff and jitter (base 1 s, at most
+/// 20 s) and a client-side retry quota that stops retry storms. The services
+/// never retry those again: ingestion reports what is still uncounted to SQS,
+/// which redelivers it; only a transaction cancelled by a concurrent one
+/// (which the SDK does not retry) starts another ingestion round. So a
+/// throttled request is sent at most this many times in an invocation.
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+
+pub fn sdk_retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -60,9 +75,13 @@ impl Config {
     }
 
     /// The DynamoDB store, with the SDK's standard configuration: region,
-    /// credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
+    /// credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`) from the
+    /// environment; retries as [`sdk_retry_config`] says.
     pub async fn dynamo_store(&self) -> DynamoStore {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(sdk_retry_config())
+            .load()
+            .await;
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &self.table_name)
     }
 }

@@ -26,6 +26,10 @@ pub enum FailureKind {
     Invalid,
     /// Storage failed; the message is redelivered and counted then.
     Transient,
+    /// This function built a storage request DynamoDB cannot take: a defect
+    /// in the code. The message goes back to the queue (and after five
+    /// receives to the dead-letter queue), to be redriven once it is fixed.
+    Defect,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,20 +48,30 @@ pub struct IngestReport {
     /// Deliveries of events that had been counted before (or earlier in the batch).
     pub duplicates: usize,
     pub registrations: usize,
-    /// Storage calls that failed and were retried within the invocation.
+    /// Extra rounds this invocation made: after a transaction conflict, or
+    /// after a cancellation by events counted before.
     pub retries: usize,
 }
 
+/// How many rounds one invocation makes to count its events. A round reads
+/// which events were counted before, then commits the rest. A new round
+/// starts only when a round made a definite answer that changes the plan:
+/// a transaction cancelled because some of its events were counted before
+/// (the rest retry at once), or cancelled by a concurrent transaction on
+/// the same items (which the AWS SDK does not retry; the next round waits a
+/// jittered backoff). Throttling, timeouts and 5xx answers are retried
+/// inside each request by the SDK (see `entry::config::SDK_MAX_ATTEMPTS`);
+/// when it gives up, the events are reported and SQS redelivers them later.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
-    pub attempts: u32,
+    pub rounds: u32,
     pub first_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 4,
+            rounds: 4,
             first_backoff: Duration::from_millis(25),
         }
     }
@@ -154,14 +168,20 @@ async fn count_exactly_once<S: UsageStore>(
     };
     let mut last_error: Option<StoreError> = None;
     let mut backoff = retry.first_backoff;
-    for attempt in 0..retry.attempts {
+    for round in 0..retry.rounds {
         if pending.is_empty() {
             break;
         }
-        if last_error.is_some() && attempt > 0 {
-            report.retries += 1;
-            tokio::time::sleep(jitter(backoff)).await;
-            backoff *= 2;
+        match &last_error {
+            // Nothing in the last round asks for another.
+            Some(err) if !matches!(err, StoreError::Conflict(_)) => break,
+            Some(_) => {
+                report.retries += 1;
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff *= 2;
+            }
+            None if round > 0 => report.retries += 1,
+            None => {}
         }
         last_error = None;
         // A cheap read first: events counted before (redeliveries) never reach
@@ -181,7 +201,7 @@ async fn count_exactly_once<S: UsageStore>(
                 continue;
             }
         }
-        let groups = plan_commits(pending.values().map(|d| &d.event));
+        let groups = plan_commits(pending.values().map(|d| &d.event), S::MAX_COMMIT_ACTIONS);
         for group in groups {
             match store.commit(&group).await {
                 Ok(CommitOutcome::Committed) => {
@@ -191,7 +211,7 @@ async fn count_exactly_once<S: UsageStore>(
                         }
                     }
                 }
-                // Nothing was written; the rest of the group is retried at once.
+                // Nothing was written; the rest of the group goes into the next round.
                 Ok(CommitOutcome::AlreadyCounted(seen)) => {
                     for key in seen {
                         if let Some(d) = pending.remove(&key) {
@@ -200,20 +220,28 @@ async fn count_exactly_once<S: UsageStore>(
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, events = group.events.len(), "commit failed; will retry");
-                    last_error = Some(err);
+                    tracing::warn!(error = %err, events = group.events.len(), "commit failed");
+                    // A conflict outranks other failures of the round: the
+                    // round after it may still count everything.
+                    if !matches!(last_error, Some(StoreError::Conflict(_))) {
+                        last_error = Some(err);
+                    }
                 }
             }
         }
     }
-    let reason = last_error.map_or_else(|| "retries exhausted".to_owned(), |e| e.to_string());
+    let kind = match last_error {
+        Some(StoreError::Bug(_)) => FailureKind::Defect,
+        _ => FailureKind::Transient,
+    };
+    let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
     for delivery in pending.into_values() {
         for message_id in delivery.message_ids {
             fail(
                 report,
                 &message_id,
                 Some(delivery.event_id.clone()),
-                FailureKind::Transient,
+                kind,
                 reason.clone(),
             );
         }
@@ -234,6 +262,12 @@ fn fail(
             event_id = event_id.as_deref(),
             reason = %truncate(&reason, 512),
             "usage event rejected"
+        ),
+        FailureKind::Defect => tracing::error!(
+            message_id,
+            event_id = event_id.as_deref(),
+            reason = %truncate(&reason, 512),
+            "usage event not counted: malformed storage request (a defect); left for redelivery"
         ),
         FailureKind::Transient => tracing::warn!(
             message_id,
