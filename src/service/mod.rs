@@ -4,3 +4,5 @@
 pub mod ingest;
 pub mod query;
 pub mod rollup;
+#[cfg(test)]
+mod tests;

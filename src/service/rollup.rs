@@ -13,6 +13,8 @@ use crate::domain::usage::ModeUsage;
 use crate::store::{StoreError, UsageStore, WriteDayOutcome};
 use futures::StreamExt;
 use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Days rolled at once; each costs two sequential requests.
@@ -20,26 +22,93 @@ const CONCURRENCY: usize = 8;
 /// Attempts per day when events keep landing on it during the roll.
 const ATTEMPTS_PER_DAY: u32 = 3;
 
+/// Where a [`Deadline`] reads the time. Deployed runs read the monotonic
+/// clock; a test passes a clock it moves itself, so that where a run stops
+/// depends on the work done, not on how fast the machine is.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+}
+
+/// The monotonic clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that only moves when told to.
+#[cfg(any(test, feature = "testkit"))]
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<Instant>,
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl ManualClock {
+    /// Starts at the current instant (an `Instant` cannot be made otherwise).
+    pub fn new() -> Self {
+        ManualClock {
+            now: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.now.lock().expect("clock lock") += by;
+    }
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.now.lock().expect("clock lock")
+    }
+}
+
 /// When the run must stop taking new work.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct Deadline {
-    stop_at: Option<Instant>,
+    stop: Option<(Instant, Arc<dyn Clock>)>,
 }
 
 impl Deadline {
-    /// Stops `margin` before `deadline`, leaving time to answer.
+    /// Stops `margin` before `deadline` on the monotonic clock, leaving time to answer.
     pub fn before(deadline: Instant, margin: Duration) -> Self {
+        Self::before_on(Arc::new(SystemClock), deadline, margin)
+    }
+
+    /// Stops `margin` before `deadline` as `clock` tells the time.
+    pub fn before_on(clock: Arc<dyn Clock>, deadline: Instant, margin: Duration) -> Self {
         Deadline {
-            stop_at: Some(deadline.checked_sub(margin).unwrap_or(deadline)),
+            stop: Some((deadline.checked_sub(margin).unwrap_or(deadline), clock)),
         }
     }
 
     pub fn none() -> Self {
-        Deadline { stop_at: None }
+        Deadline { stop: None }
     }
 
     pub fn passed(&self) -> bool {
-        self.stop_at.is_some_and(|at| Instant::now() >= at)
+        self.stop
+            .as_ref()
+            .is_some_and(|(at, clock)| clock.now() >= *at)
+    }
+}
+
+impl fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deadline")
+            .field("stop_at", &self.stop.as_ref().map(|(at, _)| at))
+            .finish()
     }
 }
 
@@ -57,7 +126,20 @@ pub struct RollupReport {
     pub days_deferred: usize,
     /// Days whose hourly data has expired; their totals are kept as they are.
     pub days_expired: usize,
-    /// Work known to be left when the run stopped at its deadline.
+    /// Work the run knows it left because its deadline came: what it counted,
+    /// not everything there is.
+    ///
+    /// A scheduled run reads its work list a page at a time and checks the
+    /// deadline before each day, so it counts the days of the page it stopped
+    /// in that it did not take. A run whose deadline had passed before a page
+    /// still reads that one page (one request, inside the margin kept before
+    /// the Lambda deadline) so that it can say how much is waiting; pages
+    /// after it are not read, so with more pages the true number is larger.
+    /// A backfill counts each day of its range it did not reach once (which
+    /// apps have data on those days is not read).
+    ///
+    /// `complete` is what says whether anything is left: `false` whenever
+    /// this is above zero, and also when the work list could not be read.
     pub days_left: usize,
     /// False when the run stopped early; the next run continues.
     pub complete: bool,
@@ -84,23 +166,22 @@ pub async fn run_rollup<S: UsageStore>(
     match request {
         RollupRequest::Scheduled => {
             report.mode = "scheduled";
-            scheduled(store, deadline, &mut report).await;
+            scheduled(store, &deadline, &mut report).await;
         }
         RollupRequest::Backfill { from, to, app } => {
             report.mode = "backfill";
-            backfill(store, *from, *to, app.as_ref(), deadline, &mut report).await;
+            backfill(store, *from, *to, app.as_ref(), &deadline, &mut report).await;
         }
     }
     report
 }
 
-async fn scheduled<S: UsageStore>(store: &S, deadline: Deadline, report: &mut RollupReport) {
+/// Reads a page before checking the deadline: a run out of time still learns,
+/// for one request, how many marked days it leaves (see `days_left`), and a
+/// run with nothing marked is complete however late it is.
+async fn scheduled<S: UsageStore>(store: &S, deadline: &Deadline, report: &mut RollupReport) {
     let mut cursor = None;
     loop {
-        if deadline.passed() {
-            report.complete = false;
-            return;
-        }
         let page = match store.pending_days(cursor).await {
             Ok(page) => page,
             Err(err) => {
@@ -123,7 +204,7 @@ async fn backfill<S: UsageStore>(
     from: Day,
     to: Day,
     app: Option<&AppId>,
-    deadline: Deadline,
+    deadline: &Deadline,
     report: &mut RollupReport,
 ) {
     let mut day = from;
@@ -161,7 +242,7 @@ async fn roll_all<S: UsageStore>(
     store: &S,
     days: Vec<(AppId, Day)>,
     recompute: bool,
-    deadline: Deadline,
+    deadline: &Deadline,
     report: &mut RollupReport,
 ) {
     let outcomes: Vec<Option<DayOutcome>> = futures::stream::iter(days)

@@ -5,7 +5,13 @@
 
 use super::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
+
+/// Marked days per page of [`UsageStore::pending_days`]. Smaller than
+/// DynamoDB's page on purpose: the services' paging is then exercised by
+/// small unit tests too.
+pub const PENDING_PAGE_SIZE: usize = 100;
 
 #[derive(Default)]
 struct State {
@@ -14,6 +20,19 @@ struct State {
     days: BTreeMap<(AppId, Day), DayRecord>,
     pending: BTreeSet<PendingDay>,
     counted: HashSet<EventKey>,
+}
+
+impl State {
+    /// Hours `first..=last` of the app that have usage, ascending.
+    fn hours_of(&self, app: &AppId, first: Hour, last: Hour) -> Vec<HourRecord> {
+        self.hours
+            .range((app.clone(), first)..=(app.clone(), last))
+            .map(|((_, hour), usage)| HourRecord {
+                hour: *hour,
+                usage: *usage,
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -32,6 +51,9 @@ impl MemoryStore {
 }
 
 impl UsageStore for MemoryStore {
+    /// As DynamoDB's, so that plans made for either are the same.
+    const MAX_COMMIT_ACTIONS: usize = 100;
+
     async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
         Ok(self.with(|s| s.owners.get(app).cloned()))
     }
@@ -48,15 +70,7 @@ impl UsageStore for MemoryStore {
     }
 
     async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        Ok(self.with(|s| {
-            s.hours
-                .range((app.clone(), first)..=(app.clone(), last))
-                .map(|((_, hour), usage)| HourRecord {
-                    hour: *hour,
-                    usage: *usage,
-                })
-                .collect()
-        }))
+        Ok(self.with(|s| s.hours_of(app, first, last)))
     }
 
     async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
@@ -89,8 +103,8 @@ impl UsageStore for MemoryStore {
                 return CommitOutcome::AlreadyCounted(seen);
             }
             s.counted.extend(group.events.iter().map(|(k, _)| *k));
-            for (key, usage) in &group.hours {
-                *s.hours.entry(key.clone()).or_default() += *usage;
+            for (key, add) in &group.hours {
+                *s.hours.entry(key.clone()).or_default() += add.usage;
             }
             for (app, day) in &group.days {
                 let record = s
@@ -110,14 +124,34 @@ impl UsageStore for MemoryStore {
         }))
     }
 
+    /// The cursor names the last day of the previous page, as DynamoDB's
+    /// `LastEvaluatedKey` does, rather than counting days: the rollup clears
+    /// the marks of each page before asking for the next, and an offset would
+    /// then skip as many unread days as it had cleared.
     async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
-        const PAGE: usize = 100;
-        let skip: usize = cursor
-            .map_or(Ok(0), |c| c.parse())
-            .map_err(|_| StoreError::Corrupt("cursor".into()))?;
+        let after = match cursor {
+            None => None,
+            Some(text) => {
+                let (app, day): (String, i64) = serde_json::from_str(&text)
+                    .map_err(|_| StoreError::Corrupt("pending cursor".into()))?;
+                let app = AppId::parse(&app)
+                    .ok_or_else(|| StoreError::Corrupt("pending cursor".into()))?;
+                Some(PendingDay { app, day: Day(day) })
+            }
+        };
         Ok(self.with(|s| {
-            let days: Vec<PendingDay> = s.pending.iter().skip(skip).take(PAGE).cloned().collect();
-            let next = (s.pending.len() > skip + PAGE).then(|| (skip + PAGE).to_string());
+            let mut rest = match &after {
+                None => s.pending.range::<PendingDay, _>(..),
+                Some(after) => s.pending.range((Bound::Excluded(after), Bound::Unbounded)),
+            };
+            let days: Vec<PendingDay> = rest.by_ref().take(PENDING_PAGE_SIZE).cloned().collect();
+            let next = match (rest.next(), days.last()) {
+                (Some(_), Some(last)) => Some(
+                    serde_json::to_string(&(last.app.as_str(), last.day.0))
+                        .expect("a pair of a string and a number"),
+                ),
+                _ => None,
+            };
             PendingPage { days, next }
         }))
     }
@@ -132,11 +166,16 @@ impl UsageStore for MemoryStore {
         }))
     }
 
+    /// The record and the hours are read under one lock, as DynamoDB's
+    /// `TransactGetItems` reads them in one transaction: the rollup sums these
+    /// hours and writes the totals conditionally on this record's counter, so
+    /// a commit landing between two separate reads would have it store totals
+    /// that miss (or double) that commit's usage under a counter that vouches
+    /// for them.
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
-        let hours = self.hours(app, day.first_hour(), day.last_hour()).await?;
         Ok(self.with(|s| DaySnapshot {
             record: s.days.get(&(app.clone(), day)).cloned(),
-            hours,
+            hours: s.hours_of(app, day.first_hour(), day.last_hour()),
         }))
     }
 
@@ -159,5 +198,75 @@ impl UsageStore for MemoryStore {
             }
             _ => WriteDayOutcome::Changed,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::commit::HourAdd;
+    use crate::domain::retention::{dedupe_expiry, hourly_expiry};
+    use crate::domain::usage::{RecordMode, Tier};
+    use futures::executor::block_on;
+    use std::sync::Arc;
+
+    fn app() -> AppId {
+        AppId::parse("app-1").unwrap()
+    }
+
+    fn day() -> Day {
+        Day::parse_key("2026-11-20").unwrap()
+    }
+
+    /// One event adding a second of audio to hour `n % 24` of the day.
+    fn one_second(n: u64) -> CommitGroup {
+        let mut group = CommitGroup::default();
+        group.events.push((
+            EventKey::of("/test", &n.to_string()),
+            dedupe_expiry(day().start()),
+        ));
+        let mut usage = ModeUsage::default();
+        usage.add(RecordMode::SingleStream, Tier::Audio, 1_000);
+        let hour = Hour(day().first_hour().0 + (n % 24) as i64);
+        let expires = hourly_expiry(hour);
+        group
+            .hours
+            .insert((app(), hour), HourAdd { usage, expires });
+        group.days.insert((app(), day()));
+        group
+    }
+
+    /// Every commit adds one second and bumps the change counter once, so in
+    /// any consistent snapshot the hours sum to exactly `seq` seconds. A
+    /// snapshot that read the hours and the record at different moments
+    /// would, with commits landing in between, sooner or later show a
+    /// counter ahead of (or behind) its hours.
+    #[test]
+    fn a_snapshot_is_never_torn_by_concurrent_commits() {
+        const COMMITS: u64 = 8_000;
+        let store = Arc::new(MemoryStore::new());
+        let writer = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for n in 0..COMMITS {
+                    let outcome = block_on(store.commit(&one_second(n))).unwrap();
+                    assert_eq!(outcome, CommitOutcome::Committed);
+                }
+            })
+        };
+        let mut snapshots = 0;
+        while !writer.is_finished() {
+            let snapshot = block_on(store.day_snapshot(&app(), day())).unwrap();
+            let seq = snapshot.record.map_or(0, |r| r.seq);
+            let ms: u64 = snapshot
+                .hours
+                .iter()
+                .map(|h| h.usage.mode(RecordMode::SingleStream).total())
+                .sum();
+            assert_eq!(ms, seq * 1_000, "torn snapshot after {snapshots} snapshots");
+            snapshots += 1;
+        }
+        writer.join().unwrap();
+        assert!(snapshots > 0);
     }
 }

@@ -6,5 +6,6 @@ mod isolation;
 mod properties;
 mod query;
 mod rollup;
+mod store_contract;
 mod support;
 mod workload;

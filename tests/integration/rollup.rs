@@ -1,5 +1,6 @@
-//! CONTRACT §3: the daily rollup is exact, idempotent, safe to overlap,
-//! bounded by its deadline, proportional to change, and never changes an answer.
+//! The daily rollup against DynamoDB: exact, idempotent, safe to overlap,
+//! bounded by its deadline, proportional to change, and never changing an
+//! answer.
 
 use crate::support::*;
 use crate::workload::*;
@@ -12,13 +13,14 @@ use rtc_usage::domain::time::{DAY_MS, Day, Hour, UtcMillis};
 use rtc_usage::domain::usage::ModeUsage;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::schedule;
-use rtc_usage::service::rollup::{Deadline, RollupReport, run_rollup};
+use rtc_usage::service::rollup::{Clock, Deadline, ManualClock, RollupReport, run_rollup};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::*;
 use rtc_usage::testkit::register_apps;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const APPS: [&str; 3] = ["app-a", "app-b", "app-c"];
 
@@ -186,35 +188,118 @@ async fn two_concurrent_runs_agree_and_lose_nothing() {
     check(&store, &segments).await;
 }
 
+/// Delegates to a store, moving a clock by `step` at every day written: a
+/// rollup's deadline then falls after a known amount of work, however fast
+/// or slow the machine and the local DynamoDB are.
+struct RollsTakeTime<S> {
+    inner: S,
+    clock: Arc<ManualClock>,
+    step: Duration,
+}
+
+impl<S: UsageStore> UsageStore for RollsTakeTime<S> {
+    const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
+    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+        self.inner.owner_of(app).await
+    }
+    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
+        self.inner.register(app, owner).await
+    }
+    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
+        self.inner.hours(app, first, last).await
+    }
+    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
+        self.inner.days(app, first, last).await
+    }
+    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
+        self.inner.counted(keys).await
+    }
+    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
+        self.inner.commit(group).await
+    }
+    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
+        self.inner.pending_days(cursor).await
+    }
+    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
+        self.inner.apps_with_usage(day).await
+    }
+    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
+        self.inner.day_snapshot(app, day).await
+    }
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
+        let outcome = self.inner.write_day(app, day, totals, seq).await;
+        self.clock.advance(self.step);
+        outcome
+    }
+}
+
 #[tokio::test]
 async fn a_run_stopped_by_its_deadline_is_finished_by_the_next() {
     let store = fresh_store().await;
     let segments = ingest_random(&store, 24, 200, &anchors()).await;
     let days = distinct_days(&segments);
-    // Already past the deadline: nothing is done, everything is left.
+    // One page of DynamoDB's work list (200) holds every marked day, so each
+    // is either written by the cut run or counted as left by it.
+    assert!(days > 20 && days <= 200, "{days} days");
+    let clock = Arc::new(ManualClock::new());
+    let timed = RollsTakeTime {
+        inner: store.clone(),
+        clock: clock.clone(),
+        step: Duration::from_secs(1),
+    };
+
+    // Out of time before the first page: nothing taken, and the page it read
+    // to count says how much is waiting.
     let stopped = run_rollup(
-        &store,
+        &timed,
         &RollupRequest::Scheduled,
-        Deadline::before(Instant::now(), Duration::ZERO),
+        Deadline::before_on(clock.clone(), clock.now(), Duration::ZERO),
     )
     .await;
-    assert_eq!((stopped.days_written, stopped.complete), (0, false));
-    // A deadline shorter than the work.
+    assert_eq!(
+        (stopped.days_written, stopped.days_left, stopped.complete),
+        (0, days, false),
+        "{stopped:?}"
+    );
+    assert_eq!(pending(&store).await.len(), days, "nothing taken");
+
+    // Time for ten days' work (a second each, on the test's clock): the run
+    // does some, stops, and says what it left.
     let partial = run_rollup(
-        &store,
+        &timed,
         &RollupRequest::Scheduled,
-        Deadline::before(Instant::now() + Duration::from_millis(60), Duration::ZERO),
+        Deadline::before_on(
+            clock.clone(),
+            clock.now() + Duration::from_secs(10),
+            Duration::ZERO,
+        ),
     )
     .await;
     assert!(!partial.complete, "{partial:?}");
     assert!(
-        partial.days_written < days && partial.days_left > 0,
+        partial.days_written >= 10 && partial.days_left > 0,
         "{partial:?}"
     );
+    assert_eq!(
+        (
+            partial.days_written + partial.days_left,
+            partial.days_deferred
+        ),
+        (days, 0),
+        "{partial:?}"
+    );
+    assert_eq!(pending(&store).await.len(), partial.days_left);
     check(&store, &segments).await;
+
     let rest = roll(&store).await;
-    assert!(rest.complete);
-    assert_eq!(partial.days_written + rest.days_written, days);
+    assert!(rest.complete, "{rest:?}");
+    assert_eq!(rest.days_written, partial.days_left);
     assert_all_rolled(&store).await;
     check(&store, &segments).await;
 }
@@ -245,9 +330,12 @@ impl EventLandsDuringRoll {
             rtc_usage::domain::usage::Tier::Audio,
             1_000,
         );
-        group
-            .hours
-            .insert((self.app.clone(), Hour(day.first_hour().0 + 5)), usage);
+        let hour = Hour(day.first_hour().0 + 5);
+        let expires = rtc_usage::domain::retention::hourly_expiry(hour);
+        group.hours.insert(
+            (self.app.clone(), hour),
+            rtc_usage::domain::commit::HourAdd { usage, expires },
+        );
         group.days.insert((self.app.clone(), day));
         assert_eq!(
             self.inner.commit(&group).await.unwrap(),
@@ -257,6 +345,7 @@ impl EventLandsDuringRoll {
 }
 
 impl UsageStore for EventLandsDuringRoll {
+    const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
     async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
         self.inner.owner_of(app).await
     }

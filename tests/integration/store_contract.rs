@@ -1,0 +1,570 @@
+//! The storage port's contract, written once and run against both stores:
+//! the in-memory one the unit tests rely on and DynamoDB (DynamoDB Local).
+//! Every case is an async function over any `UsageStore`; the macro at the
+//! end runs each against a new `MemoryStore` and a new DynamoDB table, so
+//! the fast store cannot drift from the real one unnoticed.
+
+use crate::support::*;
+use rtc_usage::domain::commit::{CommitGroup, HourAdd};
+use rtc_usage::domain::event::EventKey;
+use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::retention;
+use rtc_usage::domain::time::{Day, Hour};
+use rtc_usage::domain::usage::{ModeUsage, RecordMode, Tier};
+use rtc_usage::store::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+fn app(name: &str) -> AppId {
+    AppId::parse(name).unwrap()
+}
+
+fn account(id: &str) -> AccountId {
+    AccountId::parse(id).unwrap()
+}
+
+fn key(id: &str) -> EventKey {
+    EventKey::of("/contract", id)
+}
+
+/// 2026-11-20, and hours counted from its midnight (negative: the day before).
+fn day0() -> Day {
+    Day::parse_key("2026-11-20").unwrap()
+}
+
+fn hour(h: i64) -> Hour {
+    Hour(day0().first_hour().0 + h)
+}
+
+/// Usage in all eight counters, each different, one of them a whole 48 hours
+/// in milliseconds, so that a counter read back from the wrong attribute or
+/// truncated shows.
+fn usage(n: u64) -> ModeUsage {
+    let mut usage = ModeUsage::default();
+    let mut i = 0;
+    for mode in RecordMode::ALL {
+        for tier in Tier::ALL {
+            i += 1;
+            usage.add(mode, tier, n * 1_000 + i);
+        }
+    }
+    usage.add(RecordMode::Mixed, Tier::V1080, 172_800_000);
+    usage
+}
+
+/// One transaction: these events, adding `usage` to each (app, hour), and
+/// marking each day those hours fall on, as ingestion builds it.
+fn group(events: &[&str], hours: &[(&str, Hour, ModeUsage)]) -> CommitGroup {
+    let mut group = CommitGroup::default();
+    for id in events {
+        group
+            .events
+            .push((key(id), retention::dedupe_expiry(day0().start())));
+    }
+    for (name, hour, usage) in hours {
+        group.hours.insert(
+            (app(name), *hour),
+            HourAdd {
+                usage: *usage,
+                expires: retention::hourly_expiry(*hour),
+            },
+        );
+        group.days.insert((app(name), hour.day()));
+    }
+    group
+}
+
+async fn commit(store: &impl UsageStore, group: &CommitGroup) {
+    assert_eq!(
+        store.commit(group).await.unwrap(),
+        CommitOutcome::Committed,
+        "{group:?}"
+    );
+}
+
+async fn pending(store: &impl UsageStore) -> BTreeSet<PendingDay> {
+    let mut all = BTreeSet::new();
+    let mut cursor = None;
+    loop {
+        let page = store.pending_days(cursor).await.unwrap();
+        for day in page.days {
+            assert!(all.insert(day.clone()), "{day:?} listed twice");
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn pending_day(name: &str, day: Day) -> PendingDay {
+    PendingDay {
+        app: app(name),
+        day,
+    }
+}
+
+async fn registration(store: impl UsageStore) {
+    let (a, b) = (app("app-a"), app("app-b"));
+    assert_eq!(store.owner_of(&a).await.unwrap(), None);
+    assert_eq!(
+        store.register(&a, &account(OWNER)).await.unwrap(),
+        RegisterOutcome::Registered
+    );
+    assert_eq!(store.owner_of(&a).await.unwrap(), Some(account(OWNER)));
+    assert_eq!(
+        store.register(&a, &account(OWNER)).await.unwrap(),
+        RegisterOutcome::Unchanged
+    );
+    assert_eq!(
+        store.register(&a, &account(OTHER_ACCOUNT)).await.unwrap(),
+        RegisterOutcome::OwnedByAnother
+    );
+    assert_eq!(
+        store.owner_of(&a).await.unwrap(),
+        Some(account(OWNER)),
+        "another account's registration writes nothing"
+    );
+    assert_eq!(
+        store.register(&b, &account(OTHER_ACCOUNT)).await.unwrap(),
+        RegisterOutcome::Registered
+    );
+    assert_eq!(
+        store.owner_of(&b).await.unwrap(),
+        Some(account(OTHER_ACCOUNT))
+    );
+}
+
+/// app-a: the hour before the day, its first, a middle one, its last, the
+/// next day's first. app-b: one hour inside the day.
+async fn a_spread_of_hours(store: &impl UsageStore) {
+    commit(
+        store,
+        &group(
+            &["e1"],
+            &[
+                ("app-a", hour(-1), usage(1)),
+                ("app-a", hour(0), usage(2)),
+                ("app-a", hour(5), usage(3)),
+            ],
+        ),
+    )
+    .await;
+    commit(
+        store,
+        &group(
+            &["e2"],
+            &[
+                ("app-a", hour(23), usage(4)),
+                ("app-a", hour(24), usage(5)),
+                ("app-b", hour(5), usage(6)),
+            ],
+        ),
+    )
+    .await;
+}
+
+async fn hours_in_a_range(store: impl UsageStore) {
+    a_spread_of_hours(&store).await;
+    let hours = |name: &'static str, first: i64, last: i64| {
+        let store = &store;
+        async move {
+            store
+                .hours(&app(name), hour(first), hour(last))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.hour, h.usage))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hours("app-a", 0, 23).await,
+        [
+            (hour(0), usage(2)),
+            (hour(5), usage(3)),
+            (hour(23), usage(4))
+        ],
+        "both bounds inclusive, ascending, exact counters"
+    );
+    assert_eq!(hours("app-a", -1, 24).await.len(), 5);
+    assert_eq!(hours("app-a", 5, 5).await, [(hour(5), usage(3))]);
+    assert!(
+        hours("app-a", 1, 4).await.is_empty(),
+        "hours without usage do not exist"
+    );
+    assert_eq!(hours("app-b", -1, 24).await, [(hour(5), usage(6))]);
+    assert!(hours("app-c", -1, 24).await.is_empty());
+    // A second commit into the same hour adds to it.
+    commit(&store, &group(&["e3"], &[("app-a", hour(5), usage(7))])).await;
+    let mut sum = usage(3);
+    sum += usage(7);
+    assert_eq!(hours("app-a", 5, 5).await, [(hour(5), sum)]);
+}
+
+async fn days_in_a_range(store: impl UsageStore) {
+    a_spread_of_hours(&store).await;
+    let days = |name: &'static str, first: Day, last: Day| {
+        let store = &store;
+        async move { store.days(&app(name), first, last).await.unwrap() }
+    };
+    let (before, after) = (Day(day0().0 - 1), day0().next());
+    let records = days("app-a", before, after).await;
+    assert_eq!(
+        records.iter().map(|r| (r.day, r.seq)).collect::<Vec<_>>(),
+        [(before, 1), (day0(), 2), (after, 1)],
+        "ascending; the change counter counts the commits touching the day"
+    );
+    for record in &records {
+        assert_eq!(
+            (record.rolled, record.rolled_seq),
+            (ModeUsage::default(), None),
+            "never rolled"
+        );
+        assert!(!record.is_rolled());
+    }
+    assert_eq!(
+        days("app-a", day0(), day0()).await.len(),
+        1,
+        "bounds inclusive"
+    );
+    assert!(
+        days("app-a", after.next(), Day(after.0 + 30))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        days("app-b", before, after)
+            .await
+            .iter()
+            .map(|r| (r.day, r.seq))
+            .collect::<Vec<_>>(),
+        [(day0(), 1)]
+    );
+    assert!(days("app-c", before, after).await.is_empty());
+}
+
+async fn counted(store: impl UsageStore) {
+    assert_eq!(store.counted(&[]).await.unwrap(), HashSet::new());
+    // More than one BatchGetItem's worth (100 keys) of each kind.
+    let ids: Vec<String> = (0..150).map(|i| format!("counted-{i}")).collect();
+    for chunk in ids.chunks(90) {
+        let events: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        commit(&store, &group(&events, &[("app-a", hour(3), usage(1))])).await;
+    }
+    let unknown: Vec<EventKey> = (0..120).map(|i| key(&format!("never-{i}"))).collect();
+    let mut asked: Vec<EventKey> = ids.iter().map(|id| key(id)).collect();
+    asked.extend(&unknown);
+    let seen = store.counted(&asked).await.unwrap();
+    let want: HashSet<EventKey> = ids.iter().map(|id| key(id)).collect();
+    assert_eq!(seen, want);
+    assert_eq!(store.counted(&unknown).await.unwrap(), HashSet::new());
+}
+
+async fn commit_is_all_or_nothing(store: impl UsageStore) {
+    commit(&store, &group(&["e1"], &[("app-a", hour(1), usage(1))])).await;
+    commit(&store, &group(&["e2"], &[("app-a", hour(2), usage(2))])).await;
+    let hours_before = store
+        .hours(&app("app-a"), hour(-24), hour(48))
+        .await
+        .unwrap();
+    let days_before = store
+        .days(&app("app-a"), Day(0), Day(day0().0 + 10))
+        .await
+        .unwrap();
+    let pending_before = pending(&store).await;
+
+    // Two events of the group were counted before: the whole group is refused,
+    // naming exactly those two.
+    let mixed = group(
+        &["e3", "e1", "e4", "e2"],
+        &[
+            ("app-a", hour(1), usage(3)),
+            ("app-a", hour(30), usage(4)),
+            ("app-b", hour(7), usage(5)),
+        ],
+    );
+    let CommitOutcome::AlreadyCounted(seen) = store.commit(&mixed).await.unwrap() else {
+        panic!("a group with counted events must not commit");
+    };
+    assert_eq!(
+        seen.iter().collect::<BTreeSet<_>>(),
+        [key("e1"), key("e2")].iter().collect::<BTreeSet<_>>()
+    );
+    assert_eq!(seen.len(), 2, "each named once");
+    // Nothing of it was written.
+    assert_eq!(
+        store
+            .hours(&app("app-a"), hour(-24), hour(48))
+            .await
+            .unwrap(),
+        hours_before
+    );
+    assert_eq!(
+        store
+            .days(&app("app-a"), Day(0), Day(day0().0 + 10))
+            .await
+            .unwrap(),
+        days_before
+    );
+    assert!(
+        store
+            .hours(&app("app-b"), hour(-24), hour(48))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(pending(&store).await, pending_before);
+    assert_eq!(
+        store.counted(&[key("e3"), key("e4")]).await.unwrap(),
+        HashSet::new()
+    );
+    // The rest commits on its own.
+    let rest = group(
+        &["e3", "e4"],
+        &[("app-a", hour(1), usage(3)), ("app-b", hour(7), usage(5))],
+    );
+    commit(&store, &rest).await;
+    let mut sum = usage(1);
+    sum += usage(3);
+    assert_eq!(
+        store.hours(&app("app-a"), hour(1), hour(1)).await.unwrap(),
+        [HourRecord {
+            hour: hour(1),
+            usage: sum
+        }]
+    );
+    assert_eq!(
+        store.commit(&rest).await.unwrap(),
+        CommitOutcome::AlreadyCounted(vec![key("e3"), key("e4")])
+    );
+}
+
+/// 250 marked days: more than one page of either store's work list
+/// (DynamoDB's pages hold 200, the memory store's 100).
+async fn pending_days_page_through_everything(store: impl UsageStore) {
+    const APPS: [&str; 5] = ["app-a", "app-b", "app-c", "app-d", "app-e"];
+    let mut marked = BTreeSet::new();
+    for name in APPS {
+        for chunk in 0..2 {
+            let hours: Vec<(&str, Hour, ModeUsage)> = (0..25)
+                .map(|d| {
+                    let day = Day(day0().0 - 60 + chunk * 25 + d);
+                    marked.insert(pending_day(name, day));
+                    (name, day.first_hour(), usage(1))
+                })
+                .collect();
+            commit(&store, &group(&[&format!("{name}-{chunk}")], &hours)).await;
+        }
+    }
+    assert_eq!(marked.len(), 250);
+    assert_eq!(pending(&store).await, marked);
+
+    // The rollup clears each page's marks before it asks for the next: the
+    // cursor must still lead to every day not yet seen.
+    let first = store.pending_days(None).await.unwrap();
+    assert!(!first.days.is_empty() && first.days.len() < 250);
+    let cursor = first.next.clone().expect("more than one page");
+    for day in &first.days {
+        let record = &store.days(&day.app, day.day, day.day).await.unwrap()[0];
+        let outcome = store
+            .write_day(&day.app, day.day, &usage(1), record.seq)
+            .await
+            .unwrap();
+        assert_eq!(outcome, WriteDayOutcome::Written);
+    }
+    let mut rest = BTreeSet::new();
+    let mut cursor = Some(cursor);
+    while let Some(c) = cursor {
+        let page = store.pending_days(Some(c)).await.unwrap();
+        rest.extend(page.days);
+        cursor = page.next;
+    }
+    let first: BTreeSet<PendingDay> = first.days.into_iter().collect();
+    assert_eq!(rest, &marked - &first);
+    assert_eq!(pending(&store).await, rest);
+
+    assert!(matches!(
+        store.pending_days(Some("not a cursor".into())).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+async fn apps_with_usage(store: impl UsageStore) {
+    a_spread_of_hours(&store).await;
+    let apps = |day: Day| {
+        let store = &store;
+        async move {
+            let mut apps = store.apps_with_usage(day).await.unwrap();
+            apps.sort();
+            apps
+        }
+    };
+    assert_eq!(apps(day0()).await, [app("app-a"), app("app-b")]);
+    assert_eq!(apps(day0().next()).await, [app("app-a")]);
+    assert!(apps(Day(day0().0 + 5)).await.is_empty());
+}
+
+async fn day_snapshot(store: impl UsageStore) {
+    a_spread_of_hours(&store).await;
+    let snapshot = store.day_snapshot(&app("app-a"), day0()).await.unwrap();
+    let record = snapshot.record.expect("the day has a record");
+    assert_eq!(
+        (record.day, record.seq, record.rolled_seq),
+        (day0(), 2, None)
+    );
+    assert_eq!(
+        snapshot
+            .hours
+            .iter()
+            .map(|h| (h.hour, h.usage))
+            .collect::<Vec<_>>(),
+        [
+            (hour(0), usage(2)),
+            (hour(5), usage(3)),
+            (hour(23), usage(4))
+        ],
+        "the day's own hours, first and last included, neighbours excluded"
+    );
+    let other = store.day_snapshot(&app("app-b"), day0()).await.unwrap();
+    assert_eq!(other.hours.len(), 1);
+    assert_eq!(
+        store
+            .day_snapshot(&app("app-b"), day0().next())
+            .await
+            .unwrap(),
+        DaySnapshot::default()
+    );
+    assert_eq!(
+        store.day_snapshot(&app("app-c"), day0()).await.unwrap(),
+        DaySnapshot::default()
+    );
+    // The record as rolled shows in the next snapshot.
+    store
+        .write_day(&app("app-a"), day0(), &usage(9), 2)
+        .await
+        .unwrap();
+    let record = store
+        .day_snapshot(&app("app-a"), day0())
+        .await
+        .unwrap()
+        .record
+        .unwrap();
+    assert!(record.is_rolled());
+    assert_eq!(record.rolled, usage(9));
+}
+
+async fn write_day_is_conditional_on_the_change_counter(store: impl UsageStore) {
+    let a = app("app-a");
+    commit(&store, &group(&["e1"], &[("app-a", hour(1), usage(1))])).await;
+    commit(&store, &group(&["e2"], &[("app-a", hour(2), usage(2))])).await;
+    commit(&store, &group(&["e3"], &[("app-a", hour(30), usage(3))])).await;
+    let record = |day: Day| {
+        let store = &store;
+        let a = a.clone();
+        async move { store.days(&a, day, day).await.unwrap().pop() }
+    };
+    let before = record(day0()).await.unwrap();
+    assert_eq!(before.seq, 2);
+
+    // A stale counter: nothing changes.
+    assert_eq!(
+        store.write_day(&a, day0(), &usage(8), 1).await.unwrap(),
+        WriteDayOutcome::Changed
+    );
+    assert_eq!(record(day0()).await.unwrap(), before);
+    assert!(
+        pending(&store)
+            .await
+            .contains(&pending_day("app-a", day0()))
+    );
+
+    // The current counter: written, and only this day's mark is cleared.
+    assert_eq!(
+        store.write_day(&a, day0(), &usage(8), 2).await.unwrap(),
+        WriteDayOutcome::Written
+    );
+    let rolled = record(day0()).await.unwrap();
+    assert_eq!(
+        (rolled.rolled, rolled.seq, rolled.rolled_seq),
+        (usage(8), 2, Some(2))
+    );
+    assert!(rolled.is_rolled());
+    assert_eq!(
+        pending(&store).await,
+        BTreeSet::from([pending_day("app-a", day0().next())])
+    );
+    // Overlapping runs may write the same day at the same counter again.
+    assert_eq!(
+        store.write_day(&a, day0(), &usage(8), 2).await.unwrap(),
+        WriteDayOutcome::Written
+    );
+
+    // A new event: the counter moves on, the rolled totals stay as they
+    // were (no longer vouched for), and the day is marked again.
+    commit(&store, &group(&["e4"], &[("app-a", hour(3), usage(4))])).await;
+    let changed = record(day0()).await.unwrap();
+    assert_eq!(
+        (changed.rolled, changed.seq, changed.rolled_seq),
+        (usage(8), 3, Some(2))
+    );
+    assert!(!changed.is_rolled());
+    assert!(
+        pending(&store)
+            .await
+            .contains(&pending_day("app-a", day0()))
+    );
+    assert_eq!(
+        store.write_day(&a, day0(), &usage(9), 2).await.unwrap(),
+        WriteDayOutcome::Changed
+    );
+
+    // A day without a record is never created by a write.
+    let empty = Day(day0().0 + 10);
+    assert_eq!(
+        store.write_day(&a, empty, &usage(1), 0).await.unwrap(),
+        WriteDayOutcome::Changed
+    );
+    assert_eq!(record(empty).await, None);
+    let all: BTreeMap<Day, u64> = store
+        .days(&a, Day(0), Day(day0().0 + 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.day, r.seq))
+        .collect();
+    assert_eq!(all, BTreeMap::from([(day0(), 3), (day0().next(), 1)]));
+}
+
+/// Runs every case against a new memory store and a new DynamoDB table.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(rtc_usage::store::memory::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::support::fresh_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    registration,
+    hours_in_a_range,
+    days_in_a_range,
+    counted,
+    commit_is_all_or_nothing,
+    pending_days_page_through_everything,
+    apps_with_usage,
+    day_snapshot,
+    write_day_is_conditional_on_the_change_counter,
+);
