@@ -1,5 +1,5 @@
-//! The query API's errors: codes, HTTP statuses and texts of CONTRACT §1,
-//! in Alibaba Cloud's style. Mapping them onto an HTTP response happens in one
+//! The query API's errors: codes, HTTP statuses and texts, as Alibaba Cloud
+//! answers them. Mapping them onto an HTTP response happens in one
 //! place, `entry::http`.
 
 use std::fmt;

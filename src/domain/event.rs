@@ -1,4 +1,5 @@
-//! CloudEvents 1.0 usage events (CONTRACT §2): decoding, every validation rule,
+//! CloudEvents 1.0 usage events (one per SQS message, identified by `source`
+//! and `id`): decoding, every validation rule,
 //! and the split of a recording segment at UTC hour boundaries.
 //!
 //! Decoding is strict: a field given twice, of the wrong JSON type, or breaking

@@ -1,6 +1,7 @@
 //! `DescribeLiveRtcRecordUsageData`: parameter validation in the contract's order
-//! and the answer's shape. No I/O here: the registry check (the second half of
-//! rule 10) and the reads happen in `service::query`.
+//! and the answer's shape. No I/O here: whether the app is registered to the
+//! caller (the last check, answered like a malformed `AppId`) and the reads
+//! happen in `service::query`.
 
 use super::error::{ApiError, ErrorCode};
 use super::ids::AppId;
@@ -62,7 +63,8 @@ impl QueryParams {
     }
 }
 
-/// A request that passed rules 1–9 and the syntax half of rule 10.
+/// A request whose parameters all passed, `AppId` well-formed; whether the
+/// caller owns the app is checked against the registry afterwards.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidQuery {
     pub app: AppId,
@@ -72,9 +74,9 @@ pub struct ValidQuery {
     pub interval: Interval,
 }
 
-/// Applies CONTRACT §1's rules in order; the first that fails answers.
+/// Applies the query's rules in the contract's order; the first that fails answers.
 pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiError> {
-    // Rule 1.
+    // The action: missing, or not this one.
     let action = params.get("Action");
     if !action.present_non_empty() {
         return Err(ApiError::missing("Action"));
@@ -82,13 +84,13 @@ pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiE
     if action.one() != Some(ACTION) {
         return Err(ApiError::new(ErrorCode::InvalidActionNotFound));
     }
-    // Rule 2.
+    // The required parameters, in this order; the message names the first missing.
     for name in ["StartTime", "EndTime", "AppId", "RecordMode"] {
         if !params.get(name).present_non_empty() {
             return Err(ApiError::missing(name));
         }
     }
-    // Rules 3 and 4.
+    // Both times exactly `YYYY-MM-DDThh:mm:ssZ`, a real UTC date and time.
     let start = params
         .get("StartTime")
         .one()
@@ -99,26 +101,26 @@ pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiE
         .one()
         .and_then(UtcMillis::parse_query_time)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidEndTimeMalformed))?;
-    // Rule 5.
+    // The window ends after it starts.
     if end <= start {
         return Err(ApiError::new(ErrorCode::InvalidEndTimeMismatch));
     }
-    // Rule 6.
+    // It spans 5 minutes to 31 days.
     let span = end.0 - start.0;
     if !(MIN_SPAN_MS..=MAX_SPAN_MS).contains(&span) {
         return Err(ApiError::new(ErrorCode::InvalidTimeSpan));
     }
-    // Rule 7.
+    // It starts neither in the future nor more than 366 days ago.
     if start > now || start < now.minus_ms(MAX_LOOKBACK_MS) {
         return Err(ApiError::new(ErrorCode::InvalidStartTimeValueNotSupported));
     }
-    // Rule 8.
+    // RecordMode is exactly 0 or 1.
     let mode = params
         .get("RecordMode")
         .one()
         .and_then(RecordMode::parse)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRecordModeParameter))?;
-    // Rule 9.
+    // Interval, if given, is exactly 3600 or 86400.
     let interval = match params.get("Interval") {
         Param::Absent => Interval::Hour,
         Param::One("3600") => Interval::Hour,
@@ -127,7 +129,7 @@ pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiE
             return Err(ApiError::new(ErrorCode::InvalidIntervalValueNotSupported));
         }
     };
-    // Rule 10, syntax half.
+    // AppId is 1–64 of A–Z a–z 0–9 - _ . (ownership is checked with the registry).
     let app = params
         .get("AppId")
         .one()
@@ -263,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_1_action() {
+    fn the_action_first() {
         assert_eq!(err(&with(&[("Action", None)])), "MissingParameter");
         assert_eq!(err(&with(&[("Action", Some(""))])), "MissingParameter");
         for bad in [
@@ -281,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_2_names_the_first_missing_parameter_in_order() {
+    fn missing_parameters_named_in_order() {
         let all_missing = with(&[
             ("StartTime", None),
             ("EndTime", None),
@@ -303,7 +305,7 @@ mod tests {
             assert_eq!(c, "MissingParameter");
             assert!(msg.contains(&format!("\"{name}\"")), "{msg}");
         }
-        // Rule 1 before rule 2.
+        // The action is checked before the required parameters.
         assert_eq!(
             err(&with(&[("Action", Some("Nope")), ("StartTime", None)])),
             "InvalidAction.NotFound"
@@ -337,7 +339,7 @@ mod tests {
             err(&with(&[("StartTime", Some("x")), ("EndTime", Some("y"))])),
             "InvalidStartTime.Malformed"
         );
-        // A malformed time beats a missing later parameter? No: rule 2 comes first.
+        // Every required parameter is checked for presence before any format.
         assert_eq!(
             err(&with(&[("StartTime", Some("x")), ("RecordMode", None)])),
             "MissingParameter"
@@ -345,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_5_end_after_start() {
+    fn end_after_start() {
         assert_eq!(
             err(&with(&[("EndTime", Some("2026-11-20T00:00:00Z"))])),
             "InvalidEndTime.Mismatch"
@@ -357,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_6_span_edges_exactly() {
+    fn span_edges_exactly() {
         let span = |end: &'static str| with(&[("EndTime", Some(end))]);
         assert_eq!(err(&span("2026-11-20T00:04:59Z")), "InvalidTimeSpan");
         assert!(code(&span("2026-11-20T00:05:00Z")).is_ok());
@@ -367,7 +369,7 @@ mod tests {
         assert!(code(&with(&edge)).is_ok());
         edge[1] = ("EndTime", Some("2026-11-20T00:00:01Z"));
         assert_eq!(err(&with(&edge)), "InvalidTimeSpan");
-        // Rule 5 before rule 6.
+        // An end not after the start is reported before the span.
         assert_eq!(
             err(&span("2026-11-19T23:59:00Z")),
             "InvalidEndTime.Mismatch"
@@ -375,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_7_start_between_366_days_ago_and_now() {
+    fn start_between_366_days_ago_and_now() {
         let at = |s: &'static str, e: &'static str| {
             with(&[("StartTime", Some(s)), ("EndTime", Some(e))])
         };
@@ -390,7 +392,7 @@ mod tests {
             err(&at("2025-11-22T11:59:59Z", "2025-11-23T00:00:00Z")),
             "InvalidStartTime.ValueNotSupported"
         );
-        // Rule 6 before rule 7.
+        // The span is checked before how far back the window starts.
         assert_eq!(
             err(&at("2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z")),
             "InvalidTimeSpan"
@@ -398,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_8_record_mode() {
+    fn record_mode() {
         for bad in ["2", "00", " 0", "single", "1.0"] {
             assert_eq!(
                 err(&with(&[("RecordMode", Some(bad))])),
@@ -411,7 +413,7 @@ mod tests {
                 .mode,
             RecordMode::Mixed
         );
-        // Rule 7 before rule 8.
+        // How far back is checked before the record mode.
         assert_eq!(
             err(&with(&[
                 ("RecordMode", Some("9")),
@@ -423,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_9_interval() {
+    fn interval() {
         assert_eq!(
             validate(&with(&[("Interval", Some("86400"))]), now())
                 .unwrap()
@@ -443,7 +445,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // Rule 8 before rule 9.
+        // The record mode is checked before the interval.
         assert_eq!(
             err(&with(&[("Interval", Some("1")), ("RecordMode", Some("x"))])),
             "InvalidRecordModeParameter"
@@ -451,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_10_app_id_syntax_last() {
+    fn app_id_syntax_last() {
         for bad in ["app 1", "app/1", &"a".repeat(65), "アプリ"] {
             let p = QueryParams::from_pairs(
                 valid_pairs()
@@ -464,7 +466,7 @@ mod tests {
         }
         let second = QueryParams::from_pairs(valid_pairs().into_iter().chain([("AppId", "app-2")]));
         assert_eq!(err(&second), "InvalidAppIdParameter");
-        // Rule 9 before rule 10.
+        // The interval is checked before the app.
         assert_eq!(
             err(&with(&[
                 ("Interval", Some("1")),
