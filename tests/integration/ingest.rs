@@ -1,21 +1,29 @@
-//! CONTRACT §2: every acknowledged event counted exactly once, to the
-//! millisecond, through replays, reordering, duplicates and failures.
+//! Usage events through the ingest service and its SQS entry point: every
+//! acknowledged event counted exactly once, to the millisecond, through
+//! replays, reordering, duplicates, failures and concurrent invocations.
 
 use crate::support::*;
 use crate::workload::*;
 use rand::Rng;
-use rtc_usage::domain::ids::AppId;
-use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
+use rtc_usage::domain::commit::CommitGroup;
+use rtc_usage::domain::event::EventKey;
+use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, Hour, UtcMillis};
+use rtc_usage::domain::usage::ModeUsage;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
-use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
-use rtc_usage::store::UsageStore;
+use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
+use rtc_usage::store::{
+    CommitOutcome, DayRecord, DaySnapshot, HourRecord, PendingPage, RegisterOutcome, StoreError,
+    StoreResult, UsageStore, WriteDayOutcome,
+};
 use rtc_usage::testkit::register_apps;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A "now" a little after a leap year, so that leap day, month ends and the
 /// year end all lie inside the 366-day window.
@@ -96,7 +104,7 @@ async fn fixture_batch_registers_and_counts_each_tier() {
     assert_eq!(total, 150_000);
 }
 
-/// (a) + (b): hundreds of random segments across hour, day, month, year ends
+/// Hundreds of random segments across hour, day, month, year ends
 /// and leap day, each delivered 1–3 times in random order and random batches.
 #[tokio::test]
 async fn random_workload_with_duplicates_matches_the_reference() {
@@ -119,7 +127,7 @@ async fn random_workload_with_duplicates_matches_the_reference() {
     check_around_anchors(&store, &segments, &apps, leap_now()).await;
 }
 
-/// (c): failures before the commit, after it (the write landed but the reply
+/// Failures before the commit, after it (the write landed but the reply
 /// was lost), throttling and stale pre-check reads, with SQS-like redelivery.
 #[tokio::test]
 async fn injected_failures_never_lose_or_double_count() {
@@ -268,7 +276,7 @@ fn malformed_corpus() -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-/// (d): every malformed event is reported with its message id and counted
+/// Every malformed event is reported with its message id and counted
 /// nowhere; valid events of the same batches are counted.
 #[tokio::test]
 async fn malformed_events_are_reported_and_never_counted() {
@@ -352,7 +360,7 @@ async fn malformed_events_are_reported_and_never_counted() {
     );
 }
 
-/// (e): several invocations at once, all on one app's busy hour, with
+/// Several invocations at once, all on one app's busy hour, with
 /// overlapping duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_invocations_on_one_hot_bucket() {
@@ -399,6 +407,265 @@ async fn parallel_invocations_on_one_hot_bucket() {
         counted,
         segments.len(),
         "each event counted by exactly one worker"
+    );
+    assert_queries_match(
+        store.as_ref(),
+        &Reference::of(&segments),
+        &["hot"],
+        at("2026-11-23T00:00:00Z"),
+        at("2026-11-23T12:00:00Z"),
+        now(),
+    )
+    .await;
+}
+
+/// The items a commit writes, by name: each event's dedupe record, each
+/// (app, hour) item and each (app, day) item.
+fn items_of(group: &CommitGroup) -> Vec<String> {
+    let events = group.events.iter().map(|(key, _)| format!("event {key:?}"));
+    let hours = group
+        .hours
+        .keys()
+        .map(|(app, hour)| format!("{app} hour {}", hour.0));
+    let days = group
+        .days
+        .iter()
+        .map(|(app, day)| format!("{app} day {}", day.0));
+    events.chain(hours).chain(days).collect()
+}
+
+/// One invocation's view of DynamoDB Local, with DynamoDB's transaction
+/// conflict rule added. DynamoDB cancels a `TransactWriteItems` that touches
+/// an item another transaction is still writing (reason `TransactionConflict`,
+/// nothing written), and the AWS SDK does not retry that. DynamoDB Local
+/// never does: it holds a lock on the whole table for each transaction, so
+/// concurrent transactions simply wait for each other. So this wrapper keeps
+/// the items of every commit in flight (shared by all invocations) and
+/// cancels, before sending it, a commit that would touch one of them, exactly
+/// as DynamoDB would; everything else goes to DynamoDB Local. It counts the
+/// conflicts (its own and any DynamoDB Local reports) and the commits that
+/// landed after a conflict, so the test does not take the service's word.
+struct ConflictWatch {
+    inner: Arc<DynamoStore>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    conflicts: AtomicUsize,
+    committed_after_conflict: AtomicUsize,
+}
+
+impl ConflictWatch {
+    fn new(inner: Arc<DynamoStore>, in_flight: Arc<Mutex<HashSet<String>>>) -> Self {
+        ConflictWatch {
+            inner,
+            in_flight,
+            conflicts: AtomicUsize::new(0),
+            committed_after_conflict: AtomicUsize::new(0),
+        }
+    }
+
+    /// Claims the commit's items, or says which one another commit holds.
+    fn claim(&self, items: &[String]) -> Result<(), String> {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        if let Some(busy) = items.iter().find(|item| in_flight.contains(*item)) {
+            return Err(busy.clone());
+        }
+        in_flight.extend(items.iter().cloned());
+        Ok(())
+    }
+
+    fn release(&self, items: &[String]) {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        for item in items {
+            in_flight.remove(item);
+        }
+    }
+}
+
+impl UsageStore for ConflictWatch {
+    const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
+
+    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+        self.inner.owner_of(app).await
+    }
+    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
+        self.inner.register(app, owner).await
+    }
+    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
+        self.inner.hours(app, first, last).await
+    }
+    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
+        self.inner.days(app, first, last).await
+    }
+    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
+        self.inner.counted(keys).await
+    }
+    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
+        let items = items_of(group);
+        let outcome = match self.claim(&items) {
+            Err(busy) => Err(StoreError::Conflict(format!(
+                "TransactionConflict: another transaction is writing {busy}"
+            ))),
+            Ok(()) => {
+                let outcome = self.inner.commit(group).await;
+                self.release(&items);
+                outcome
+            }
+        };
+        match &outcome {
+            Err(StoreError::Conflict(_)) => {
+                self.conflicts.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(CommitOutcome::Committed) if self.conflicts.load(Ordering::Relaxed) > 0 => {
+                self.committed_after_conflict
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        outcome
+    }
+    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
+        self.inner.pending_days(cursor).await
+    }
+    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
+        self.inner.apps_with_usage(day).await
+    }
+    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
+        self.inner.day_snapshot(app, day).await
+    }
+    async fn write_day(
+        &self,
+        app: &AppId,
+        day: Day,
+        totals: &ModeUsage,
+        seq: u64,
+    ) -> StoreResult<WriteDayOutcome> {
+        self.inner.write_day(app, day, totals, seq).await
+    }
+}
+
+/// Invocations running truly at once against DynamoDB Local, all adding to
+/// the same app's same hour item and day item, with DynamoDB's conflict rule
+/// (see `ConflictWatch`): a transaction cancelled by a concurrent one on the
+/// same items must be retried by the ingest service, in another round of the
+/// same invocation, since the AWS SDK does not retry it.
+///
+/// Each round starts eight invocations together at a barrier, each with ten
+/// events, every event in two invocations (so one of them finds the other's
+/// dedupe records, too). Whatever an invocation reports failed is redelivered
+/// until counted, as SQS would. Conflicts depend on timing, so after three
+/// rounds more follow until an invocation was seen to hit a conflict and
+/// still settle its whole batch in extra rounds (at most 20 rounds in all);
+/// then every total must equal the plain reference exactly: conflicts lost
+/// nothing and counted nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_invocations_conflict_retry_and_count_exactly_once() {
+    const WORKERS: usize = 8;
+    const BATCH: usize = 10;
+    const PER_ROUND: usize = WORKERS * BATCH / 2;
+    const MIN_ROUNDS: usize = 3;
+    const MAX_ROUNDS: usize = 20;
+    let store = Arc::new(fresh_store().await);
+    register_apps(store.as_ref(), &["hot"], OWNER).await;
+    let hour = at("2026-11-23T10:00:00Z");
+    let mut rng = rng(29);
+    let mut segments: Vec<Seg> = Vec::new();
+    let (mut counted, mut conflicts, mut recovered, mut retry_rounds, mut redelivered) =
+        (0, 0, 0, 0, 0);
+    let mut committed_after_conflict = 0;
+    let mut rounds = 0;
+    while rounds < MIN_ROUNDS
+        || ((recovered == 0 || committed_after_conflict == 0) && rounds < MAX_ROUNDS)
+    {
+        rounds += 1;
+        let fresh: Vec<Seg> = (0..PER_ROUND)
+            .map(|i| {
+                let start = hour.plus_ms(rng.random_range(0..HOUR_MS - 60_000));
+                Seg {
+                    id: format!("round-{rounds}-{i}"),
+                    app: "hot".into(),
+                    mode: if i % 3 == 0 { "1" } else { "0" },
+                    tier: i % 4,
+                    start,
+                    end: start.plus_ms(rng.random_range(1..60_000)),
+                }
+            })
+            .collect();
+        let bodies: Vec<String> = fresh.iter().map(|s| segment_body(&mut rng, s)).collect();
+        segments.extend(fresh);
+        let barrier = Arc::new(tokio::sync::Barrier::new(WORKERS));
+        let in_flight = Arc::new(Mutex::new(HashSet::new()));
+        let mut tasks = Vec::new();
+        for worker in 0..WORKERS {
+            // Worker w carries events 5w .. 5w + 9 (mod 40): each event twice.
+            let messages: Vec<InboundMessage> = (0..BATCH)
+                .map(|j| {
+                    let i = (worker * BATCH / 2 + j) % PER_ROUND;
+                    InboundMessage {
+                        message_id: format!("r{rounds}-w{worker}-e{i}"),
+                        body: Some(bodies[i].clone()),
+                    }
+                })
+                .collect();
+            let watch = ConflictWatch::new(store.clone(), in_flight.clone());
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let report = ingest_batch(&watch, &messages, now(), RetryPolicy::default()).await;
+                (messages, report, watch)
+            }));
+        }
+        let mut again = Vec::new();
+        for task in tasks {
+            let (messages, report, watch) = task.await.unwrap();
+            assert_eq!(
+                report.counted + report.duplicates + report.failures.len(),
+                messages.len(),
+                "every message counted, a duplicate, or reported: {report:?}"
+            );
+            let seen = watch.conflicts.load(Ordering::Relaxed);
+            assert_eq!(
+                report.conflicts, seen,
+                "the invocation reports every conflict its commits met"
+            );
+            conflicts += seen;
+            committed_after_conflict += watch.committed_after_conflict.load(Ordering::Relaxed);
+            retry_rounds += report.retries;
+            if seen > 0 && report.failures.is_empty() {
+                // Conflicts cancelled this invocation's transaction, yet it
+                // counted or resolved every event before returning: the
+                // retry rounds did their work.
+                assert!(report.retries > 0, "a conflict was retried: {report:?}");
+                recovered += 1;
+            }
+            counted += report.counted;
+            for failure in &report.failures {
+                assert_eq!(failure.kind, FailureKind::Transient, "{failure:?}");
+                let message = messages
+                    .iter()
+                    .find(|m| m.message_id == failure.message_id)
+                    .unwrap();
+                again.push(message.body.clone().unwrap());
+            }
+        }
+        // What was reported failed comes back, as SQS redelivers it.
+        redelivered += again.len();
+        let out = deliver(store.as_ref(), &mut rng, again, BATCH, now()).await;
+        assert!(out.invalid.is_empty());
+        counted += out.counted;
+    }
+    println!(
+        "{rounds} round(s): {conflicts} conflict(s); {recovered} invocation(s) settled their \
+         batch after one in {retry_rounds} extra round(s), {committed_after_conflict} commit(s) \
+         landing after a conflict; {redelivered} message(s) redelivered"
+    );
+    assert!(
+        recovered > 0 && committed_after_conflict > 0,
+        "in {rounds} rounds ({conflicts} conflicts), no invocation met a transaction conflict \
+         and then committed in a later round"
+    );
+    assert_eq!(
+        counted,
+        segments.len(),
+        "each event counted by exactly one invocation"
     );
     assert_queries_match(
         store.as_ref(),

@@ -1,4 +1,4 @@
-//! CONTRACT §1 through the `usage-query` entry point, for both API Gateway payloads.
+//! The query API through the `usage-query` entry point, for both API Gateway payloads.
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};

@@ -13,7 +13,8 @@ use rtc_usage::service::ingest::{
 };
 use rtc_usage::store::UsageStore;
 use serde_json::json;
-use std::collections::HashMap;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 pub const TIERS: [&str; 4] = ["Audio", "V480", "V720", "V1080"];
@@ -132,13 +133,165 @@ impl Reference {
     }
 }
 
-/// Seconds as the API writes them, from milliseconds.
-pub fn seconds(ms: u64) -> serde_json::Value {
-    serde_json::from_str(&rtc_usage::domain::usage::Seconds(ms).to_json_number()).unwrap()
+/// `YYYY-MM-DDThh:mm:ssZ` for a whole second, written by chrono rather than
+/// by the service's own formatter, so a formatting bug cannot hide itself.
+pub fn query_time(ms: i64) -> String {
+    assert_eq!(ms.rem_euclid(1_000), 0, "query times are whole seconds");
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
-/// Asks the query handler about every bucket of `[from, to)` for every app and
-/// mode, at both intervals, and compares each point with the reference.
+/// Seconds as the contract writes them, from integer milliseconds, with no
+/// floating point and none of the service's code: the whole seconds alone
+/// when the milliseconds are a multiple of 1,000 ("150"), otherwise a point
+/// and the significant millisecond digits only ("150.5", "0.25", "0.001").
+pub fn seconds_text(ms: u64) -> String {
+    let whole = ms / 1_000;
+    let mut fraction = ms % 1_000;
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let mut digits = 3;
+    while fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    format!("{whole}.{fraction:0digits$}")
+}
+
+/// Every aligned bucket of `size` milliseconds that overlaps `[start, end)`:
+/// from the bucket holding `start` up to the last one starting before `end`.
+pub fn expected_buckets(start: i64, end: i64, size: i64) -> Vec<i64> {
+    let mut buckets = Vec::new();
+    let mut bucket = start - start.rem_euclid(size);
+    while bucket < end {
+        buckets.push(bucket);
+        bucket += size;
+    }
+    buckets
+}
+
+/// A JSON object with each value kept as the exact text the service wrote.
+type RawObject = BTreeMap<String, Box<RawValue>>;
+
+fn raw_object(text: &str) -> RawObject {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not a JSON object ({e}): {text}"))
+}
+
+fn raw_text(object: &RawObject, key: &str) -> String {
+    object
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} in {object:?}"))
+        .get()
+        .to_owned()
+}
+
+/// A point's fields, in the sorted order a `RawObject` lists them.
+const POINT_KEYS: [&str; 6] = [
+    "AudioDuration",
+    "Timestamp",
+    "TotalDuration",
+    "V1080Duration",
+    "V480Duration",
+    "V720Duration",
+];
+
+/// One query's window: `[start, end)` in buckets of `size` milliseconds,
+/// asked for with `Interval=interval`.
+struct Window {
+    start: i64,
+    end: i64,
+    size: i64,
+    interval: &'static str,
+}
+
+/// One window's answer against the reference: exactly the expected buckets,
+/// in order, each value and sum byte for byte as the contract writes it.
+fn assert_window(
+    text: &str,
+    map: &HashMap<(String, &'static str, usize, i64), u64>,
+    app: &str,
+    mode: &'static str,
+    window: &Window,
+) -> usize {
+    let Window {
+        start,
+        end,
+        size,
+        interval,
+    } = *window;
+    let context = format!(
+        "{app} mode {mode} interval {interval} [{}, {})",
+        query_time(start),
+        query_time(end)
+    );
+    let body = raw_object(text);
+    assert_eq!(raw_text(&body, "AppId"), format!("\"{app}\""), "{context}");
+    assert_eq!(
+        raw_text(&body, "RecordMode"),
+        format!("\"{mode}\""),
+        "{context}"
+    );
+    let points: Vec<RawObject> = serde_json::from_str(&raw_text(&body, "Data")).unwrap();
+    let buckets = expected_buckets(start, end, size);
+    assert_eq!(
+        points.len(),
+        buckets.len(),
+        "{context}: every overlapping bucket, no more, no fewer"
+    );
+    let mut sums = [0u64; 4];
+    for (point, bucket) in points.iter().zip(&buckets) {
+        let keys: Vec<&str> = point.keys().map(String::as_str).collect();
+        assert_eq!(keys, POINT_KEYS, "{context}: a point's fields");
+        let at_text = query_time(*bucket);
+        assert_eq!(
+            raw_text(point, "Timestamp"),
+            format!("\"{at_text}\""),
+            "{context}"
+        );
+        let mut total = 0;
+        for (tier, name) in TIERS.iter().enumerate() {
+            let want = map
+                .get(&(app.to_owned(), mode, tier, *bucket))
+                .copied()
+                .unwrap_or(0);
+            assert_eq!(
+                raw_text(point, &format!("{name}Duration")),
+                seconds_text(want),
+                "{context}: {name} at {at_text}"
+            );
+            sums[tier] += want;
+            total += want;
+        }
+        assert_eq!(
+            raw_text(point, "TotalDuration"),
+            seconds_text(total),
+            "{context}: the total of the four tiers at {at_text}"
+        );
+    }
+    for (tier, name) in TIERS.iter().enumerate() {
+        assert_eq!(
+            raw_text(&body, &format!("{name}SummaryDuration")),
+            seconds_text(sums[tier]),
+            "{context}: {name} summary = its column's sum"
+        );
+    }
+    assert_eq!(
+        raw_text(&body, "TotalSummaryDuration"),
+        seconds_text(sums.iter().sum()),
+        "{context}: total summary = the sum of the tiers"
+    );
+    points.len()
+}
+
+/// Asks the query handler about all of `[from, to)` for every app and mode,
+/// at both intervals, in consecutive windows of at most 31 days, and checks
+/// each answer against the reference. The first window is 2 days 1 h 30 min
+/// 13 s long, so it ends inside a bucket and every later one (31 days, the
+/// longest span, or up to the end of the range) starts inside one: partial
+/// first and last buckets must be answered whole.
 pub async fn assert_queries_match<S: UsageStore>(
     store: &S,
     reference: &Reference,
@@ -147,6 +300,9 @@ pub async fn assert_queries_match<S: UsageStore>(
     to: UtcMillis,
     now: UtcMillis,
 ) {
+    const SPAN_MAX: i64 = 31 * DAY_MS;
+    const SPAN_MIN: i64 = 5 * 60_000;
+    let oldest = now.0 - 366 * DAY_MS;
     let mut checked = 0;
     for app in apps {
         for mode in ["0", "1"] {
@@ -154,13 +310,12 @@ pub async fn assert_queries_match<S: UsageStore>(
                 ("3600", HOUR_MS, &reference.hourly),
                 ("86400", DAY_MS, &reference.daily),
             ] {
-                let mut start = UtcMillis(from.0.div_euclid(size) * size);
-                while start < to {
-                    let end = start
-                        .plus_ms(31 * DAY_MS)
-                        .min(UtcMillis(to.0.div_euclid(size) * size + size));
-                    let (start_text, end_text) =
-                        (start.format_query_time(), end.format_query_time());
+                let last = to.0 + (size - to.0.rem_euclid(size)) % size;
+                let mut start = (from.0 - from.0.rem_euclid(size)).max(oldest);
+                let mut span = 2 * DAY_MS + HOUR_MS + 30 * 60_000 + 13_000;
+                while start < to.0 {
+                    let end = (start + span).min(last).max(start + SPAN_MIN);
+                    let (start_text, end_text) = (query_time(start), query_time(end));
                     let pairs = query_pairs(&[
                         ("AppId", app),
                         ("RecordMode", mode),
@@ -178,35 +333,15 @@ pub async fn assert_queries_match<S: UsageStore>(
                         .await,
                     );
                     assert_eq!(a.status, 200, "{}", a.text);
-                    let mut sums = [0u64; 4];
-                    for point in a.body["Data"].as_array().unwrap() {
-                        let bucket = at(point["Timestamp"].as_str().unwrap()).0;
-                        let mut total = 0;
-                        for (tier, name) in TIERS.iter().enumerate() {
-                            let want = map
-                                .get(&(app.to_string(), mode, tier, bucket))
-                                .copied()
-                                .unwrap_or(0);
-                            assert_eq!(
-                                point[format!("{name}Duration")],
-                                seconds(want),
-                                "{app} mode {mode} {name} at {} (interval {interval})",
-                                point["Timestamp"]
-                            );
-                            sums[tier] += want;
-                            total += want;
-                        }
-                        assert_eq!(point["TotalDuration"], seconds(total));
-                        checked += 1;
-                    }
-                    for (tier, name) in TIERS.iter().enumerate() {
-                        assert_eq!(
-                            a.body[format!("{name}SummaryDuration")],
-                            seconds(sums[tier])
-                        );
-                    }
-                    assert_eq!(a.body["TotalSummaryDuration"], seconds(sums.iter().sum()));
+                    let window = Window {
+                        start,
+                        end,
+                        size,
+                        interval,
+                    };
+                    checked += assert_window(&a.text, map, app, mode, &window);
                     start = end;
+                    span = SPAN_MAX;
                 }
             }
         }
@@ -214,10 +349,12 @@ pub async fn assert_queries_match<S: UsageStore>(
     assert!(checked > 0);
 }
 
+/// The production retry rounds with a short first backoff: the tests run
+/// many invocations one after another.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
-        attempts: 3,
         first_backoff: Duration::from_millis(1),
+        ..RetryPolicy::default()
     }
 }
 
@@ -268,6 +405,9 @@ pub async fn deliver<S: UsageStore>(
                 .clone();
             match failure.kind {
                 FailureKind::Invalid => out.invalid.push(message.message_id),
+                // The service built a storage request DynamoDB refuses: a bug
+                // to fix, never something a redelivery can cure.
+                FailureKind::Defect => panic!("a defect: {failure:?}"),
                 FailureKind::Transient => {
                     out.redeliveries += 1;
                     if !queue.iter().any(|m| m.message_id == message.message_id) {
