@@ -30,6 +30,7 @@ pub async fn handle<S: UsageStore>(
         registrations = report.registrations,
         failed = report.failures.len(),
         retries = report.retries,
+        conflicts = report.conflicts,
         "usage batch processed"
     );
     let rejected = report
@@ -43,6 +44,7 @@ pub async fn handle<S: UsageStore>(
         ("EventsRejected", rejected as u64),
         ("EventsDeferred", (report.failures.len() - rejected) as u64),
         ("StoreRetries", report.retries as u64),
+        ("TransactionConflicts", report.conflicts as u64),
     ]);
     (batch_response(&report), report)
 }

@@ -51,6 +51,8 @@ pub struct IngestReport {
     /// Extra rounds this invocation made: after a transaction conflict, or
     /// after a cancellation by events counted before.
     pub retries: usize,
+    /// Transactions cancelled by a concurrent transaction on the same items.
+    pub conflicts: usize,
 }
 
 /// How many rounds one invocation makes to count its events. A round reads
@@ -221,6 +223,9 @@ async fn count_exactly_once<S: UsageStore>(
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, events = group.events.len(), "commit failed");
+                    if matches!(err, StoreError::Conflict(_)) {
+                        report.conflicts += 1;
+                    }
                     // A conflict outranks other failures of the round: the
                     // round after it may still count everything.
                     if !matches!(last_error, Some(StoreError::Conflict(_))) {
