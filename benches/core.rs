@@ -10,6 +10,7 @@ use rtc_usage::domain::usage::{Tier, TierMillis};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::json;
+use std::collections::HashSet;
 use std::hint::black_box;
 
 fn now() -> UtcMillis {
@@ -41,15 +42,13 @@ fn ingest_path(c: &mut Criterion) {
                 .iter()
                 .map(|body| decode(black_box(body), now()).expect("valid"))
                 .filter_map(|e| match e.body {
-                    EventBody::RecordingSegment(segment) => Some(NewEvent {
-                        key: e.key,
-                        segment,
-                    }),
-                    EventBody::AppRegistered { .. } => None,
+                    EventBody::RecordingSegment(segment) => Some(NewEvent::segment(e.key, segment)),
+                    _ => None,
                 })
                 .collect();
             black_box(plan_commits(
                 &events,
+                &HashSet::new(),
                 <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS,
             ))
         })

@@ -16,10 +16,11 @@ use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::service::query::describe_record_usage;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
+use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter, item_size};
-use rtc_usage::store::{CommitOutcome, UsageStore};
 use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -281,14 +282,10 @@ async fn naive_batch(store: &DynamoStore, messages: &[InboundMessage], now: UtcM
         let EventBody::RecordingSegment(segment) = event.body else {
             continue;
         };
-        let new = NewEvent {
-            key: event.key,
-            segment,
-        };
-        for group in plan_commits([&new], <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS) {
-            match store.commit(&group).await.expect("commit") {
-                CommitOutcome::Committed | CommitOutcome::AlreadyCounted(_) => {}
-            }
+        let new = NewEvent::segment(event.key, segment);
+        let limit = <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS;
+        for group in plan_commits([&new], &HashSet::new(), limit) {
+            store.commit(&group).await.expect("commit");
         }
     }
 }

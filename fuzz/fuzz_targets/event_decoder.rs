@@ -23,8 +23,8 @@ fuzz_target!(|data: &[u8]| {
                 let parts = segment.hour_parts();
                 assert_eq!(parts.iter().map(|(_, ms)| ms).sum::<u64>(), segment.duration_ms());
                 assert!(parts.iter().all(|(_, ms)| *ms > 0));
-                let event = NewEvent { key: event.key, segment };
-                let groups = plan_commits([&event], LIMIT);
+                let event = NewEvent::segment(event.key, segment);
+                let groups = plan_commits([&event], &Default::default(), LIMIT);
                 assert_eq!(groups.len(), 1);
                 assert!(groups[0].action_count() <= LIMIT);
             }

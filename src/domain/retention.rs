@@ -2,7 +2,7 @@
 //! queries reach back 366 days, late events are accepted for 366 days.
 //! Storage expires records by TTL at these instants; nothing here reads a clock.
 
-use super::time::{DAY_MS, Hour, UtcMillis};
+use super::time::{DAY_MS, Day, Hour, UtcMillis};
 
 /// A redelivery arriving after this instant is refused by the 366-day
 /// lateness rule before the dedupe record is consulted, so the record is no
@@ -16,4 +16,11 @@ pub fn dedupe_expiry(segment_start: UtcMillis) -> UtcMillis {
 /// margin on top.
 pub fn hourly_expiry(hour: Hour) -> UtcMillis {
     hour.start().plus_ms(369 * DAY_MS)
+}
+
+/// A user mark of a day's row is needed while sessions touching that day can
+/// still arrive: their start is at most 366 days old and before the day ends,
+/// so a day's marks are needed until its end + 366 days; one day of margin.
+pub fn user_mark_expiry(day: Day) -> UtcMillis {
+    day.start().plus_ms(368 * DAY_MS)
 }

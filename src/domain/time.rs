@@ -12,6 +12,20 @@ pub const MINUTE_MS: i64 = 60 * SECOND_MS;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// The milliseconds of `[start, end)` in each UTC hour it touches, ascending;
+/// the parts always add up to `end - start`.
+pub fn split_at_hours(start: UtcMillis, end: UtcMillis) -> Vec<(Hour, u64)> {
+    let mut parts = Vec::new();
+    let mut from = start;
+    while from < end {
+        let hour = from.hour();
+        let to = hour.end().min(end);
+        parts.push((hour, (to.0 - from.0) as u64));
+        from = to;
+    }
+    parts
+}
+
 /// An instant, in whole milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UtcMillis(pub i64);

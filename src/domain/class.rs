@@ -1,0 +1,249 @@
+//! Interactive classes: who was in a class and for how long, what a class is
+//! called and when it started and ended, and the prepaid packages its minutes
+//! are paid from. The events that carry them are decoded in `event.rs`.
+
+use super::ids::{AppId, ClassId, Name, PackageId};
+use super::time::{Day, Hour, UtcMillis, split_at_hours};
+
+/// A participant's role in a class. Every role counts as a user of the class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Teacher,
+    Assistant,
+    Student,
+    Spectator,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "teacher" => Some(Role::Teacher),
+            "assistant" => Some(Role::Assistant),
+            "student" => Some(Role::Student),
+            "spectator" => Some(Role::Spectator),
+            _ => None,
+        }
+    }
+}
+
+/// How a session used the class: live in it, or watching its recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UsageType {
+    Interactive,
+    Playback,
+}
+
+impl UsageType {
+    pub const ALL: [UsageType; 2] = [UsageType::Interactive, UsageType::Playback];
+
+    /// As events spell it.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "interactive" => Some(UsageType::Interactive),
+            "playback" => Some(UsageType::Playback),
+            _ => None,
+        }
+    }
+
+    /// As answers spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageType::Interactive => "Interactive",
+            UsageType::Playback => "Playback",
+        }
+    }
+
+    /// One letter, for storage keys; `I` sorts before `P`, as rows are listed.
+    pub fn code(self) -> char {
+        match self {
+            UsageType::Interactive => 'I',
+            UsageType::Playback => 'P',
+        }
+    }
+
+    pub fn from_code(code: char) -> Option<Self> {
+        match code {
+            'I' => Some(UsageType::Interactive),
+            'P' => Some(UsageType::Playback),
+            _ => None,
+        }
+    }
+}
+
+/// One user's presence in a class: a usage interval like a recording
+/// segment. Sessions may overlap, even for one user; each counts whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub app: AppId,
+    pub class: ClassId,
+    pub user: Name,
+    pub role: Role,
+    pub usage: UsageType,
+    pub start: UtcMillis,
+    pub end: UtcMillis,
+}
+
+impl Session {
+    pub fn hour_parts(&self) -> Vec<(Hour, u64)> {
+        split_at_hours(self.start, self.end)
+    }
+
+    /// The UTC days the session touches, ascending (one to three).
+    pub fn days(&self) -> Vec<Day> {
+        let mut days: Vec<Day> = self.hour_parts().iter().map(|(h, _)| h.day()).collect();
+        days.dedup();
+        days
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        (self.end.0 - self.start.0) as u64
+    }
+}
+
+/// A fact about a class, set once: a repeat is a no-op, a different value a
+/// conflict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClassFact {
+    /// The teacher pressed Start.
+    Started { name: Name, start: UtcMillis },
+    /// The teacher pressed End.
+    Ended { end: UtcMillis },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassFactEvent {
+    pub app: AppId,
+    pub class: ClassId,
+    pub fact: ClassFact,
+}
+
+/// What is known of a class: each fact once it has arrived.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassFacts {
+    pub name: Option<Name>,
+    pub start: Option<UtcMillis>,
+    pub end: Option<UtcMillis>,
+}
+
+impl ClassFacts {
+    /// These facts with `fact` added, or why it conflicts: a different
+    /// value for a fact already set, or an end not after the start
+    /// (whichever of the two arrived first).
+    pub fn with(&self, fact: &ClassFact) -> Result<ClassFacts, String> {
+        let mut next = self.clone();
+        match fact {
+            ClassFact::Started { name, start } => {
+                if self.name.as_ref().is_some_and(|n| n != name) {
+                    return Err("the class already has another className".into());
+                }
+                if self.start.is_some_and(|s| s != *start) {
+                    return Err("the class already has another startTime".into());
+                }
+                next.name = Some(name.clone());
+                next.start = Some(*start);
+            }
+            ClassFact::Ended { end } => {
+                if self.end.is_some_and(|e| e != *end) {
+                    return Err("the class already has another endTime".into());
+                }
+                next.end = Some(*end);
+            }
+        }
+        if let (Some(start), Some(end)) = (next.start, next.end)
+            && end <= start
+        {
+            return Err("the class's endTime would not be after its startTime".into());
+        }
+        Ok(next)
+    }
+}
+
+/// A prepaid package of minutes, valid on the UTC days `valid_from..=valid_to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    pub app: AppId,
+    pub id: PackageId,
+    pub name: Name,
+    pub minutes: u64,
+    pub valid_from: Day,
+    pub valid_to: Day,
+}
+
+/// The most minutes one package holds.
+pub const MAX_PACKAGE_MINUTES: u64 = 100_000_000;
+/// The longest validity: `valid_to` at most this many days after `valid_from`.
+pub const MAX_PACKAGE_VALIDITY_DAYS: i64 = 366;
+/// How far back a package may start: `valid_from` no earlier than today
+/// minus this many days.
+pub const MAX_PACKAGE_LOOKBACK_DAYS: i64 = 366;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: i64) -> UtcMillis {
+        UtcMillis(ms)
+    }
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    #[test]
+    fn facts_set_once_and_end_after_start_whichever_came_first() {
+        let started = ClassFact::Started {
+            name: name("Math"),
+            start: t(1_000),
+        };
+        let facts = ClassFacts::default().with(&started).unwrap();
+        assert_eq!(
+            facts.with(&started).unwrap(),
+            facts,
+            "the same fact again is a no-op"
+        );
+        assert!(
+            facts
+                .with(&ClassFact::Started {
+                    name: name("Art"),
+                    start: t(1_000)
+                })
+                .is_err()
+        );
+        assert!(
+            facts
+                .with(&ClassFact::Started {
+                    name: name("Math"),
+                    start: t(1_001)
+                })
+                .is_err()
+        );
+        assert!(
+            facts.with(&ClassFact::Ended { end: t(1_000) }).is_err(),
+            "end not after start"
+        );
+        let ended = facts.with(&ClassFact::Ended { end: t(2_000) }).unwrap();
+        assert!(ended.with(&ClassFact::Ended { end: t(3_000) }).is_err());
+
+        // The end first, then a start not before it.
+        let end_first = ClassFacts::default()
+            .with(&ClassFact::Ended { end: t(500) })
+            .unwrap();
+        assert!(end_first.with(&started).is_err());
+    }
+
+    #[test]
+    fn a_session_across_midnight_touches_two_days() {
+        let day = Day(20_000);
+        let session = Session {
+            app: AppId::parse("a").unwrap(),
+            class: ClassId::parse("c").unwrap(),
+            user: name("u"),
+            role: Role::Student,
+            usage: UsageType::Interactive,
+            start: day.start().minus_ms(1),
+            end: day.start().plus_ms(1),
+        };
+        assert_eq!(session.days(), vec![Day(19_999), day]);
+        assert_eq!(session.duration_ms(), 2);
+    }
+}
