@@ -27,7 +27,7 @@ pub async fn handle<S: UsageStore>(
         messages = messages.len(),
         counted = report.counted,
         duplicates = report.duplicates,
-        registrations = report.registrations,
+        facts = report.facts,
         failed = report.failures.len(),
         retries = report.retries,
         conflicts = report.conflicts,

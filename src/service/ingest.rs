@@ -6,10 +6,10 @@
 //! cancelled on retry by its own dedupe records, and the events it holds are
 //! then known to be counted.
 
-use crate::domain::commit::{NewEvent, plan_commits};
+use crate::domain::commit::{Counted, NewEvent, RowKey, UserMark, plan_commits};
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
 use crate::domain::time::UtcMillis;
-use crate::store::{CommitOutcome, RegisterOutcome, StoreError, UsageStore};
+use crate::store::{CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, UsageStore};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -47,7 +47,8 @@ pub struct IngestReport {
     pub counted: usize,
     /// Deliveries of events that had been counted before (or earlier in the batch).
     pub duplicates: usize,
-    pub registrations: usize,
+    /// Registrations, class facts and packages taken in (new or repeated).
+    pub facts: usize,
     /// Extra rounds this invocation made: after a transaction conflict, or
     /// after a cancellation by events counted before.
     pub retries: usize,
@@ -115,41 +116,106 @@ pub async fn ingest_batch<S: UsageStore>(
                 continue;
             }
         };
-        match event.body {
-            EventBody::AppRegistered { app, owner } => match store.register(&app, &owner).await {
-                Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => {
-                    report.registrations += 1
+        // Registrations, class facts and packages are set once: applying one
+        // again changes nothing, so they need no dedupe record. Usage is
+        // counted below, exactly once.
+        let set_once = match event.body {
+            EventBody::AppRegistered { app, owner, name } => {
+                match store.register_app(&app, &owner, name.as_ref()).await {
+                    Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => {
+                        Ok(SetOnceOutcome::Applied)
+                    }
+                    Ok(RegisterOutcome::OwnedByAnother) => Ok(SetOnceOutcome::Conflict(format!(
+                        "app {app} is registered to another account"
+                    ))),
+                    Err(err) => Err(err),
                 }
-                Ok(RegisterOutcome::OwnedByAnother) => fail(
-                    &mut report,
-                    &message.message_id,
-                    Some(event.id),
-                    FailureKind::Invalid,
-                    format!("app {app} is registered to another account"),
-                ),
-                Err(err) => fail(
-                    &mut report,
-                    &message.message_id,
-                    Some(event.id),
-                    FailureKind::Transient,
-                    err.to_string(),
-                ),
-            },
-            EventBody::RecordingSegment(segment) => {
-                let delivery = deliveries.entry(event.key).or_insert_with(|| Delivery {
-                    event: NewEvent {
-                        key: event.key,
-                        segment,
-                    },
-                    event_id: event.id,
-                    message_ids: Vec::new(),
-                });
-                delivery.message_ids.push(message.message_id.clone());
             }
+            EventBody::ClassFact(fact) => store.apply_class_fact(&fact).await,
+            EventBody::PackagePurchased(package) => store.put_package(&package).await,
+            EventBody::RecordingSegment(segment) => {
+                deliver(
+                    &mut deliveries,
+                    NewEvent::segment(event.key, segment),
+                    event.id,
+                    message,
+                );
+                continue;
+            }
+            EventBody::ClassSession(session) => {
+                deliver(
+                    &mut deliveries,
+                    NewEvent::session(event.key, session),
+                    event.id,
+                    message,
+                );
+                continue;
+            }
+        };
+        match set_once {
+            Ok(SetOnceOutcome::Applied) => report.facts += 1,
+            Ok(SetOnceOutcome::Conflict(reason)) => fail(
+                &mut report,
+                &message.message_id,
+                Some(event.id),
+                FailureKind::Invalid,
+                reason,
+            ),
+            Err(err) => fail(
+                &mut report,
+                &message.message_id,
+                Some(event.id),
+                store_failure(&err),
+                err.to_string(),
+            ),
         }
     }
     count_exactly_once(store, deliveries, retry, &mut report).await;
     report
+}
+
+/// One more message carrying `event` (several may carry the same one).
+fn deliver(
+    deliveries: &mut BTreeMap<EventKey, Delivery>,
+    event: NewEvent,
+    event_id: String,
+    message: &InboundMessage,
+) {
+    let delivery = deliveries.entry(event.key).or_insert_with(|| Delivery {
+        event,
+        event_id,
+        message_ids: Vec::new(),
+    });
+    delivery.message_ids.push(message.message_id.clone());
+}
+
+/// How a storage failure is reported: a defect, or something a redelivery
+/// may get past.
+fn store_failure(err: &StoreError) -> FailureKind {
+    match err {
+        StoreError::Bug(_) => FailureKind::Defect,
+        _ => FailureKind::Transient,
+    }
+}
+
+/// The user marks a session would create: one per day it touches.
+fn marks_of(event: &NewEvent) -> Vec<UserMark> {
+    match &event.usage {
+        Counted::Segment(_) => Vec::new(),
+        Counted::Session(session) => session
+            .days()
+            .into_iter()
+            .map(|day| UserMark {
+                row: RowKey {
+                    app: session.app.clone(),
+                    day,
+                    class: session.class.clone(),
+                    usage: session.usage,
+                },
+                user: session.user.clone(),
+            })
+            .collect(),
+    }
 }
 
 async fn count_exactly_once<S: UsageStore>(
@@ -169,6 +235,7 @@ async fn count_exactly_once<S: UsageStore>(
         }
     };
     let mut last_error: Option<StoreError> = None;
+    let mut known_users: HashSet<UserMark> = HashSet::new();
     let mut backoff = retry.first_backoff;
     for round in 0..retry.rounds {
         if pending.is_empty() {
@@ -190,20 +257,30 @@ async fn count_exactly_once<S: UsageStore>(
         // a transaction, where a failed condition would cancel the rest and
         // still cost write capacity.
         let keys: Vec<EventKey> = pending.keys().copied().collect();
-        match store.counted(&keys).await {
+        let marks: Vec<UserMark> = pending
+            .values()
+            .flat_map(|d| marks_of(&d.event))
+            .filter(|m| !known_users.contains(m))
+            .collect();
+        match store.seen(&keys, &marks).await {
             Ok(seen) => {
-                for key in seen {
+                for key in seen.events {
                     if let Some(d) = pending.remove(&key) {
                         resolve(report, d, false);
                     }
                 }
+                known_users.extend(seen.users);
             }
             Err(err) => {
                 last_error = Some(err);
                 continue;
             }
         }
-        let groups = plan_commits(pending.values().map(|d| &d.event), S::MAX_COMMIT_ACTIONS);
+        let groups = plan_commits(
+            pending.values().map(|d| &d.event),
+            &known_users,
+            S::MAX_COMMIT_ACTIONS,
+        );
         for group in groups {
             match store.commit(&group).await {
                 Ok(CommitOutcome::Committed) => {
@@ -221,6 +298,8 @@ async fn count_exactly_once<S: UsageStore>(
                         }
                     }
                 }
+                // Nothing was written; the next round plans knowing these users.
+                Ok(CommitOutcome::UsersSeen(users)) => known_users.extend(users),
                 Err(err) => {
                     tracing::warn!(error = %err, events = group.events.len(), "commit failed");
                     if matches!(err, StoreError::Conflict(_)) {
@@ -235,10 +314,9 @@ async fn count_exactly_once<S: UsageStore>(
             }
         }
     }
-    let kind = match last_error {
-        Some(StoreError::Bug(_)) => FailureKind::Defect,
-        _ => FailureKind::Transient,
-    };
+    let kind = last_error
+        .as_ref()
+        .map_or(FailureKind::Transient, store_failure);
     let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
     for delivery in pending.into_values() {
         for message_id in delivery.message_ids {

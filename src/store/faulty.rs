@@ -4,7 +4,6 @@
 //! exactly-once tests, the soak and the benchmark; deterministic per seed.
 
 use super::*;
-use crate::domain::commit::CommitGroup;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -127,11 +126,43 @@ impl<S: UsageStore> FaultyStore<S> {
 impl<S: UsageStore> UsageStore for FaultyStore<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
-        self.read(self.inner.owner_of(app)).await
+    async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
+        self.read(self.inner.registration(app)).await
     }
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        self.write(self.inner.register(app, owner)).await
+    async fn register_app(
+        &self,
+        app: &AppId,
+        owner: &AccountId,
+        name: Option<&Name>,
+    ) -> StoreResult<RegisterOutcome> {
+        self.write(self.inner.register_app(app, owner, name)).await
+    }
+    async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
+        self.write(self.inner.apply_class_fact(fact)).await
+    }
+    async fn put_package(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
+        self.write(self.inner.put_package(package)).await
+    }
+    async fn packages(&self, app: &AppId) -> StoreResult<Vec<Package>> {
+        self.read(self.inner.packages(app)).await
+    }
+    async fn class_facts(
+        &self,
+        app: &AppId,
+        classes: &[ClassId],
+    ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
+        self.read(self.inner.class_facts(app, classes)).await
+    }
+    async fn av_hours(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+        self.read(self.inner.av_hours(app, first, last)).await
+    }
+    async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
+        self.read(self.inner.av_rows(app, first, last)).await
     }
     async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
         self.read(self.inner.hours(app, first, last)).await
@@ -139,12 +170,12 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
         self.read(self.inner.days(app, first, last)).await
     }
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        let seen = self.read(self.inner.counted(keys)).await?;
+    async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
+        let seen = self.read(self.inner.seen(keys, users)).await?;
         let stale = self.plan.lock().expect("plan lock").stale_reads_per_mille;
         if stale > 0 && self.roll() < stale {
             self.counts.stale_reads.fetch_add(1, Ordering::Relaxed);
-            return Ok(HashSet::new());
+            return Ok(Seen::default());
         }
         Ok(seen)
     }

@@ -4,7 +4,8 @@
 //! run the same services against a real DynamoDB API.
 
 use super::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::domain::ids::PackageId;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Mutex;
 
@@ -13,9 +14,22 @@ use std::sync::Mutex;
 /// small unit tests too.
 pub const PENDING_PAGE_SIZE: usize = 100;
 
+/// What the deduction depends on changed: a change counter and the days.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AvState {
+    pub seq: u64,
+    pub dirty: BTreeSet<Day>,
+}
+
 #[derive(Default)]
 struct State {
-    owners: HashMap<AppId, AccountId>,
+    owners: HashMap<AppId, Registration>,
+    facts: HashMap<(AppId, ClassId), ClassFacts>,
+    packages: BTreeMap<(AppId, PackageId), Package>,
+    av_hours: BTreeMap<(AppId, Hour), AvMillis>,
+    rows: BTreeMap<RowKey, (u64, u64)>,
+    users: HashSet<UserMark>,
+    av_state: HashMap<AppId, AvState>,
     hours: BTreeMap<(AppId, Hour), ModeUsage>,
     days: BTreeMap<(AppId, Day), DayRecord>,
     pending: BTreeSet<PendingDay>,
@@ -54,16 +68,30 @@ impl UsageStore for MemoryStore {
     /// As DynamoDB's, so that plans made for either are the same.
     const MAX_COMMIT_ACTIONS: usize = 100;
 
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+    async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
         Ok(self.with(|s| s.owners.get(app).cloned()))
     }
 
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        Ok(self.with(|s| match s.owners.get(app) {
-            Some(existing) if existing == owner => RegisterOutcome::Unchanged,
+    async fn register_app(
+        &self,
+        app: &AppId,
+        owner: &AccountId,
+        name: Option<&Name>,
+    ) -> StoreResult<RegisterOutcome> {
+        Ok(self.with(|s| match s.owners.get_mut(app) {
+            Some(existing) if existing.owner == *owner => {
+                if existing.name.is_none() {
+                    existing.name = name.cloned();
+                }
+                RegisterOutcome::Unchanged
+            }
             Some(_) => RegisterOutcome::OwnedByAnother,
             None => {
-                s.owners.insert(app.clone(), owner.clone());
+                let registration = Registration {
+                    owner: owner.clone(),
+                    name: name.cloned(),
+                };
+                s.owners.insert(app.clone(), registration);
                 RegisterOutcome::Registered
             }
         }))
@@ -82,11 +110,107 @@ impl UsageStore for MemoryStore {
         }))
     }
 
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        Ok(self.with(|s| {
-            keys.iter()
+    async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
+        Ok(self.with(|s| Seen {
+            events: keys
+                .iter()
                 .filter(|k| s.counted.contains(k))
                 .copied()
+                .collect(),
+            users: users
+                .iter()
+                .filter(|u| s.users.contains(u))
+                .cloned()
+                .collect(),
+        }))
+    }
+
+    async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
+        Ok(self.with(|s| {
+            let facts = s
+                .facts
+                .entry((fact.app.clone(), fact.class.clone()))
+                .or_default();
+            match facts.with(&fact.fact) {
+                Ok(next) => {
+                    *facts = next;
+                    SetOnceOutcome::Applied
+                }
+                Err(reason) => SetOnceOutcome::Conflict(reason),
+            }
+        }))
+    }
+
+    async fn put_package(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
+        Ok(self.with(|s| {
+            let key = (package.app.clone(), package.id.clone());
+            match s.packages.get(&key) {
+                Some(stored) if stored == package => SetOnceOutcome::Applied,
+                Some(_) => SetOnceOutcome::Conflict(format!(
+                    "package {} already exists with other data",
+                    package.id
+                )),
+                None => {
+                    s.packages.insert(key, package.clone());
+                    let state = s.av_state.entry(package.app.clone()).or_default();
+                    state.seq += 1;
+                    state.dirty.insert(package.valid_from);
+                    SetOnceOutcome::Applied
+                }
+            }
+        }))
+    }
+
+    async fn packages(&self, app: &AppId) -> StoreResult<Vec<Package>> {
+        Ok(self.with(|s| {
+            s.packages
+                .iter()
+                .filter(|((a, _), _)| a == app)
+                .map(|(_, p)| p.clone())
+                .collect()
+        }))
+    }
+
+    async fn class_facts(
+        &self,
+        app: &AppId,
+        classes: &[ClassId],
+    ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
+        Ok(self.with(|s| {
+            classes
+                .iter()
+                .filter_map(|c| {
+                    let facts = s.facts.get(&(app.clone(), c.clone()))?;
+                    Some((c.clone(), facts.clone()))
+                })
+                .collect()
+        }))
+    }
+
+    async fn av_hours(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+        Ok(self.with(|s| {
+            s.av_hours
+                .range((app.clone(), first)..=(app.clone(), last))
+                .map(|((_, hour), usage)| (*hour, *usage))
+                .collect()
+        }))
+    }
+
+    async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
+        Ok(self.with(|s| {
+            s.rows
+                .iter()
+                .filter(|(k, _)| k.app == *app && first <= k.day && k.day <= last)
+                .map(|(key, (ms, users))| RowRecord {
+                    key: key.clone(),
+                    ms: *ms,
+                    users: *users,
+                })
                 .collect()
         }))
     }
@@ -102,7 +226,30 @@ impl UsageStore for MemoryStore {
             if !seen.is_empty() {
                 return CommitOutcome::AlreadyCounted(seen);
             }
+            let users: Vec<UserMark> = group
+                .new_users
+                .keys()
+                .filter(|u| s.users.contains(u))
+                .cloned()
+                .collect();
+            if !users.is_empty() {
+                return CommitOutcome::UsersSeen(users);
+            }
             s.counted.extend(group.events.iter().map(|(k, _)| *k));
+            s.users.extend(group.new_users.keys().cloned());
+            for (key, add) in &group.av_hours {
+                *s.av_hours.entry(key.clone()).or_default() += add.usage;
+            }
+            for (key, add) in &group.rows {
+                let row = s.rows.entry(key.clone()).or_default();
+                row.0 += add.ms;
+                row.1 += add.users;
+            }
+            for (app, days) in &group.av_changes {
+                let state = s.av_state.entry(app.clone()).or_default();
+                state.seq += 1;
+                state.dirty.extend(days);
+            }
             for (key, add) in &group.hours {
                 *s.hours.entry(key.clone()).or_default() += add.usage;
             }

@@ -9,12 +9,13 @@ pub mod faulty;
 #[cfg(any(test, feature = "testkit"))]
 pub mod memory;
 
-use crate::domain::commit::CommitGroup;
+use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
+use crate::domain::commit::{AvMillis, CommitGroup, RowKey, UserMark};
 use crate::domain::event::EventKey;
-use crate::domain::ids::{AccountId, AppId};
+use crate::domain::ids::{AccountId, AppId, ClassId, Name};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +52,40 @@ pub enum CommitOutcome {
     Committed,
     /// Nothing was written: these events of the group were counted before.
     AlreadyCounted(Vec<EventKey>),
+    /// Nothing was written: these users had been counted in their rows
+    /// before (by another group or invocation); plan again knowing them.
+    UsersSeen(Vec<UserMark>),
+}
+
+/// An app's registration: its owner, and its name once one was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub owner: AccountId,
+    pub name: Option<Name>,
+}
+
+/// What a pre-check read found: events counted and user marks present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub events: HashSet<EventKey>,
+    pub users: HashSet<UserMark>,
+}
+
+/// Whether a fact or a package was taken in, or refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetOnceOutcome {
+    /// Stored, or it was there already with the same value.
+    Applied,
+    /// Another value is stored; nothing was written.
+    Conflict(String),
+}
+
+/// One details row as stored: its milliseconds and distinct users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowRecord {
+    pub key: RowKey,
+    pub ms: u64,
+    pub users: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,13 +147,31 @@ pub trait UsageStore: Send + Sync {
     /// transaction limit, which the commit planner packs groups up to.
     const MAX_COMMIT_ACTIONS: usize;
 
-    fn owner_of(&self, app: &AppId) -> impl Future<Output = StoreResult<Option<AccountId>>> + Send;
+    fn registration(
+        &self,
+        app: &AppId,
+    ) -> impl Future<Output = StoreResult<Option<Registration>>> + Send;
+
+    fn owner_of(&self, app: &AppId) -> impl Future<Output = StoreResult<Option<AccountId>>> + Send {
+        async move { Ok(self.registration(app).await?.map(|r| r.owner)) }
+    }
+
+    /// Registers the app to `owner` unless it is registered to another
+    /// account; `name` names it unless it has a name already.
+    fn register_app(
+        &self,
+        app: &AppId,
+        owner: &AccountId,
+        name: Option<&Name>,
+    ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send;
 
     fn register(
         &self,
         app: &AppId,
         owner: &AccountId,
-    ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send;
+    ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send {
+        self.register_app(app, owner, None)
+    }
 
     /// Hours `first..=last` of the app that have usage, ascending.
     fn hours(
@@ -136,12 +189,63 @@ pub trait UsageStore: Send + Sync {
         last: Day,
     ) -> impl Future<Output = StoreResult<Vec<DayRecord>>> + Send;
 
-    /// Which of these events have been counted. May miss a very recent one
-    /// (it is a cost saver; `commit` is what guarantees exactly once).
+    /// Which of these events have been counted and which user marks exist.
+    /// May miss very recent ones (it is a cost saver; `commit`'s conditions
+    /// are what guarantee exactly once).
+    fn seen(
+        &self,
+        keys: &[EventKey],
+        users: &[UserMark],
+    ) -> impl Future<Output = StoreResult<Seen>> + Send;
+
+    /// Which of these events have been counted (see [`UsageStore::seen`]).
     fn counted(
         &self,
         keys: &[EventKey],
-    ) -> impl Future<Output = StoreResult<HashSet<EventKey>>> + Send;
+    ) -> impl Future<Output = StoreResult<HashSet<EventKey>>> + Send {
+        async move { Ok(self.seen(keys, &[]).await?.events) }
+    }
+
+    /// Sets a class fact once: the same value again changes nothing; a
+    /// different value, or an end not after the start, is a conflict.
+    fn apply_class_fact(
+        &self,
+        fact: &ClassFactEvent,
+    ) -> impl Future<Output = StoreResult<SetOnceOutcome>> + Send;
+
+    /// Stores a package once: the same purchase again changes nothing; other
+    /// data under the same package id is a conflict.
+    fn put_package(
+        &self,
+        package: &Package,
+    ) -> impl Future<Output = StoreResult<SetOnceOutcome>> + Send;
+
+    /// The app's packages, in package id order.
+    fn packages(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<Package>>> + Send;
+
+    /// What is known of these classes of the app (absent: nothing yet).
+    fn class_facts(
+        &self,
+        app: &AppId,
+        classes: &[ClassId],
+    ) -> impl Future<Output = StoreResult<BTreeMap<ClassId, ClassFacts>>> + Send;
+
+    /// Audio/video usage of the hours `first..=last` that have any, ascending.
+    fn av_hours(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> impl Future<Output = StoreResult<Vec<(Hour, AvMillis)>>> + Send;
+
+    /// Details rows of the days `first..=last`, in key order: by day, then
+    /// class id, then usage type.
+    fn av_rows(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> impl Future<Output = StoreResult<Vec<RowRecord>>> + Send;
 
     /// Writes the whole group atomically, or nothing.
     fn commit(
@@ -173,4 +277,122 @@ pub trait UsageStore: Send + Sync {
         totals: &ModeUsage,
         seq: u64,
     ) -> impl Future<Output = StoreResult<WriteDayOutcome>> + Send;
+}
+
+/// Writes the methods of [`UsageStore`] named in the list as plain calls to
+/// the same method of `self.$inner`: for test wrappers that change a few
+/// methods and pass the rest through.
+#[cfg(any(test, feature = "testkit"))]
+#[macro_export]
+macro_rules! forward_store_methods {
+    ($inner:ident; $($method:ident),* $(,)?) => {
+        $( $crate::forward_store_methods!(@one $inner $method); )*
+    };
+    (@one $inner:ident registration) => {
+        async fn registration(&self, app: &$crate::domain::ids::AppId)
+            -> $crate::store::StoreResult<Option<$crate::store::Registration>> {
+            self.$inner.registration(app).await
+        }
+    };
+    (@one $inner:ident register_app) => {
+        async fn register_app(&self, app: &$crate::domain::ids::AppId,
+            owner: &$crate::domain::ids::AccountId, name: Option<&$crate::domain::ids::Name>)
+            -> $crate::store::StoreResult<$crate::store::RegisterOutcome> {
+            self.$inner.register_app(app, owner, name).await
+        }
+    };
+    (@one $inner:ident hours) => {
+        async fn hours(&self, app: &$crate::domain::ids::AppId, first: $crate::domain::time::Hour,
+            last: $crate::domain::time::Hour)
+            -> $crate::store::StoreResult<Vec<$crate::store::HourRecord>> {
+            self.$inner.hours(app, first, last).await
+        }
+    };
+    (@one $inner:ident days) => {
+        async fn days(&self, app: &$crate::domain::ids::AppId, first: $crate::domain::time::Day,
+            last: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<Vec<$crate::store::DayRecord>> {
+            self.$inner.days(app, first, last).await
+        }
+    };
+    (@one $inner:ident seen) => {
+        async fn seen(&self, keys: &[$crate::domain::event::EventKey],
+            users: &[$crate::domain::commit::UserMark])
+            -> $crate::store::StoreResult<$crate::store::Seen> {
+            self.$inner.seen(keys, users).await
+        }
+    };
+    (@one $inner:ident commit) => {
+        async fn commit(&self, group: &$crate::domain::commit::CommitGroup)
+            -> $crate::store::StoreResult<$crate::store::CommitOutcome> {
+            self.$inner.commit(group).await
+        }
+    };
+    (@one $inner:ident apply_class_fact) => {
+        async fn apply_class_fact(&self, fact: &$crate::domain::class::ClassFactEvent)
+            -> $crate::store::StoreResult<$crate::store::SetOnceOutcome> {
+            self.$inner.apply_class_fact(fact).await
+        }
+    };
+    (@one $inner:ident put_package) => {
+        async fn put_package(&self, package: &$crate::domain::class::Package)
+            -> $crate::store::StoreResult<$crate::store::SetOnceOutcome> {
+            self.$inner.put_package(package).await
+        }
+    };
+    (@one $inner:ident packages) => {
+        async fn packages(&self, app: &$crate::domain::ids::AppId)
+            -> $crate::store::StoreResult<Vec<$crate::domain::class::Package>> {
+            self.$inner.packages(app).await
+        }
+    };
+    (@one $inner:ident class_facts) => {
+        async fn class_facts(&self, app: &$crate::domain::ids::AppId,
+            classes: &[$crate::domain::ids::ClassId])
+            -> $crate::store::StoreResult<std::collections::BTreeMap<
+                $crate::domain::ids::ClassId, $crate::domain::class::ClassFacts>> {
+            self.$inner.class_facts(app, classes).await
+        }
+    };
+    (@one $inner:ident av_hours) => {
+        async fn av_hours(&self, app: &$crate::domain::ids::AppId,
+            first: $crate::domain::time::Hour, last: $crate::domain::time::Hour)
+            -> $crate::store::StoreResult<Vec<($crate::domain::time::Hour,
+                $crate::domain::commit::AvMillis)>> {
+            self.$inner.av_hours(app, first, last).await
+        }
+    };
+    (@one $inner:ident av_rows) => {
+        async fn av_rows(&self, app: &$crate::domain::ids::AppId,
+            first: $crate::domain::time::Day, last: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<Vec<$crate::store::RowRecord>> {
+            self.$inner.av_rows(app, first, last).await
+        }
+    };
+    (@one $inner:ident pending_days) => {
+        async fn pending_days(&self, cursor: Option<String>)
+            -> $crate::store::StoreResult<$crate::store::PendingPage> {
+            self.$inner.pending_days(cursor).await
+        }
+    };
+    (@one $inner:ident apps_with_usage) => {
+        async fn apps_with_usage(&self, day: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<Vec<$crate::domain::ids::AppId>> {
+            self.$inner.apps_with_usage(day).await
+        }
+    };
+    (@one $inner:ident day_snapshot) => {
+        async fn day_snapshot(&self, app: &$crate::domain::ids::AppId,
+            day: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<$crate::store::DaySnapshot> {
+            self.$inner.day_snapshot(app, day).await
+        }
+    };
+    (@one $inner:ident write_day) => {
+        async fn write_day(&self, app: &$crate::domain::ids::AppId,
+            day: $crate::domain::time::Day, totals: &$crate::domain::usage::ModeUsage, seq: u64)
+            -> $crate::store::StoreResult<$crate::store::WriteDayOutcome> {
+            self.$inner.write_day(app, day, totals, seq).await
+        }
+    };
 }

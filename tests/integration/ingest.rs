@@ -6,19 +6,14 @@ use crate::support::*;
 use crate::workload::*;
 use rand::Rng;
 use rtc_usage::domain::commit::CommitGroup;
-use rtc_usage::domain::event::EventKey;
-use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, Hour, UtcMillis};
-use rtc_usage::domain::usage::ModeUsage;
+use rtc_usage::domain::ids::AppId;
+use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
-use rtc_usage::store::{
-    CommitOutcome, DayRecord, DaySnapshot, HourRecord, PendingPage, RegisterOutcome, StoreError,
-    StoreResult, UsageStore, WriteDayOutcome,
-};
+use rtc_usage::store::{CommitOutcome, StoreError, StoreResult, UsageStore};
 use rtc_usage::testkit::register_apps;
 use serde_json::json;
 use std::collections::HashSet;
@@ -74,17 +69,11 @@ async fn fixture_batch_registers_and_counts_each_tier() {
         serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
     let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch.clone(), now()).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(
-        (report.registrations, report.counted, report.duplicates),
-        (1, 4, 0)
-    );
+    assert_eq!((report.facts, report.counted, report.duplicates), (1, 4, 0));
     // The whole batch again: nothing more is counted, everything is acknowledged.
     let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(
-        (report.registrations, report.counted, report.duplicates),
-        (1, 0, 4)
-    );
+    assert_eq!((report.facts, report.counted, report.duplicates), (1, 0, 4));
     let hours = store
         .hours(
             &AppId::parse("app-1").unwrap(),
@@ -483,21 +472,8 @@ impl ConflictWatch {
 impl UsageStore for ConflictWatch {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
-        self.inner.owner_of(app).await
-    }
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        self.inner.register(app, owner).await
-    }
-    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        self.inner.hours(app, first, last).await
-    }
-    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        self.inner.days(app, first, last).await
-    }
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        self.inner.counted(keys).await
-    }
+    rtc_usage::forward_store_methods!(inner; registration, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day);
+
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         let items = items_of(group);
         let outcome = match self.claim(&items) {
@@ -521,24 +497,6 @@ impl UsageStore for ConflictWatch {
             _ => {}
         }
         outcome
-    }
-    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
-        self.inner.pending_days(cursor).await
-    }
-    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        self.inner.apps_with_usage(day).await
-    }
-    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
-        self.inner.day_snapshot(app, day).await
-    }
-    async fn write_day(
-        &self,
-        app: &AppId,
-        day: Day,
-        totals: &ModeUsage,
-        seq: u64,
-    ) -> StoreResult<WriteDayOutcome> {
-        self.inner.write_day(app, day, totals, seq).await
     }
 }
 

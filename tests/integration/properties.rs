@@ -135,7 +135,7 @@ proptest! {
         let report = runtime().block_on(ingest_batch(&store, &messages, now(), RetryPolicy::default()));
         prop_assert!(report.failures.iter().all(|f| f.kind == FailureKind::Invalid));
         prop_assert_eq!(
-            report.counted + report.duplicates + report.registrations + report.failures.len(),
+            report.counted + report.duplicates + report.facts + report.failures.len(),
             messages.len()
         );
     }
@@ -671,7 +671,7 @@ fn the_body_generator_yields_counted_and_rejected_events() {
             now(),
             RetryPolicy::default(),
         ));
-        counted += report.counted + report.registrations;
+        counted += report.counted + report.facts;
         rejected += report.failures.len();
     }
     assert!(

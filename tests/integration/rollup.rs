@@ -199,33 +199,9 @@ struct RollsTakeTime<S> {
 
 impl<S: UsageStore> UsageStore for RollsTakeTime<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
-        self.inner.owner_of(app).await
-    }
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        self.inner.register(app, owner).await
-    }
-    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        self.inner.hours(app, first, last).await
-    }
-    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        self.inner.days(app, first, last).await
-    }
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        self.inner.counted(keys).await
-    }
-    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
-        self.inner.commit(group).await
-    }
-    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
-        self.inner.pending_days(cursor).await
-    }
-    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        self.inner.apps_with_usage(day).await
-    }
-    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
-        self.inner.day_snapshot(app, day).await
-    }
+
+    rtc_usage::forward_store_methods!(inner; registration, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, day_snapshot);
+
     async fn write_day(
         &self,
         app: &AppId,
@@ -346,43 +322,13 @@ impl EventLandsDuringRoll {
 
 impl UsageStore for EventLandsDuringRoll {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
-        self.inner.owner_of(app).await
-    }
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        self.inner.register(app, owner).await
-    }
-    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        self.inner.hours(app, first, last).await
-    }
-    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        self.inner.days(app, first, last).await
-    }
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        self.inner.counted(keys).await
-    }
-    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
-        self.inner.commit(group).await
-    }
-    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
-        self.inner.pending_days(cursor).await
-    }
-    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        self.inner.apps_with_usage(day).await
-    }
+
+    rtc_usage::forward_store_methods!(inner; registration, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, write_day);
+
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let snapshot = self.inner.day_snapshot(app, day).await;
         self.land(day).await;
         snapshot
-    }
-    async fn write_day(
-        &self,
-        app: &AppId,
-        day: Day,
-        totals: &ModeUsage,
-        seq: u64,
-    ) -> StoreResult<WriteDayOutcome> {
-        self.inner.write_day(app, day, totals, seq).await
     }
 }
 

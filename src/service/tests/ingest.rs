@@ -160,7 +160,7 @@ async fn invalid_events_are_reported_and_the_valid_rest_counted() {
     };
     assert_eq!(event_id_of("backwards").as_deref(), Some("backwards"));
     assert_eq!(event_id_of("not-json"), None, "no envelope to name it");
-    assert_eq!((report.counted, report.registrations), (2, 1));
+    assert_eq!((report.counted, report.facts), (2, 1));
     assert_hours_match(&store, &Reference::of(&[a, b]), &["app-1"]).await;
     assert_eq!(
         store.owner_of(&app("app-1")).await.unwrap(),

@@ -2,7 +2,7 @@
 //! computed by plain overlap (no splitting code shared with the service), an
 //! SQS-like delivery loop, and a store wrapper that interferes on cue.
 
-use crate::domain::commit::{CommitGroup, HourAdd};
+use crate::domain::commit::{CommitGroup, HourAdd, UserMark};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId};
 use crate::domain::retention;
@@ -396,22 +396,13 @@ fn take(counter: &AtomicU32) -> bool {
 impl<S: UsageStore> UsageStore for Scripted<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
-        self.inner.owner_of(app).await
-    }
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        self.inner.register(app, owner).await
-    }
-    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        self.inner.hours(app, first, last).await
-    }
-    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        self.inner.days(app, first, last).await
-    }
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        let seen = self.inner.counted(keys).await?;
+    crate::forward_store_methods!(inner; registration, register_app, hours, days,
+        apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, apps_with_usage);
+
+    async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
+        let seen = self.inner.seen(keys, users).await?;
         Ok(if take(&self.stale_reads) {
-            HashSet::new()
+            Seen::default()
         } else {
             seen
         })
@@ -435,9 +426,6 @@ impl<S: UsageStore> UsageStore for Scripted<S> {
             Some(page) => Ok(page),
             None => self.inner.pending_days(cursor).await,
         }
-    }
-    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        self.inner.apps_with_usage(day).await
     }
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let snapshot = self.inner.day_snapshot(app, day).await?;

@@ -13,6 +13,8 @@ pub type Item = HashMap<String, AttributeValue>;
 /// TTL attribute (epoch seconds) of hourly items and dedupe records.
 pub const EXPIRES_AT: &str = "expires_at";
 pub const OWNER: &str = "owner_account";
+/// The app's name, set by the first registration that carries one.
+pub const APP_NAME: &str = "app_name";
 /// A day's change counter, bumped by every commit that touches the day.
 pub const SEQ: &str = "seq";
 /// The change counter a day's stored totals are exact at.

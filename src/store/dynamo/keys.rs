@@ -6,15 +6,26 @@
 //! | recording usage, hourly | `APP#{appId}` | `REC#H#{YYYY-MM-DDThh}` |
 //! | recording usage, daily | `APP#{appId}` | `REC#D#{YYYY-MM-DD}` |
 //! | event dedupe record | `EVT#{digest of source, id}` | `EVT` |
+//! | audio/video usage, hourly | `APP#{appId}` | `AV#H#{YYYY-MM-DDThh}` |
+//! | details row | `APP#{appId}` | `AV#R#{YYYY-MM-DD}#{classId}#{I or P}` |
+//! | class facts | `APP#{appId}` | `AV#F#{classId}` |
+//! | package | `APP#{appId}` | `AV#P#{packageId}` |
+//! | deduction state | `APP#{appId}` | `AV#S` |
+//! | user mark | `AVU#{appId}#{YYYY-MM-DD}#{classId}#{I or P}` | digest of the user id |
 //!
-//! An app's hours (and days) are one contiguous, sortable key range, so a
-//! 31-day query is one `Query` page.
+//! An app's hours (and days, and rows) are one contiguous, sortable key
+//! range, so a 31-day query is one `Query` page. User marks have partitions
+//! of their own: they are written once per user and row, never read by a
+//! query, and would otherwise grow the app's partition with its audience.
 
 use super::item::{Item, s};
+use crate::domain::class::UsageType;
+use crate::domain::commit::{RowKey, UserMark};
 use crate::domain::event::EventKey;
-use crate::domain::ids::AppId;
+use crate::domain::ids::{AppId, ClassId, PackageId};
 use crate::domain::time::{Day, Hour};
 use crate::store::{StoreError, StoreResult};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 pub const PK: &str = "pk";
@@ -32,6 +43,14 @@ pub const DAY_INDEX: &str = "UsageByDay";
 pub const RECORDING_METER: &str = "REC";
 pub const REGISTRATION_SK: &str = "REGISTRATION";
 pub const EVENT_SK: &str = "EVT";
+/// The audio/video meter's name: the value of its state's `rollup_pending`.
+pub const AV_METER: &str = "AV";
+pub const AV_STATE_SK: &str = "AV#S";
+const AV_HOUR_PREFIX: &str = "AV#H#";
+const AV_ROW_PREFIX: &str = "AV#R#";
+const AV_FACTS_PREFIX: &str = "AV#F#";
+const AV_PACKAGE_PREFIX: &str = "AV#P#";
+const USER_MARK_PREFIX: &str = "AVU#";
 const HOUR_PREFIX: &str = "REC#H#";
 const DAY_PREFIX: &str = "REC#D#";
 const APP_PREFIX: &str = "APP#";
@@ -49,6 +68,105 @@ pub fn day_sk(day: Day) -> String {
 pub fn event_pk(key: &EventKey) -> String {
     format!("{EVENT_PREFIX}{}", key.hex())
 }
+pub fn av_hour_sk(hour: Hour) -> String {
+    format!("{AV_HOUR_PREFIX}{}", hour.key())
+}
+
+/// The hour of an audio/video hour item, from its sort key.
+pub fn av_hour_of(item: &Item) -> StoreResult<Hour> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(AV_HOUR_PREFIX))
+        .and_then(Hour::parse_key)
+        .ok_or_else(|| StoreError::Corrupt("audio/video hour key".into()))
+}
+
+/// The first and last possible row keys of the days `first..=last`.
+pub fn av_row_range(first: Day, last: Day) -> (String, String) {
+    // `~` sorts after every character of a class id and after `#`.
+    (
+        format!("{AV_ROW_PREFIX}{}#", first.key()),
+        format!("{AV_ROW_PREFIX}{}#~", last.key()),
+    )
+}
+
+pub fn av_row_sk(row: &RowKey) -> String {
+    format!(
+        "{AV_ROW_PREFIX}{}#{}#{}",
+        row.day.key(),
+        row.class,
+        row.usage.code()
+    )
+}
+
+/// The row of a row item, from its keys.
+pub fn row_of(item: &Item) -> StoreResult<RowKey> {
+    let corrupt = || StoreError::Corrupt("row item key".into());
+    let rest = attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(AV_ROW_PREFIX))
+        .ok_or_else(corrupt)?;
+    let (day, rest) = rest.split_once('#').ok_or_else(corrupt)?;
+    let (class, usage) = rest.rsplit_once('#').ok_or_else(corrupt)?;
+    let mut usage = usage.chars();
+    Ok(RowKey {
+        app: app_of(item)?,
+        day: Day::parse_key(day).ok_or_else(corrupt)?,
+        class: ClassId::parse(class).ok_or_else(corrupt)?,
+        usage: match (usage.next().and_then(UsageType::from_code), usage.next()) {
+            (Some(u), None) => u,
+            _ => return Err(corrupt()),
+        },
+    })
+}
+
+pub fn av_facts_sk(class: &ClassId) -> String {
+    format!("{AV_FACTS_PREFIX}{class}")
+}
+
+/// The class of a facts item, from its sort key.
+pub fn facts_class_of(item: &Item) -> StoreResult<ClassId> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(AV_FACTS_PREFIX))
+        .and_then(ClassId::parse)
+        .ok_or_else(|| StoreError::Corrupt("class facts key".into()))
+}
+
+pub fn av_package_sk(package: &PackageId) -> String {
+    format!("{AV_PACKAGE_PREFIX}{package}")
+}
+
+/// Every package key of an app sorts inside this range.
+pub fn av_package_range() -> (String, String) {
+    (
+        AV_PACKAGE_PREFIX.to_owned(),
+        format!("{AV_PACKAGE_PREFIX}~"),
+    )
+}
+
+pub fn package_id_of(item: &Item) -> StoreResult<PackageId> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(AV_PACKAGE_PREFIX))
+        .and_then(PackageId::parse)
+        .ok_or_else(|| StoreError::Corrupt("package key".into()))
+}
+
+/// A user mark's key: one partition per row, the user as a digest (a user
+/// id can be 128 characters of any script; the digest is fixed-size).
+pub fn user_mark_key(mark: &UserMark) -> Item {
+    let row = &mark.row;
+    let digest = Sha256::digest(mark.user.as_str().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    key(
+        format!(
+            "{USER_MARK_PREFIX}{}#{}#{}#{}",
+            row.app,
+            row.day.key(),
+            row.class,
+            row.usage.code()
+        ),
+        hex,
+    )
+}
+
 /// The `UsageByDay` index key of a recording day item.
 pub fn usage_day(day: Day) -> String {
     format!("{RECORDING_METER}#{}", day.key())
@@ -118,5 +236,35 @@ mod tests {
         let event = EventKey::of("src", "id");
         assert_eq!(event_of(&key(event_pk(&event), EVENT_SK)), Some(event));
         assert_eq!(usage_day(day), "REC#2024-02-29");
+    }
+
+    #[test]
+    fn row_keys_round_trip_and_sort_as_rows_are_listed() {
+        let row = |class: &str, usage| RowKey {
+            app: AppId::parse("app-1").unwrap(),
+            day: Day::parse_key("2026-11-20").unwrap(),
+            class: ClassId::parse(class).unwrap(),
+            usage,
+        };
+        let rows = [
+            row("c", UsageType::Interactive),
+            row("c", UsageType::Playback),
+            row("c-1", UsageType::Interactive),
+            row("c.1", UsageType::Interactive),
+            row("c1", UsageType::Interactive),
+            row("cZ", UsageType::Interactive),
+        ];
+        let (from, to) = av_row_range(rows[0].day, rows[0].day);
+        let mut previous = from.clone();
+        for r in &rows {
+            let item = key(app_pk(&r.app), av_row_sk(r));
+            assert_eq!(&row_of(&item).unwrap(), r);
+            let sk = av_row_sk(r);
+            assert!(previous < sk && sk < to, "{previous} < {sk} < {to}");
+            previous = sk;
+        }
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert_eq!(sorted, rows, "the key order is the rows' order");
     }
 }

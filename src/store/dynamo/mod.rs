@@ -3,10 +3,13 @@
 //! - [`keys`]: where each item lives (the key layout);
 //! - [`item`]: attributes, decoding, update expressions;
 //! - [`error`]: what a failed request means for its caller;
-//! - this file: the requests each port operation sends.
+//! - `av`: the audio/video requests (classes, packages, rows);
+//! - this file: the recording and registration requests, and the trait.
 
 use super::*;
-use crate::domain::commit::{CommitGroup, HourAdd};
+use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
+use crate::domain::commit::{AvMillis, CommitGroup, HourAdd, UserMark};
+use crate::domain::ids::{ClassId, Name};
 use crate::domain::time::UtcMillis;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -14,7 +17,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     Get, KeysAndAttributes, Put, ReturnValue, TransactGetItem, TransactWriteItem, Update,
 };
+use std::collections::{BTreeMap, HashMap};
 
+mod av;
 mod error;
 pub mod item;
 pub mod keys;
@@ -23,12 +28,18 @@ mod meter;
 
 use error::{built, cancellation_error, classify, condition_failed};
 use item::{
-    CounterWrite, EXPIRES_AT, Item, OWNER, ROLLED_SEQ, SEQ, UpdateExpr, day_record, epoch_seconds,
-    get_s, hour_record, n, s,
+    APP_NAME, CounterWrite, EXPIRES_AT, Item, OWNER, ROLLED_SEQ, SEQ, UpdateExpr, day_record,
+    epoch_seconds, get_s, hour_record, n, s,
 };
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
 pub use meter::{CapacityUse, RequestMeter, item_size};
+
+/// What a key asked for in a pre-check read stands for.
+enum Found {
+    Event(EventKey),
+    User(UserMark),
+}
 
 /// DynamoDB's limit of actions in one `TransactWriteItems`.
 const TRANSACTION_ACTION_LIMIT: usize = 100;
@@ -145,7 +156,7 @@ impl DynamoStore {
 impl UsageStore for DynamoStore {
     const MAX_COMMIT_ACTIONS: usize = TRANSACTION_ACTION_LIMIT;
 
-    async fn owner_of(&self, app: &AppId) -> StoreResult<Option<AccountId>> {
+    async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
         let out = self
             .client
             .get_item()
@@ -157,25 +168,47 @@ impl UsageStore for DynamoStore {
             .map_err(classify)?;
         match out.item {
             None => Ok(None),
-            Some(item) => get_s(&item, OWNER)
-                .and_then(AccountId::parse)
-                .map(Some)
-                .ok_or_else(|| StoreError::Corrupt("registration owner".into())),
+            Some(item) => {
+                let owner = get_s(&item, OWNER)
+                    .and_then(AccountId::parse)
+                    .ok_or_else(|| StoreError::Corrupt("registration owner".into()))?;
+                let name = get_s(&item, APP_NAME).and_then(Name::parse);
+                Ok(Some(Registration { owner, name }))
+            }
         }
     }
 
-    async fn register(&self, app: &AppId, owner: &AccountId) -> StoreResult<RegisterOutcome> {
-        let mut item = key(app_pk(app), REGISTRATION_SK);
-        item.insert(OWNER.to_owned(), s(owner.as_str()));
+    /// One conditional `UpdateItem`: the owner and the name are each set
+    /// only if absent, so the first name given stays.
+    async fn register_app(
+        &self,
+        app: &AppId,
+        owner: &AccountId,
+        name: Option<&Name>,
+    ) -> StoreResult<RegisterOutcome> {
+        let mut expr = UpdateExpr::default();
+        let condition = {
+            let (pk, own) = (expr.name(PK), expr.name(OWNER));
+            let value = expr.value(s(owner.as_str()));
+            let mut set = vec![format!("{own} = if_not_exists({own}, {value})")];
+            if let Some(name) = name {
+                let (attr, value) = (expr.name(APP_NAME), expr.value(s(name.as_str())));
+                set.push(format!("{attr} = if_not_exists({attr}, {value})"));
+            }
+            (
+                format!("attribute_not_exists({pk}) OR {own} = {value}"),
+                set.join(", "),
+            )
+        };
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":owner", s(owner.as_str()))
+            .set_key(Some(key(app_pk(app), REGISTRATION_SK)))
+            .condition_expression(condition.0)
+            .update_expression(format!("SET {}", condition.1))
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
@@ -202,18 +235,37 @@ impl UsageStore for DynamoStore {
     }
 
     /// One eventually consistent `BatchGetItem` per 100 keys. Keys DynamoDB
-    /// leaves unprocessed (under throttling) are answered as not counted:
-    /// this read only saves cost, and the transaction's conditions decide.
-    async fn counted(&self, keys: &[EventKey]) -> StoreResult<HashSet<EventKey>> {
-        let mut found = HashSet::new();
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+    /// leaves unprocessed (under throttling) are answered as not seen: this
+    /// read only saves cost, and the transaction's conditions decide.
+    async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
+        let pair = |item: &Item| {
+            (
+                get_s(item, PK).map(str::to_owned),
+                get_s(item, SK).map(str::to_owned),
+            )
+        };
+        let mut wanted = HashMap::new();
+        let mut all: Vec<Item> = Vec::with_capacity(keys.len() + users.len());
+        for (item, found) in keys
+            .iter()
+            .map(|k| (key(event_pk(k), EVENT_SK), Found::Event(*k)))
+            .chain(
+                users
+                    .iter()
+                    .map(|m| (user_mark_key(m), Found::User(m.clone()))),
+            )
+        {
+            wanted.insert(pair(&item), found);
+            all.push(item);
+        }
+        let mut found = Seen::default();
+        for chunk in all.chunks(BATCH_GET_LIMIT) {
             let request = built(
                 KeysAndAttributes::builder()
-                    .set_keys(Some(
-                        chunk.iter().map(|k| key(event_pk(k), EVENT_SK)).collect(),
-                    ))
-                    .projection_expression("#pk")
+                    .set_keys(Some(chunk.to_vec()))
+                    .projection_expression("#pk, #sk")
                     .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#sk", SK)
                     .build(),
             )?;
             let out = self
@@ -228,9 +280,52 @@ impl UsageStore for DynamoStore {
                 .unwrap_or_default()
                 .remove(&self.table)
                 .unwrap_or_default();
-            found.extend(items.iter().filter_map(event_of));
+            for item in items {
+                match wanted.get(&pair(&item)) {
+                    Some(Found::Event(k)) => {
+                        found.events.insert(*k);
+                    }
+                    Some(Found::User(mark)) => {
+                        found.users.insert(mark.clone());
+                    }
+                    None => {}
+                }
+            }
         }
         Ok(found)
+    }
+
+    async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
+        self.apply_class_fact_impl(fact).await
+    }
+
+    async fn put_package(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
+        self.put_package_impl(package).await
+    }
+
+    async fn packages(&self, app: &AppId) -> StoreResult<Vec<Package>> {
+        self.packages_impl(app).await
+    }
+
+    async fn class_facts(
+        &self,
+        app: &AppId,
+        classes: &[ClassId],
+    ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
+        self.class_facts_impl(app, classes).await
+    }
+
+    async fn av_hours(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+        self.av_hours_impl(app, first, last).await
+    }
+
+    async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
+        self.av_rows_impl(app, first, last).await
     }
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
@@ -238,6 +333,10 @@ impl UsageStore for DynamoStore {
         for (event, expires) in &group.events {
             actions.push(self.dedupe_put(event, *expires)?);
         }
+        // The conditional puts come first, so that the cancellation reasons
+        // (one per action, in order) name them by position.
+        actions.extend(self.user_mark_puts(group)?);
+        actions.extend(self.av_updates(group)?);
         for ((app, hour), add) in &group.hours {
             actions.push(self.hour_add(app, *hour, add)?);
         }
@@ -259,20 +358,26 @@ impl UsageStore for DynamoStore {
         else {
             return Err(classify(err));
         };
-        // Reasons come one per action, in order; the dedupe puts come first.
+        // Reasons come one per action, in order: the dedupe puts, then the
+        // user marks.
         let reasons = cancelled.cancellation_reasons();
-        let seen: Vec<EventKey> = group
-            .events
-            .iter()
-            .zip(reasons)
-            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-            .map(|((key, _), _)| *key)
+        let failed =
+            |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        let seen: Vec<EventKey> = (group.events.iter().enumerate())
+            .filter(|(i, _)| failed(*i))
+            .map(|(_, (key, _))| *key)
             .collect();
-        if seen.is_empty() {
+        let users: Vec<UserMark> = (group.new_users.keys().enumerate())
+            .filter(|(i, _)| failed(group.events.len() + i))
+            .map(|(_, mark)| mark.clone())
+            .collect();
+        if !seen.is_empty() {
+            Ok(CommitOutcome::AlreadyCounted(seen))
+        } else if !users.is_empty() {
+            Ok(CommitOutcome::UsersSeen(users))
+        } else {
             let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
             Err(cancellation_error(reasons, detail))
-        } else {
-            Ok(CommitOutcome::AlreadyCounted(seen))
         }
     }
 
