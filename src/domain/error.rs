@@ -1,5 +1,5 @@
-//! The query API's errors: codes, HTTP statuses and texts, as Alibaba Cloud
-//! answers them. Mapping them onto an HTTP response happens in one
+//! The query API's errors, for every action: codes, HTTP statuses and texts,
+//! as Alibaba Cloud answers them. Mapping them onto an HTTP response happens in one
 //! place, `entry::http`.
 
 use std::fmt;
@@ -16,11 +16,37 @@ pub enum ErrorCode {
     InvalidStartTimeValueNotSupported,
     InvalidRecordModeParameter,
     InvalidIntervalValueNotSupported,
+    InvalidServiceTypeValueNotSupported,
+    InvalidClassIdMalformed,
+    InvalidPageNumberValueNotSupported,
+    InvalidPageSizeValueNotSupported,
     InvalidAppIdParameter,
+    InvalidTimeSpanTooManyRecords,
     InternalError,
 }
 
 impl ErrorCode {
+    /// Every code, in the order the validation reaches them.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::ForbiddenRam,
+        ErrorCode::MissingParameter,
+        ErrorCode::InvalidActionNotFound,
+        ErrorCode::InvalidStartTimeMalformed,
+        ErrorCode::InvalidEndTimeMalformed,
+        ErrorCode::InvalidEndTimeMismatch,
+        ErrorCode::InvalidTimeSpan,
+        ErrorCode::InvalidStartTimeValueNotSupported,
+        ErrorCode::InvalidRecordModeParameter,
+        ErrorCode::InvalidIntervalValueNotSupported,
+        ErrorCode::InvalidServiceTypeValueNotSupported,
+        ErrorCode::InvalidClassIdMalformed,
+        ErrorCode::InvalidPageNumberValueNotSupported,
+        ErrorCode::InvalidPageSizeValueNotSupported,
+        ErrorCode::InvalidAppIdParameter,
+        ErrorCode::InvalidTimeSpanTooManyRecords,
+        ErrorCode::InternalError,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             ErrorCode::ForbiddenRam => "Forbidden.RAM",
@@ -33,7 +59,14 @@ impl ErrorCode {
             ErrorCode::InvalidStartTimeValueNotSupported => "InvalidStartTime.ValueNotSupported",
             ErrorCode::InvalidRecordModeParameter => "InvalidRecordModeParameter",
             ErrorCode::InvalidIntervalValueNotSupported => "InvalidInterval.ValueNotSupported",
+            ErrorCode::InvalidServiceTypeValueNotSupported => {
+                "InvalidServiceType.ValueNotSupported"
+            }
+            ErrorCode::InvalidClassIdMalformed => "InvalidClassId.Malformed",
+            ErrorCode::InvalidPageNumberValueNotSupported => "InvalidPageNumber.ValueNotSupported",
+            ErrorCode::InvalidPageSizeValueNotSupported => "InvalidPageSize.ValueNotSupported",
             ErrorCode::InvalidAppIdParameter => "InvalidAppIdParameter",
+            ErrorCode::InvalidTimeSpanTooManyRecords => "InvalidTimeSpan.TooManyRecords",
             ErrorCode::InternalError => "InternalError",
         }
     }
@@ -53,9 +86,11 @@ impl ErrorCode {
                 "Sign the request with AWS Signature Version 4 credentials of the account that owns the app."
             }
             ErrorCode::MissingParameter => {
-                "Supply Action, StartTime, EndTime, AppId and RecordMode, each non-empty."
+                "Supply Action and every parameter the action requires, each non-empty."
             }
-            ErrorCode::InvalidActionNotFound => "Use Action=DescribeLiveRtcRecordUsageData.",
+            ErrorCode::InvalidActionNotFound => {
+                "Use Action=DescribeLiveRtcRecordUsageData, DescribeApps, DescribeUsageData, DescribeUsageDetails, ExportUsageDetails or DescribeUsagePackages."
+            }
             ErrorCode::InvalidStartTimeMalformed | ErrorCode::InvalidEndTimeMalformed => {
                 "Use the UTC format YYYY-MM-DDThh:mm:ssZ, for example 2026-11-20T10:00:00Z."
             }
@@ -72,8 +107,23 @@ impl ErrorCode {
             ErrorCode::InvalidIntervalValueNotSupported => {
                 "Use Interval=3600 or Interval=86400, or leave it out."
             }
+            ErrorCode::InvalidServiceTypeValueNotSupported => {
+                "Use ServiceType=AudioVideo, Recording or Storage with DescribeUsageData, and AudioVideo or Recording with DescribeUsageDetails and ExportUsageDetails."
+            }
+            ErrorCode::InvalidClassIdMalformed => {
+                "Use a ClassId of 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.', or leave it out."
+            }
+            ErrorCode::InvalidPageNumberValueNotSupported => {
+                "Use a PageNumber from 1 to 100000 in plain decimal digits, or leave it out for page 1."
+            }
+            ErrorCode::InvalidPageSizeValueNotSupported => {
+                "Use a PageSize from 1 to 100 in plain decimal digits, or leave it out for 20 rows."
+            }
             ErrorCode::InvalidAppIdParameter => {
                 "Use the AppId of an application registered to your account."
+            }
+            ErrorCode::InvalidTimeSpanTooManyRecords => {
+                "Export a shorter time span, or one class with ClassId, so that the file stays under 5,000,000 bytes."
             }
             ErrorCode::InternalError => "Try again later; if it persists, report the RequestId.",
         }
@@ -110,7 +160,20 @@ impl ApiError {
             ErrorCode::InvalidIntervalValueNotSupported => {
                 "The specified value of parameter Interval is not supported."
             }
+            ErrorCode::InvalidServiceTypeValueNotSupported => {
+                "The specified value of parameter ServiceType is not supported."
+            }
+            ErrorCode::InvalidClassIdMalformed => "Specified parameter ClassId is not valid.",
+            ErrorCode::InvalidPageNumberValueNotSupported => {
+                "The specified value of parameter PageNumber is not supported."
+            }
+            ErrorCode::InvalidPageSizeValueNotSupported => {
+                "The specified value of parameter PageSize is not supported."
+            }
             ErrorCode::InvalidAppIdParameter => "AppId parameter error.",
+            ErrorCode::InvalidTimeSpanTooManyRecords => {
+                "The specified time span holds too many records to export. Please specify a shorter time span or one ClassId."
+            }
             ErrorCode::InternalError => {
                 "The request processing has failed due to some unknown error."
             }
@@ -143,3 +206,88 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_code_has_its_own_text_a_status_a_message_and_a_recommendation() {
+        let texts: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(texts.len(), ErrorCode::ALL.len(), "codes are distinct");
+        for code in ErrorCode::ALL {
+            let error = ApiError::new(code);
+            assert!(error.message.ends_with('.'), "{code:?}: {}", error.message);
+            assert!(error.recommend().ends_with('.'), "{code:?}");
+            assert!(!error.message.contains("{"), "{code:?}");
+            assert!(
+                [400, 403, 404, 500].contains(&code.http_status()),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_in_declaration_order() {
+        // A code declared anywhere before `InternalError` (the last) and
+        // missing from `ALL` shifts the discriminants and fails here.
+        for (index, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, index, "{code:?}");
+        }
+        assert_eq!(ErrorCode::ALL.last(), Some(&ErrorCode::InternalError));
+    }
+
+    #[test]
+    fn the_usage_api_codes() {
+        let cases = [
+            (
+                ErrorCode::InvalidServiceTypeValueNotSupported,
+                "InvalidServiceType.ValueNotSupported",
+            ),
+            (
+                ErrorCode::InvalidClassIdMalformed,
+                "InvalidClassId.Malformed",
+            ),
+            (
+                ErrorCode::InvalidPageNumberValueNotSupported,
+                "InvalidPageNumber.ValueNotSupported",
+            ),
+            (
+                ErrorCode::InvalidPageSizeValueNotSupported,
+                "InvalidPageSize.ValueNotSupported",
+            ),
+            (
+                ErrorCode::InvalidTimeSpanTooManyRecords,
+                "InvalidTimeSpan.TooManyRecords",
+            ),
+        ];
+        for (code, text) in cases {
+            assert_eq!(code.code(), text);
+            assert_eq!(code.http_status(), 400, "{text}");
+        }
+        // The export limit's message asks for a shorter window or one class.
+        let too_many = ApiError::new(ErrorCode::InvalidTimeSpanTooManyRecords).message;
+        assert!(too_many.contains("shorter time span"), "{too_many}");
+        assert!(too_many.contains("ClassId"), "{too_many}");
+    }
+
+    #[test]
+    fn statuses_other_than_400() {
+        assert_eq!(ErrorCode::ForbiddenRam.http_status(), 403);
+        assert_eq!(ErrorCode::InvalidActionNotFound.http_status(), 404);
+        assert_eq!(ErrorCode::InternalError.http_status(), 500);
+        let others = ErrorCode::ALL.iter().filter(|c| c.http_status() == 400);
+        assert_eq!(others.count(), ErrorCode::ALL.len() - 3);
+    }
+
+    #[test]
+    fn missing_parameter_names_the_parameter() {
+        let error = ApiError::missing("ServiceType");
+        assert_eq!(error.code, ErrorCode::MissingParameter);
+        assert_eq!(
+            error.message,
+            "The input parameter \"ServiceType\" that is mandatory for processing this request is not supplied."
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! The core: everything about usage that is true whatever stores or serves it.
 //! No AWS types, no I/O, no clock reads (callers pass `now`).
 
+pub mod class;
 pub mod commit;
+pub mod deduction;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -10,3 +12,4 @@ pub mod retention;
 pub mod rollup;
 pub mod time;
 pub mod usage;
+pub mod usage_api;

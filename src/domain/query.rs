@@ -1,7 +1,9 @@
-//! `DescribeLiveRtcRecordUsageData`: parameter validation in the contract's order
-//! and the answer's shape. No I/O here: whether the app is registered to the
-//! caller (the last check, answered like a malformed `AppId`) and the reads
-//! happen in `service::query`.
+//! The query parameters, the validation rules every action shares (the
+//! action, required parameters, the window, `Interval`, `AppId`), and
+//! `DescribeLiveRtcRecordUsageData`: its rules in the contract's order and its
+//! answer's shape. The other actions are in `usage_api`. No I/O here: whether
+//! the app is registered to the caller (the last check, answered like a
+//! malformed `AppId`) and the reads happen in the service.
 
 use super::error::{ApiError, ErrorCode};
 use super::ids::AppId;
@@ -24,18 +26,18 @@ pub struct QueryParams(BTreeMap<String, Vec<String>>);
 /// once is ambiguous; it counts as present but fails its own format rule, so a
 /// second `AppId` can never select another app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Param<'a> {
+pub(super) enum Param<'a> {
     Absent,
     One(&'a str),
     Repeated,
 }
 
 impl<'a> Param<'a> {
-    fn present_non_empty(self) -> bool {
+    pub(super) fn present_non_empty(self) -> bool {
         !matches!(self, Param::Absent | Param::One(""))
     }
 
-    fn one(self) -> Option<&'a str> {
+    pub(super) fn one(self) -> Option<&'a str> {
         match self {
             Param::One(value) => Some(value),
             _ => None,
@@ -54,7 +56,7 @@ impl QueryParams {
         QueryParams(map)
     }
 
-    fn get(&self, name: &str) -> Param<'_> {
+    pub(super) fn get(&self, name: &str) -> Param<'_> {
         match self.0.get(name).map(Vec::as_slice) {
             None | Some([]) => Param::Absent,
             Some([one]) => Param::One(one),
@@ -74,23 +76,69 @@ pub struct ValidQuery {
     pub interval: Interval,
 }
 
-/// Applies the query's rules in the contract's order; the first that fails answers.
+/// Applies the query's rules in the contract's order; the first that fails
+/// answers. Only `DescribeLiveRtcRecordUsageData` passes here: every other
+/// action, even a valid one, is `InvalidAction.NotFound`. The entry point for
+/// every action is `usage_api::validate_request`.
 pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiError> {
-    // The action: missing, or not this one.
-    let action = params.get("Action");
-    if !action.present_non_empty() {
-        return Err(ApiError::missing("Action"));
-    }
-    if action.one() != Some(ACTION) {
+    if action_name(params)? != ACTION {
         return Err(ApiError::new(ErrorCode::InvalidActionNotFound));
     }
-    // The required parameters, in this order; the message names the first missing.
-    for name in ["StartTime", "EndTime", "AppId", "RecordMode"] {
-        if !params.get(name).present_non_empty() {
-            return Err(ApiError::missing(name));
-        }
+    record_usage(params, now)
+}
+
+/// The rules of `DescribeLiveRtcRecordUsageData` after the action, in order.
+pub(super) fn record_usage(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiError> {
+    require(params, &["StartTime", "EndTime", "AppId", "RecordMode"])?;
+    let (start, end) = window(params, now)?;
+    // RecordMode is exactly 0 or 1.
+    let mode = params
+        .get("RecordMode")
+        .one()
+        .and_then(RecordMode::parse)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRecordModeParameter))?;
+    let interval = interval(params)?;
+    let app = app_id(params)?;
+    Ok(ValidQuery {
+        app,
+        start,
+        end,
+        mode,
+        interval,
+    })
+}
+
+/// The name `Action` gives. Missing or empty, the request names no action; a
+/// repeated `Action` names none of the valid ones.
+pub(super) fn action_name(params: &QueryParams) -> Result<&str, ApiError> {
+    match params.get("Action") {
+        Param::Absent | Param::One("") => Err(ApiError::missing("Action")),
+        Param::One(name) => Ok(name),
+        Param::Repeated => Err(ApiError::new(ErrorCode::InvalidActionNotFound)),
     }
-    // Both times exactly `YYYY-MM-DDThh:mm:ssZ`, a real UTC date and time.
+}
+
+/// Every required parameter present and non-empty, checked in the order
+/// given; the message names the first that is not. A repeated parameter is
+/// present: its own rule refuses it later.
+pub(super) fn require(params: &QueryParams, names: &[&str]) -> Result<(), ApiError> {
+    match names
+        .iter()
+        .find(|name| !params.get(name).present_non_empty())
+    {
+        Some(name) => Err(ApiError::missing(name)),
+        None => Ok(()),
+    }
+}
+
+/// `StartTime` and `EndTime`: each exactly `YYYY-MM-DDThh:mm:ssZ` (a real UTC
+/// date and time), the end after the start, a span of 5 minutes to 31 days,
+/// and a start neither in the future nor more than 366 days ago; checked in
+/// that order.
+pub(super) fn window(
+    params: &QueryParams,
+    now: UtcMillis,
+) -> Result<(UtcMillis, UtcMillis), ApiError> {
     let start = params
         .get("StartTime")
         .one()
@@ -101,47 +149,59 @@ pub fn validate(params: &QueryParams, now: UtcMillis) -> Result<ValidQuery, ApiE
         .one()
         .and_then(UtcMillis::parse_query_time)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidEndTimeMalformed))?;
-    // The window ends after it starts.
     if end <= start {
         return Err(ApiError::new(ErrorCode::InvalidEndTimeMismatch));
     }
-    // It spans 5 minutes to 31 days.
     let span = end.0 - start.0;
     if !(MIN_SPAN_MS..=MAX_SPAN_MS).contains(&span) {
         return Err(ApiError::new(ErrorCode::InvalidTimeSpan));
     }
-    // It starts neither in the future nor more than 366 days ago.
     if start > now || start < now.minus_ms(MAX_LOOKBACK_MS) {
         return Err(ApiError::new(ErrorCode::InvalidStartTimeValueNotSupported));
     }
-    // RecordMode is exactly 0 or 1.
-    let mode = params
-        .get("RecordMode")
-        .one()
-        .and_then(RecordMode::parse)
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRecordModeParameter))?;
-    // Interval, if given, is exactly 3600 or 86400.
-    let interval = match params.get("Interval") {
-        Param::Absent => Interval::Hour,
-        Param::One("3600") => Interval::Hour,
-        Param::One("86400") => Interval::Day,
-        Param::One(_) | Param::Repeated => {
-            return Err(ApiError::new(ErrorCode::InvalidIntervalValueNotSupported));
-        }
-    };
-    // AppId is 1–64 of A–Z a–z 0–9 - _ . (ownership is checked with the registry).
-    let app = params
+    Ok((start, end))
+}
+
+/// An optional parameter: `default` when absent; otherwise its one value must
+/// parse, or `code` answers. Given empty or more than once, it is present and
+/// invalid: an empty value never means "use the default".
+pub(super) fn optional<T>(
+    params: &QueryParams,
+    name: &str,
+    default: T,
+    parse: impl FnOnce(&str) -> Option<T>,
+    code: ErrorCode,
+) -> Result<T, ApiError> {
+    match params.get(name) {
+        Param::Absent => Ok(default),
+        Param::One(value) => parse(value).ok_or_else(|| ApiError::new(code)),
+        Param::Repeated => Err(ApiError::new(code)),
+    }
+}
+
+/// `Interval`, if given, is exactly 3600 or 86400; absent, hourly buckets.
+pub(super) fn interval(params: &QueryParams) -> Result<Interval, ApiError> {
+    optional(
+        params,
+        "Interval",
+        Interval::Hour,
+        |text| match text {
+            "3600" => Some(Interval::Hour),
+            "86400" => Some(Interval::Day),
+            _ => None,
+        },
+        ErrorCode::InvalidIntervalValueNotSupported,
+    )
+}
+
+/// `AppId` is 1–64 of A–Z a–z 0–9 - _ . ; whether it is registered to the
+/// caller is checked with the registry, and answered the same way.
+pub(super) fn app_id(params: &QueryParams) -> Result<AppId, ApiError> {
+    params
         .get("AppId")
         .one()
         .and_then(AppId::parse)
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidAppIdParameter))?;
-    Ok(ValidQuery {
-        app,
-        start,
-        end,
-        mode,
-        interval,
-    })
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidAppIdParameter))
 }
 
 /// One point of `Data`.
@@ -179,18 +239,7 @@ impl UsageReport {
         query: &ValidQuery,
         usage_of: impl Fn(UtcMillis) -> TierMillis,
     ) -> Self {
-        let mut sums = TierMillis::default();
-        let data = query
-            .interval
-            .bucket_starts(query.start, query.end)
-            .into_iter()
-            .map(|bucket| {
-                let usage = usage_of(bucket);
-                sums += usage;
-                point(bucket, &usage)
-            })
-            .collect();
-        let summary = point(UtcMillis(0), &sums);
+        let (data, summary) = tier_series(query.interval, query.start, query.end, usage_of);
         UsageReport {
             request_id: request_id.to_owned(),
             record_mode: query.mode.as_str().to_owned(),
@@ -203,6 +252,27 @@ impl UsageReport {
             data,
         }
     }
+}
+
+/// One point per bucket overlapping `[start, end)`, ascending, zeros
+/// included, and the column sums as one more point (its timestamp unused).
+pub(super) fn tier_series(
+    interval: Interval,
+    start: UtcMillis,
+    end: UtcMillis,
+    usage_of: impl Fn(UtcMillis) -> TierMillis,
+) -> (Vec<UsagePoint>, UsagePoint) {
+    let mut sums = TierMillis::default();
+    let data = interval
+        .bucket_starts(start, end)
+        .into_iter()
+        .map(|bucket| {
+            let usage = usage_of(bucket);
+            sums += usage;
+            point(bucket, &usage)
+        })
+        .collect();
+    (data, point(UtcMillis(0), &sums))
 }
 
 fn point(bucket: UtcMillis, usage: &TierMillis) -> UsagePoint {

@@ -4,7 +4,7 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::AccountId;
 use crate::domain::query::QueryParams;
 use crate::domain::time::UtcMillis;
-use crate::service::query::describe_record_usage;
+use crate::service::query::answer;
 use crate::store::UsageStore;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -70,7 +70,7 @@ pub async fn handle<S: UsageStore>(
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }
     let params = params_of(request);
-    let answer = describe_record_usage(
+    let answered = answer(
         store,
         caller.account.as_deref(),
         &params,
@@ -78,17 +78,15 @@ pub async fn handle<S: UsageStore>(
         now,
     )
     .await;
-    match answer {
-        Ok(report) => {
+    match answered {
+        Ok((action, body)) => {
             tracing::info!(
                 request_id = %caller.request_id,
-                app_id = %report.app_id,
-                record_mode = %report.record_mode,
-                points = report.data.len(),
+                action = action.as_str(),
                 status = 200,
                 "usage query answered"
             );
-            json_response(200, &report)
+            json_response(200, &body)
         }
         Err(error) => {
             tracing::info!(

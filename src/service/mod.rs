@@ -6,3 +6,4 @@ pub mod query;
 pub mod rollup;
 #[cfg(test)]
 mod tests;
+pub mod usage;

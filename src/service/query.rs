@@ -1,12 +1,80 @@
-//! `DescribeLiveRtcRecordUsageData`: who asks, validation, the registry check,
-//! and the reads behind the answer.
+//! Who asks, validation, the registry check, and the action that answers:
+//! `DescribeLiveRtcRecordUsageData` here, the usage page's actions in
+//! `service::usage`.
 
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::ids::{AccountId, Name};
 use crate::domain::query::{QueryParams, UsageReport, ValidQuery, validate};
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::TierMillis;
-use crate::store::{StoreError, UsageStore};
+use crate::domain::usage_api::{
+    Action, ApiRequest, AppsAnswer, DetailsAnswer, PackagesAnswer, UsageDataAnswer,
+    validate_request,
+};
+use crate::service::usage;
+use crate::store::{Registration, StoreError, UsageStore};
+use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+
+/// The answer of any action: serialized as the action's own body.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    RecordUsage(UsageReport),
+    Apps(AppsAnswer),
+    UsageData(UsageDataAnswer),
+    Details(DetailsAnswer),
+    Packages(PackagesAnswer),
+}
+
+/// Answers one request for `caller` (the account the API authenticated):
+/// no caller is refused before anything else is looked at, then the
+/// action's rules, then the reads.
+pub async fn answer<S: UsageStore>(
+    store: &S,
+    caller: Option<&str>,
+    params: &QueryParams,
+    request_id: &str,
+    now: UtcMillis,
+) -> Result<(Action, Answer), ApiError> {
+    let caller = caller
+        .and_then(AccountId::parse)
+        .ok_or_else(|| ApiError::new(ErrorCode::ForbiddenRam))?;
+    let request = validate_request(params, now)?;
+    let action = request.action();
+    let answer = match request {
+        ApiRequest::RecordUsage(query) => {
+            Answer::RecordUsage(record_usage(store, &caller, &query, request_id).await?)
+        }
+        ApiRequest::Apps => Answer::Apps(usage::describe_apps(store, &caller, request_id).await?),
+        ApiRequest::UsageData(query) => {
+            Answer::UsageData(usage::usage_data(store, &caller, &query, request_id).await?)
+        }
+        ApiRequest::UsageDetails { query, page } => {
+            Answer::Details(usage::usage_details(store, &caller, &query, page, request_id).await?)
+        }
+        ApiRequest::ExportDetails(_) => {
+            // The CSV export is built with the recording rows per class.
+            return Err(ApiError::new(ErrorCode::InvalidActionNotFound));
+        }
+        ApiRequest::Packages { app } => {
+            Answer::Packages(usage::usage_packages(store, &caller, &app, request_id, now).await?)
+        }
+    };
+    Ok((action, answer))
+}
+
+/// The app's name if `caller` owns it; otherwise the one answer given for
+/// an unknown app, so no one learns that another account's app exists.
+pub(crate) fn refuse_unless_owner(
+    registration: Option<Registration>,
+    caller: &AccountId,
+) -> Result<Option<Name>, ApiError> {
+    match registration {
+        Some(r) if r.owner == *caller => Ok(r.name),
+        _ => Err(ApiError::new(ErrorCode::InvalidAppIdParameter)),
+    }
+}
 
 /// Answers one query for `caller` (the AWS account API Gateway authenticated).
 pub async fn describe_record_usage<S: UsageStore>(
@@ -17,23 +85,30 @@ pub async fn describe_record_usage<S: UsageStore>(
     now: UtcMillis,
 ) -> Result<UsageReport, ApiError> {
     let caller = caller
-        .filter(|c| !c.is_empty())
+        .and_then(AccountId::parse)
         .ok_or_else(|| ApiError::new(ErrorCode::ForbiddenRam))?;
     let query = validate(params, now)?;
+    record_usage(store, &caller, &query, request_id).await
+}
+
+async fn record_usage<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    query: &ValidQuery,
+    request_id: &str,
+) -> Result<UsageReport, ApiError> {
     // The registry read and the usage read go out together: the answer costs
     // one round trip. Usage of an app the caller does not own is dropped unseen.
-    let (owner, usage) = tokio::join!(store.owner_of(&query.app), read_usage(store, &query));
-    let owner = owner.map_err(internal)?;
-    if owner.as_ref().map(|o| o.as_str()) != Some(caller) {
-        return Err(ApiError::new(ErrorCode::InvalidAppIdParameter));
-    }
+    let (registration, usage) =
+        tokio::join!(store.registration(&query.app), read_usage(store, query));
+    refuse_unless_owner(registration.map_err(internal)?, caller)?;
     let usage = usage.map_err(internal)?;
-    Ok(UsageReport::build(request_id, &query, |bucket| {
+    Ok(UsageReport::build(request_id, query, |bucket| {
         usage.get(&bucket).copied().unwrap_or_default()
     }))
 }
 
-fn internal(err: StoreError) -> ApiError {
+pub(crate) fn internal(err: StoreError) -> ApiError {
     tracing::error!(error = %err, "store read failed");
     ApiError::new(ErrorCode::InternalError)
 }

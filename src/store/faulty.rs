@@ -137,6 +137,9 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     ) -> StoreResult<RegisterOutcome> {
         self.write(self.inner.register_app(app, owner, name)).await
     }
+    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
+        self.read(self.inner.apps_of(owner)).await
+    }
     async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
         self.write(self.inner.apply_class_fact(fact)).await
     }

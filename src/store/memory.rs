@@ -110,6 +110,18 @@ impl UsageStore for MemoryStore {
         }))
     }
 
+    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
+        let mut apps: Vec<(AppId, Option<Name>)> = self.with(|s| {
+            s.owners
+                .iter()
+                .filter(|(_, r)| r.owner == *owner)
+                .map(|(app, r)| (app.clone(), r.name.clone()))
+                .collect()
+        });
+        apps.sort();
+        Ok(apps)
+    }
+
     async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
         Ok(self.with(|s| Seen {
             events: keys

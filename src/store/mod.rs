@@ -173,6 +173,13 @@ pub trait UsageStore: Send + Sync {
         self.register_app(app, owner, None)
     }
 
+    /// The apps registered to `owner`, with their names, in app id order.
+    /// Read from an index by owner: other accounts' apps are never read.
+    fn apps_of(
+        &self,
+        owner: &AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<(AppId, Option<Name>)>>> + Send;
+
     /// Hours `first..=last` of the app that have usage, ascending.
     fn hours(
         &self,
@@ -299,6 +306,13 @@ macro_rules! forward_store_methods {
             owner: &$crate::domain::ids::AccountId, name: Option<&$crate::domain::ids::Name>)
             -> $crate::store::StoreResult<$crate::store::RegisterOutcome> {
             self.$inner.register_app(app, owner, name).await
+        }
+    };
+    (@one $inner:ident apps_of) => {
+        async fn apps_of(&self, owner: &$crate::domain::ids::AccountId)
+            -> $crate::store::StoreResult<Vec<($crate::domain::ids::AppId,
+                Option<$crate::domain::ids::Name>)>> {
+            self.$inner.apps_of(owner).await
         }
     };
     (@one $inner:ident hours) => {

@@ -43,6 +43,8 @@ pub struct IndexSpec {
     pub name: String,
     pub key_schema: Vec<(String, KeyType)>,
     pub projection: ProjectionType,
+    /// With `INCLUDE`: the attributes projected besides the keys.
+    pub non_key_attributes: Vec<String>,
 }
 
 /// A function as the template builds it: its binary and its environment,
@@ -199,16 +201,29 @@ fn table(id: &str, properties: Option<&Value>) -> Result<TableSpec, Error> {
             .map(|index| {
                 only_keys(index, &["IndexName", "KeySchema", "Projection"], "index")?;
                 let projection = index.get("Projection").ok_or("index without Projection")?;
-                only_keys(projection, &["ProjectionType"], "Projection")?;
+                only_keys(
+                    projection,
+                    &["ProjectionType", "NonKeyAttributes"],
+                    "Projection",
+                )?;
+                let non_key_attributes = match projection.get("NonKeyAttributes") {
+                    None => Vec::new(),
+                    some => list(some, "NonKeyAttributes")?
+                        .iter()
+                        .map(|a| text(Some(a), "NonKeyAttributes").map(str::to_owned))
+                        .collect::<Result<_, Error>>()?,
+                };
                 let projection = match text(projection.get("ProjectionType"), "ProjectionType")? {
                     "KEYS_ONLY" => ProjectionType::KeysOnly,
                     "ALL" => ProjectionType::All,
+                    "INCLUDE" => ProjectionType::Include,
                     other => return Err(format!("ProjectionType {other}")),
                 };
                 Ok(IndexSpec {
                     name: text(index.get("IndexName"), "IndexName")?.to_owned(),
                     key_schema: key_schema(index.get("KeySchema"))?,
                     projection,
+                    non_key_attributes,
                 })
             })
             .collect::<Result<_, Error>>()?,
@@ -324,6 +339,10 @@ impl TableSpec {
                     .projection(
                         Projection::builder()
                             .projection_type(index.projection.clone())
+                            .set_non_key_attributes(
+                                (!index.non_key_attributes.is_empty())
+                                    .then(|| index.non_key_attributes.clone()),
+                            )
                             .build(),
                     )
                     .build()
@@ -375,7 +394,7 @@ mod tests {
         );
         assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
         let names: Vec<&str> = table.indexes.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["PendingRollup", "UsageByDay"]);
+        assert_eq!(names, ["PendingRollup", "AppsByOwner", "UsageByDay"]);
         for f in &template.functions {
             assert_eq!(
                 f.environment.get("USAGE_TABLE_NAME"),

@@ -37,6 +37,8 @@ pub const ROLLUP_PENDING: &str = "rollup_pending";
 pub const USAGE_DAY: &str = "usage_day";
 pub const PENDING_INDEX: &str = "PendingRollup";
 pub const DAY_INDEX: &str = "UsageByDay";
+/// Registrations by owner account, with the app's name: the caller's apps.
+pub const OWNER_INDEX: &str = "AppsByOwner";
 
 /// The recording meter's name: the prefix of its items' sort keys and the
 /// value of its days' `rollup_pending` mark.

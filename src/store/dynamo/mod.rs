@@ -295,6 +295,22 @@ impl UsageStore for DynamoStore {
         Ok(found)
     }
 
+    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":owner", s(owner.as_str()));
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|item| Ok((app_of(item)?, get_s(item, APP_NAME).and_then(Name::parse))))
+            .collect()
+    }
+
     async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
         self.apply_class_fact_impl(fact).await
     }

@@ -1,0 +1,269 @@
+//! The usage page's actions: the caller's apps, a trend per service type,
+//! the details rows with what packages paid for them, and the packages.
+//! Every answer is computed from the stored rows and packages as they are
+//! now, so an acknowledged event shows in the very next answer.
+
+use crate::domain::class::{ClassFacts, UsageType};
+use crate::domain::commit::RowKey;
+use crate::domain::deduction::{Ledger, RowOrder, billable_minutes};
+use crate::domain::error::ApiError;
+use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::time::{Day, Interval, UtcMillis};
+use crate::domain::usage::{RecordMode, TierMillis};
+use crate::domain::usage_api::{
+    AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, PackageCharge,
+    PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
+};
+use crate::service::query::{internal, refuse_unless_owner};
+use crate::store::{RowRecord, StoreError, UsageStore};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The first day any row can have: rows are read from here when the whole
+/// history decides the balances.
+const FIRST_DAY: Day = Day(0);
+
+pub async fn describe_apps<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    request_id: &str,
+) -> Result<AppsAnswer, ApiError> {
+    let apps = store.apps_of(caller).await.map_err(internal)?;
+    Ok(AppsAnswer::new(request_id, apps))
+}
+
+pub async fn usage_data<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    query: &UsageDataQuery,
+    request_id: &str,
+) -> Result<UsageDataAnswer, ApiError> {
+    let (first, last) = (query.start.hour(), query.end.minus_ms(1).hour());
+    let bucket = |at: UtcMillis| match query.interval {
+        Interval::Hour => at.hour().start(),
+        Interval::Day => at.day().start(),
+    };
+    match query.service {
+        ServiceType::AudioVideo => {
+            let (registration, hours) = tokio::join!(
+                store.registration(&query.app),
+                store.av_hours(&query.app, first, last)
+            );
+            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let mut usage = HashMap::new();
+            for (hour, ms) in hours.map_err(internal)? {
+                *usage.entry(bucket(hour.start())).or_default() += ms;
+            }
+            Ok(UsageDataAnswer::audio_video(request_id, query, |b| {
+                usage.get(&b).copied().unwrap_or_default()
+            }))
+        }
+        ServiceType::Recording => {
+            let (registration, hours) = tokio::join!(
+                store.registration(&query.app),
+                store.hours(&query.app, first, last)
+            );
+            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
+            for record in hours.map_err(internal)? {
+                let total = usage.entry(bucket(record.hour.start())).or_default();
+                for mode in RecordMode::ALL {
+                    *total += *record.usage.mode(mode);
+                }
+            }
+            Ok(UsageDataAnswer::recording(request_id, query, |b| {
+                usage.get(&b).copied().unwrap_or_default()
+            }))
+        }
+        ServiceType::Storage => {
+            let registration = store.registration(&query.app).await;
+            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            // No storage measurement is taken in yet: nothing is stored.
+            Ok(UsageDataAnswer::storage(request_id, query, |_| 0))
+        }
+    }
+}
+
+pub async fn usage_details<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    query: &DetailsQuery,
+    page: Page,
+    request_id: &str,
+) -> Result<DetailsAnswer, ApiError> {
+    let (first, last) = query.days();
+    let rows = match query.service {
+        DetailsService::AudioVideo => {
+            let (registration, packages, rows) = tokio::join!(
+                store.registration(&query.app),
+                store.packages(&query.app),
+                store.av_rows(&query.app, FIRST_DAY, last),
+            );
+            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            av_details(
+                store,
+                query,
+                page,
+                app_name.as_ref(),
+                Ledger::new(packages.map_err(internal)?),
+                rows.map_err(internal)?,
+            )
+            .await
+            .map_err(internal)?
+        }
+        DetailsService::Recording => {
+            let (registration, hours) = tokio::join!(
+                store.registration(&query.app),
+                store.hours(&query.app, first.first_hour(), last.last_hour()),
+            );
+            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            recording_details(query, app_name.as_ref(), hours.map_err(internal)?)
+        }
+    };
+    Ok(DetailsAnswer::new(request_id, query, page, rows))
+}
+
+pub async fn usage_packages<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &AppId,
+    request_id: &str,
+    now: UtcMillis,
+) -> Result<PackagesAnswer, ApiError> {
+    let today = now.day();
+    let (registration, packages, rows) = tokio::join!(
+        store.registration(app),
+        store.packages(app),
+        store.av_rows(app, FIRST_DAY, today),
+    );
+    refuse_unless_owner(registration.map_err(internal)?, caller)?;
+    let mut ledger = Ledger::new(packages.map_err(internal)?);
+    for (day, rows) in by_day(rows.map_err(internal)?) {
+        ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
+    }
+    Ok(PackagesAnswer::from_ledger(request_id, app, &ledger, today))
+}
+
+fn by_day(rows: Vec<RowRecord>) -> BTreeMap<Day, Vec<RowRecord>> {
+    let mut days: BTreeMap<Day, Vec<RowRecord>> = BTreeMap::new();
+    for row in rows {
+        days.entry(row.key.day).or_default().push(row);
+    }
+    days
+}
+
+/// The window's rows (after the `ClassId` filter) in allocation order, each
+/// with what packages paid for it.
+///
+/// The balances at the window's start come from the days before it, a day
+/// at a time (a day's total decides them, not its order). Inside the window,
+/// a day's rows need their order — so their classes' facts — only where it
+/// shows: on the days of the page, and, when one class is asked for, on days
+/// where the packages ran out part way (elsewhere each row of the class is
+/// paid in full, or not at all, whatever the order). Only those classes'
+/// facts are read.
+async fn av_details<S: UsageStore>(
+    store: &S,
+    query: &DetailsQuery,
+    page: Page,
+    app_name: Option<&Name>,
+    mut ledger: Ledger,
+    rows: Vec<RowRecord>,
+) -> Result<Vec<DetailsRow>, StoreError> {
+    let (first, _) = query.days();
+    let wanted = |key: &RowKey| query.class.as_ref().is_none_or(|c| *c == key.class);
+    let mut window = BTreeMap::new();
+    for (day, rows) in by_day(rows) {
+        if day < first {
+            ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
+        } else {
+            window.insert(day, rows);
+        }
+    }
+
+    // Which days need their rows ordered.
+    let shown = page.rows(window.values().flatten().filter(|r| wanted(&r.key)).count());
+    let mut ordered_days = BTreeSet::new();
+    let mut before = 0;
+    let mut trial = ledger.clone();
+    for (day, rows) in &window {
+        let count = rows.iter().filter(|r| wanted(&r.key)).count();
+        let on_page = before < shown.end && shown.start < before + count;
+        let total: u64 = rows.iter().map(|r| billable_minutes(r.ms)).sum();
+        let available = trial.available(*day);
+        let partial = available > 0 && available < total;
+        if on_page || (query.class.is_some() && partial && count > 0) {
+            ordered_days.insert(*day);
+        }
+        trial.settle_day(*day, total);
+        before += count;
+    }
+    let classes: Vec<ClassId> = ordered_days
+        .iter()
+        .flat_map(|day| window[day].iter().map(|r| r.key.class.clone()))
+        .collect();
+    let facts = if classes.is_empty() {
+        BTreeMap::new()
+    } else {
+        store.class_facts(&query.app, &classes).await?
+    };
+
+    let mut answer = Vec::new();
+    for (day, mut rows) in window {
+        let order = |row: &RowRecord| RowOrder {
+            day,
+            class_start: facts.get(&row.key.class).and_then(|f| f.start),
+            class: row.key.class.clone(),
+            usage: row.key.usage,
+        };
+        rows.sort_by_cached_key(order);
+        for row in rows {
+            let deduction = ledger.take(day, billable_minutes(row.ms));
+            if !wanted(&row.key) {
+                continue;
+            }
+            let usage = RowUsage {
+                date: day,
+                class: Some(row.key.class.clone()),
+                usage_type: Some(row.key.usage),
+                user_count: Some(row.users),
+                duration_ms: row.ms,
+                packages: PackageCharge::of(&ledger, &deduction),
+            };
+            let facts: Option<&ClassFacts> = facts.get(&row.key.class);
+            answer.push(DetailsRow::new(&query.app, app_name, facts, usage));
+        }
+    }
+    Ok(answer)
+}
+
+/// Recording rows: one per UTC day of the window with recording usage, both
+/// record modes together. Segments carry no class yet, so each day's row
+/// has none.
+fn recording_details(
+    query: &DetailsQuery,
+    app_name: Option<&Name>,
+    hours: Vec<crate::store::HourRecord>,
+) -> Vec<DetailsRow> {
+    let mut days: BTreeMap<Day, u64> = BTreeMap::new();
+    for record in hours {
+        let ms: u64 = RecordMode::ALL
+            .into_iter()
+            .map(|mode| record.usage.mode(mode).total())
+            .sum();
+        *days.entry(record.hour.day()).or_default() += ms;
+    }
+    days.into_iter()
+        .filter(|(_, ms)| *ms > 0 && query.class.is_none())
+        .map(|(date, duration_ms)| {
+            let usage = RowUsage {
+                date,
+                class: None,
+                usage_type: None::<UsageType>,
+                user_count: None,
+                duration_ms,
+                packages: Vec::new(),
+            };
+            DetailsRow::new(&query.app, app_name, None, usage)
+        })
+        .collect()
+}
