@@ -10,7 +10,7 @@ use crate::domain::commit::{Counted, NewEvent, RowKey, UserMark, plan_commits};
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
 use crate::domain::time::UtcMillis;
 use crate::store::{CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, UsageStore};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 /// One SQS message.
@@ -257,10 +257,14 @@ async fn count_exactly_once<S: UsageStore>(
         // a transaction, where a failed condition would cancel the rest and
         // still cost write capacity.
         let keys: Vec<EventKey> = pending.keys().copied().collect();
+        // Each mark once: sessions of one user in one row share it, and a
+        // read may not name a key twice.
         let marks: Vec<UserMark> = pending
             .values()
             .flat_map(|d| marks_of(&d.event))
             .filter(|m| !known_users.contains(m))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
         match store.seen(&keys, &marks).await {
             Ok(seen) => {

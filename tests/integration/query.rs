@@ -360,3 +360,103 @@ async fn storage_failure_is_a_500_internal_error_in_the_same_shape() {
         a.text
     );
 }
+
+/// The class fixture (`events/sqs-class-batch.json`) after the recording
+/// fixture: a named app, a 100-minute package, one class with three users in
+/// it (one rejoining) and one watching the playback later that day.
+#[tokio::test]
+async fn the_class_fixture_answers_details_packages_and_trend() {
+    let store = seeded_store().await;
+    let batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-class-batch.json")).expect("SQS fixture");
+    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        report.failures
+    );
+    let window = [
+        ("AppId", "app-1"),
+        ("StartTime", "2026-11-20T00:00:00Z"),
+        ("EndTime", "2026-11-21T00:00:00Z"),
+        ("ServiceType", "AudioVideo"),
+    ];
+    let with = |action: &'static str| {
+        let mut pairs = vec![("Action", action)];
+        pairs.extend(window);
+        pairs
+    };
+    let details = ask(
+        &store,
+        Api::Rest,
+        &with("DescribeUsageDetails"),
+        Some(OWNER),
+    )
+    .await;
+    assert_eq!(details.status, 200, "{}", details.text);
+    let row = |usage: &str, users: u64, seconds: u64, billable: u64, packages: Value, paid: u64| {
+        json!({"Date": "2026-11-20", "AppId": "app-1", "AppName": "Demo School 演示学校",
+            "ClassId": "class-42", "ClassName": "Algebra I",
+            "StartTime": "2026-11-20T10:00:00Z", "EndTime": "2026-11-20T11:00:00Z",
+            "UsageType": usage, "UserCount": users, "DurationSeconds": seconds,
+            "BillableMinutes": billable, "Packages": packages, "PackageMinutes": paid,
+            "PayAsYouGoMinutes": billable - paid})
+    };
+    // Interactive: 63.5 + 29 5/6 + 25 + 58 minutes = 10,580 s, 177 billable;
+    // the package's 100 minutes go to it, the first row in allocation order.
+    let pkg = json!([{"PackageId": "pkg-1", "PackageName": "Starter 100 min", "Minutes": 100}]);
+    assert_eq!(
+        details.body,
+        json!({"RequestId": details.body["RequestId"], "AppId": "app-1",
+            "ServiceType": "AudioVideo", "TotalCount": 2, "PageNumber": 1, "PageSize": 20,
+            "Summary": {"DurationSeconds": 13280, "BillableMinutes": 222,
+                "PackageMinutes": 100, "PayAsYouGoMinutes": 122},
+            "Records": [row("Interactive", 3, 10580, 177, pkg, 100),
+                        row("Playback", 1, 2700, 45, json!([]), 0)]})
+    );
+
+    let packages = ask(
+        &store,
+        Api::Http,
+        &[("Action", "DescribeUsagePackages"), ("AppId", "app-1")],
+        Some(OWNER),
+    )
+    .await;
+    assert_eq!(
+        packages.body["Packages"],
+        json!([{"PackageId": "pkg-1", "PackageName": "Starter 100 min", "Minutes": 100,
+            "UsedMinutes": 100, "RemainingMinutes": 0, "ValidFrom": "2026-11-01",
+            "ValidTo": "2026-12-31", "Status": "Exhausted"}]),
+        "{}",
+        packages.text
+    );
+
+    let mut daily = with("DescribeUsageData");
+    daily.push(("Interval", "86400"));
+    let trend = ask(&store, Api::Rest, &daily, Some(OWNER)).await;
+    assert_eq!(
+        (
+            &trend.body["InteractiveSummaryDuration"],
+            &trend.body["PlaybackSummaryDuration"],
+            &trend.body["TotalSummaryDuration"],
+            trend.body["Data"].as_array().map(Vec::len),
+        ),
+        (&json!(10580), &json!(2700), &json!(13280), Some(1)),
+        "{}",
+        trend.text
+    );
+
+    let apps = ask(
+        &store,
+        Api::Rest,
+        &[("Action", "DescribeApps")],
+        Some(OWNER),
+    )
+    .await;
+    assert_eq!(
+        apps.body["Apps"],
+        json!([{"AppId": "app-1", "AppName": "Demo School 演示学校"}]),
+        "{}",
+        apps.text
+    );
+}
