@@ -279,4 +279,33 @@ mod tests {
             ]
         );
     }
+
+    /// The README's worked example, row by row.
+    #[test]
+    fn the_worked_example() {
+        let day = |d: i64| Day::parse_key("2026-11-01").unwrap().0 + d - 1;
+        let mut ledger = Ledger::new([
+            package("B", 100, day(15), day(61)),
+            package("A", 60, day(1), day(30)),
+        ]);
+        fn taken(d: Deduction, ledger: &Ledger) -> (Vec<(String, u64)>, u64) {
+            let named = d
+                .taken
+                .iter()
+                .map(|(i, m)| (ledger.packages()[*i].id.as_str().to_owned(), *m))
+                .collect();
+            (named, d.pay_as_you_go)
+        }
+        let rows = [(20, 80), (20, 50), (20, 20), (21, 30)];
+        let expected = [
+            (vec![("A".to_owned(), 60), ("B".to_owned(), 20)], 0),
+            (vec![("B".to_owned(), 50)], 0),
+            (vec![("B".to_owned(), 20)], 0),
+            (vec![("B".to_owned(), 10)], 20),
+        ];
+        for ((d, minutes), expected) in rows.into_iter().zip(expected) {
+            let deduction = ledger.take(Day(day(d)), minutes);
+            assert_eq!(taken(deduction, &ledger), expected, "day {d}");
+        }
+    }
 }
