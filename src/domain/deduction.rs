@@ -20,7 +20,7 @@ use super::class::{Package, UsageType};
 use super::ids::{ClassId, PackageId};
 use super::time::{Day, MINUTE_MS, UtcMillis};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Milliseconds rounded up to whole minutes.
 pub fn billable_minutes(ms: u64) -> u64 {
@@ -162,6 +162,63 @@ impl Ledger {
             .filter(|(p, _)| p.valid_from <= day && day <= p.valid_to)
             .map(|(p, used)| p.minutes - used)
             .sum()
+    }
+}
+
+/// What every package had paid by the end of `day`, as a rollup prepared
+/// it at the app's change counter `seq`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Balance {
+    pub day: Day,
+    pub used: BTreeMap<PackageId, u64>,
+    pub seq: u64,
+}
+
+/// What the deduction of an app depends on, as ingestion and the rollup
+/// record it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeductionState {
+    /// Bumped by every commit that changes a row or adds a package.
+    pub seq: u64,
+    /// The days whose rows or packages changed since the last settle.
+    pub dirty: BTreeSet<Day>,
+    /// The last rollup that prepared balances for this app.
+    pub settled: Option<Settled>,
+}
+
+/// A rollup run that prepared balances: at change counter `seq`, for every
+/// day `from..=through`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub seq: u64,
+    pub from: Day,
+    pub through: Day,
+}
+
+impl DeductionState {
+    /// Whether a prepared balance still says what the rows and packages say.
+    ///
+    /// Its day must be prepared (not after `through`) and come before every
+    /// day changed since (a change on or before its day changes it). And a
+    /// balance on or after the last run's `from` must be that run's own: a
+    /// run that lost the race to a newer change (its settle was refused) may
+    /// have left balances computed without that change; the change's day is
+    /// then in `dirty`, and those of its balances on earlier days equal the
+    /// winner's.
+    pub fn trusts(&self, balance: &Balance) -> bool {
+        let Some(settled) = self.settled else {
+            return false;
+        };
+        balance.day <= settled.through
+            && self.dirty.first().is_none_or(|first| balance.day < *first)
+            && (balance.day < settled.from || balance.seq == settled.seq)
+    }
+
+    /// The latest day whose balance can be trusted, if any could be.
+    pub fn latest_trusted_day(&self) -> Option<Day> {
+        let settled = self.settled?;
+        let before_dirty = self.dirty.first().map_or(settled.through, |d| Day(d.0 - 1));
+        Some(Day(settled.through.0.min(before_dirty.0)))
     }
 }
 
@@ -307,5 +364,47 @@ mod tests {
             let deduction = ledger.take(Day(day(d)), minutes);
             assert_eq!(taken(deduction, &ledger), expected, "day {d}");
         }
+    }
+
+    #[test]
+    fn balances_are_trusted_until_a_change_on_or_before_their_day() {
+        let state = DeductionState {
+            seq: 9,
+            dirty: BTreeSet::from([Day(20)]),
+            settled: Some(Settled {
+                seq: 7,
+                from: Day(15),
+                through: Day(25),
+            }),
+        };
+        let balance = |day, seq| Balance {
+            day: Day(day),
+            used: BTreeMap::new(),
+            seq,
+        };
+        assert!(
+            state.trusts(&balance(19, 7)),
+            "the last run's, before the change"
+        );
+        assert!(!state.trusts(&balance(20, 7)), "on the changed day");
+        assert!(
+            !state.trusts(&balance(17, 6)),
+            "a losing run's, after the last run's from"
+        );
+        assert!(
+            state.trusts(&balance(10, 3)),
+            "an older run's, before the last run's from"
+        );
+        assert_eq!(state.latest_trusted_day(), Some(Day(19)));
+        let settled_only = DeductionState {
+            dirty: BTreeSet::new(),
+            ..state.clone()
+        };
+        assert!(!settled_only.trusts(&balance(26, 7)), "not prepared");
+        assert_eq!(settled_only.latest_trusted_day(), Some(Day(25)));
+        assert!(
+            !DeductionState::default().trusts(&balance(1, 0)),
+            "never settled"
+        );
     }
 }

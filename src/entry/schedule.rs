@@ -69,6 +69,8 @@ pub async fn handle<S: UsageStore>(
         days_deferred = report.days_deferred,
         days_expired = report.days_expired,
         days_left = report.days_left,
+        apps_settled = report.apps_settled,
+        apps_deferred = report.apps_deferred,
         complete = report.complete,
         "rollup run finished"
     );

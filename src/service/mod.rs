@@ -4,6 +4,7 @@
 pub mod ingest;
 pub mod query;
 pub mod rollup;
+pub mod settle;
 #[cfg(test)]
 mod tests;
 pub mod usage;

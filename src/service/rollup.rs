@@ -10,6 +10,7 @@ use crate::domain::ids::AppId;
 use crate::domain::rollup::RollupRequest;
 use crate::domain::time::Day;
 use crate::domain::usage::ModeUsage;
+use crate::service::settle::{SettleOutcome, settle_app};
 use crate::store::{StoreError, UsageStore, WriteDayOutcome};
 use futures::StreamExt;
 use serde::Serialize;
@@ -141,6 +142,12 @@ pub struct RollupReport {
     /// `complete` is what says whether anything is left: `false` whenever
     /// this is above zero, and also when the work list could not be read.
     pub days_left: usize,
+    /// Apps whose package balances per day were prepared, and for how many
+    /// days in all.
+    pub apps_settled: usize,
+    pub balances_written: usize,
+    /// Apps that changed while being settled, or failed: still marked.
+    pub apps_deferred: usize,
     /// False when the run stopped early; the next run continues.
     pub complete: bool,
 }
@@ -167,10 +174,20 @@ pub async fn run_rollup<S: UsageStore>(
         RollupRequest::Scheduled => {
             report.mode = "scheduled";
             scheduled(store, &deadline, &mut report).await;
+            if report.complete {
+                settle_pending(store, &deadline, &mut report).await;
+            }
         }
         RollupRequest::Backfill { from, to, app } => {
             report.mode = "backfill";
             backfill(store, *from, *to, app.as_ref(), &deadline, &mut report).await;
+            // An app's balances are recomputed whole: a day's balance
+            // depends on every day before it.
+            if let Some(app) = app
+                && report.complete
+            {
+                settle_all(store, vec![app.clone()], true, &deadline, &mut report).await;
+            }
         }
     }
     report
@@ -195,6 +212,60 @@ async fn scheduled<S: UsageStore>(store: &S, deadline: &Deadline, report: &mut R
         match page.next {
             Some(next) if report.complete => cursor = Some(next),
             _ => return,
+        }
+    }
+}
+
+/// The apps whose rows or packages changed since they were last settled, a
+/// page at a time, like the recording days.
+async fn settle_pending<S: UsageStore>(store: &S, deadline: &Deadline, report: &mut RollupReport) {
+    let mut cursor = None;
+    loop {
+        let (apps, next) = match store.pending_apps(cursor).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list apps to settle; the next run retries");
+                report.complete = false;
+                return;
+            }
+        };
+        settle_all(store, apps, false, deadline, report).await;
+        match next {
+            Some(next) if report.complete => cursor = Some(next),
+            _ => return,
+        }
+    }
+}
+
+async fn settle_all<S: UsageStore>(
+    store: &S,
+    apps: Vec<AppId>,
+    recompute: bool,
+    deadline: &Deadline,
+    report: &mut RollupReport,
+) {
+    let outcomes: Vec<Option<Result<SettleOutcome, StoreError>>> = futures::stream::iter(apps)
+        .map(|app| async move {
+            if deadline.passed() {
+                return None;
+            }
+            let outcome = settle_app(store, &app, recompute).await;
+            if let Err(err) = &outcome {
+                tracing::warn!(error = %err, app_id = %app, "app not settled; left for the next run");
+            }
+            Some(outcome)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome {
+            None => report.complete = false,
+            Some(Ok(SettleOutcome::Settled(days))) => {
+                report.apps_settled += 1;
+                report.balances_written += days;
+            }
+            Some(Ok(SettleOutcome::Deferred) | Err(_)) => report.apps_deferred += 1,
         }
     }
 }

@@ -15,12 +15,9 @@ use crate::domain::usage_api::{
     PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
 };
 use crate::service::query::{internal, refuse_unless_owner};
-use crate::store::{RowRecord, StoreError, UsageStore};
+use crate::service::settle::{FIRST_DAY, LAST_DAY};
+use crate::store::{LedgerInputs, RowRecord, StoreError, UsageStore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// The first day any row can have: rows are read from here when the whole
-/// history decides the balances.
-const FIRST_DAY: Day = Day(0);
 
 pub async fn describe_apps<S: UsageStore>(
     store: &S,
@@ -93,18 +90,23 @@ pub async fn usage_details<S: UsageStore>(
     let (first, last) = query.days();
     let rows = match query.service {
         DetailsService::AudioVideo => {
-            let (registration, packages, rows) = tokio::join!(
+            // The registry, the deduction's inputs and the window's rows go
+            // out together.
+            let (registration, inputs, rows) = tokio::join!(
                 store.registration(&query.app),
-                store.packages(&query.app),
-                store.av_rows(&query.app, FIRST_DAY, last),
+                store.ledger_inputs(&query.app, Day(first.0 - 1)),
+                store.av_rows(&query.app, first, last),
             );
             let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
+                .await
+                .map_err(internal)?;
             av_details(
                 store,
                 query,
                 page,
                 app_name.as_ref(),
-                Ledger::new(packages.map_err(internal)?),
+                ledger,
                 rows.map_err(internal)?,
             )
             .await
@@ -130,17 +132,74 @@ pub async fn usage_packages<S: UsageStore>(
     now: UtcMillis,
 ) -> Result<PackagesAnswer, ApiError> {
     let today = now.day();
-    let (registration, packages, rows) = tokio::join!(
+    let (registration, inputs, rows) = tokio::join!(
         store.registration(app),
-        store.packages(app),
-        store.av_rows(app, FIRST_DAY, today),
+        store.ledger_inputs(app, Day(today.0 - 1)),
+        store.av_rows(app, today, LAST_DAY),
     );
     refuse_unless_owner(registration.map_err(internal)?, caller)?;
-    let mut ledger = Ledger::new(packages.map_err(internal)?);
+    let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
+        .await
+        .map_err(internal)?;
     for (day, rows) in by_day(rows.map_err(internal)?) {
         ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
     }
     Ok(PackagesAnswer::from_ledger(request_id, app, &ledger, today))
+}
+
+/// The packages and what each had paid before `day` began.
+///
+/// Usually the balance prepared for the day before, read with the packages
+/// (one request, already made). When it cannot be trusted — the rollup has not
+/// prepared it yet, or rows or packages changed on or before it since — the
+/// latest trusted balance before it, and the rows after that, are read and
+/// settled a day at a time; with none, the whole history.
+async fn ledger_at<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    day: Day,
+    inputs: LedgerInputs,
+) -> Result<Ledger, StoreError> {
+    let LedgerInputs {
+        balances,
+        packages,
+        state,
+    } = inputs;
+    let before = Day(day.0 - 1);
+    if let Some(balance) = balances.iter().find(|b| b.day == before)
+        && state.trusts(balance)
+    {
+        return Ok(Ledger::with_used(packages, &balance.used));
+    }
+    let base_day = state
+        .latest_trusted_day()
+        .map(|d| Day(d.0.min(before.0)))
+        .filter(|d| *d >= FIRST_DAY);
+    let (base, mut rows) = match base_day {
+        Some(base_day) => {
+            let (base, rows) = tokio::join!(
+                store.balance(app, base_day),
+                store.av_rows(app, base_day.next(), before)
+            );
+            (base?.filter(|b| state.trusts(b)), rows?)
+        }
+        None => (None, Vec::new()),
+    };
+    let used = match base {
+        Some(balance) => balance.used,
+        None => {
+            let until = base_day.unwrap_or(before);
+            let mut earlier = store.av_rows(app, FIRST_DAY, until).await?;
+            earlier.append(&mut rows);
+            rows = earlier;
+            BTreeMap::new()
+        }
+    };
+    let mut ledger = Ledger::with_used(packages, &used);
+    for (day, rows) in by_day(rows) {
+        ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
+    }
+    Ok(ledger)
 }
 
 fn by_day(rows: Vec<RowRecord>) -> BTreeMap<Day, Vec<RowRecord>> {

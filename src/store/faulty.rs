@@ -137,6 +137,29 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     ) -> StoreResult<RegisterOutcome> {
         self.write(self.inner.register_app(app, owner, name)).await
     }
+    async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {
+        self.read(self.inner.ledger_inputs(app, from)).await
+    }
+    async fn balance(&self, app: &AppId, day: Day) -> StoreResult<Option<Balance>> {
+        self.read(self.inner.balance(app, day)).await
+    }
+    async fn write_balances(&self, app: &AppId, balances: &[Balance]) -> StoreResult<bool> {
+        self.write(self.inner.write_balances(app, balances)).await
+    }
+    async fn settle(
+        &self,
+        app: &AppId,
+        settled: Settled,
+        seen: &BTreeSet<Day>,
+    ) -> StoreResult<WriteDayOutcome> {
+        self.write(self.inner.settle(app, settled, seen)).await
+    }
+    async fn pending_apps(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<AppId>, Option<String>)> {
+        self.read(self.inner.pending_apps(cursor)).await
+    }
     async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
         self.read(self.inner.apps_of(owner)).await
     }

@@ -4,6 +4,7 @@
 //! run the same services against a real DynamoDB API.
 
 use super::*;
+use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -14,13 +15,6 @@ use std::sync::Mutex;
 /// small unit tests too.
 pub const PENDING_PAGE_SIZE: usize = 100;
 
-/// What the deduction depends on changed: a change counter and the days.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AvState {
-    pub seq: u64,
-    pub dirty: BTreeSet<Day>,
-}
-
 #[derive(Default)]
 struct State {
     owners: HashMap<AppId, Registration>,
@@ -29,7 +23,8 @@ struct State {
     av_hours: BTreeMap<(AppId, Hour), AvMillis>,
     rows: BTreeMap<RowKey, (u64, u64)>,
     users: HashSet<UserMark>,
-    av_state: HashMap<AppId, AvState>,
+    av_state: BTreeMap<AppId, DeductionState>,
+    balances: BTreeMap<(AppId, Day), Balance>,
     hours: BTreeMap<(AppId, Hour), ModeUsage>,
     days: BTreeMap<(AppId, Day), DayRecord>,
     pending: BTreeSet<PendingDay>,
@@ -180,6 +175,74 @@ impl UsageStore for MemoryStore {
                 .filter(|((a, _), _)| a == app)
                 .map(|(_, p)| p.clone())
                 .collect()
+        }))
+    }
+
+    async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {
+        let packages = self.packages(app).await?;
+        Ok(self.with(|s| LedgerInputs {
+            balances: s
+                .balances
+                .range((app.clone(), from)..)
+                .take_while(|((a, _), _)| a == app)
+                .map(|(_, b)| b.clone())
+                .collect(),
+            packages,
+            state: s.av_state.get(app).cloned().unwrap_or_default(),
+        }))
+    }
+
+    async fn balance(&self, app: &AppId, day: Day) -> StoreResult<Option<Balance>> {
+        Ok(self.with(|s| s.balances.get(&(app.clone(), day)).cloned()))
+    }
+
+    async fn write_balances(&self, app: &AppId, balances: &[Balance]) -> StoreResult<bool> {
+        Ok(self.with(|s| {
+            for balance in balances {
+                let key = (app.clone(), balance.day);
+                if s.balances.get(&key).is_some_and(|b| b.seq > balance.seq) {
+                    return false;
+                }
+                s.balances.insert(key, balance.clone());
+            }
+            true
+        }))
+    }
+
+    async fn settle(
+        &self,
+        app: &AppId,
+        settled: Settled,
+        seen: &BTreeSet<Day>,
+    ) -> StoreResult<WriteDayOutcome> {
+        Ok(self.with(|s| match s.av_state.get_mut(app) {
+            Some(state) if state.seq == settled.seq => {
+                state.settled = Some(settled);
+                state.dirty.retain(|d| !seen.contains(d));
+                WriteDayOutcome::Written
+            }
+            _ => WriteDayOutcome::Changed,
+        }))
+    }
+
+    async fn pending_apps(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<AppId>, Option<String>)> {
+        let after = cursor
+            .map(|c| AppId::parse(&c).ok_or_else(|| StoreError::Corrupt("app cursor".into())))
+            .transpose()?;
+        Ok(self.with(|s| {
+            let mut apps = s
+                .av_state
+                .iter()
+                .filter(|(app, state)| {
+                    !state.dirty.is_empty() && after.as_ref().is_none_or(|a| *app > a)
+                })
+                .map(|(app, _)| app.clone());
+            let page: Vec<AppId> = apps.by_ref().take(PENDING_PAGE_SIZE).collect();
+            let next = apps.next().and(page.last().map(|a| a.to_string()));
+            (page, next)
         }))
     }
 

@@ -11,11 +11,12 @@ pub mod memory;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{AvMillis, CommitGroup, RowKey, UserMark};
+use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +79,16 @@ pub enum SetOnceOutcome {
     Applied,
     /// Another value is stored; nothing was written.
     Conflict(String),
+}
+
+/// What the deduction needs at a day, read together: the balances prepared
+/// for that day and later ones, the packages, and the deduction state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LedgerInputs {
+    /// Ascending by day.
+    pub balances: Vec<Balance>,
+    pub packages: Vec<Package>,
+    pub state: DeductionState,
 }
 
 /// One details row as stored: its milliseconds and distinct users.
@@ -230,6 +241,47 @@ pub trait UsageStore: Send + Sync {
     /// The app's packages, in package id order.
     fn packages(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<Package>>> + Send;
 
+    /// The balances prepared for `from` and later days, the packages and the
+    /// deduction state, read at once (strongly consistent).
+    fn ledger_inputs(
+        &self,
+        app: &AppId,
+        from: Day,
+    ) -> impl Future<Output = StoreResult<LedgerInputs>> + Send;
+
+    /// The balance prepared for one day, if any.
+    fn balance(
+        &self,
+        app: &AppId,
+        day: Day,
+    ) -> impl Future<Output = StoreResult<Option<Balance>>> + Send;
+
+    /// Stores prepared balances, each unless a balance prepared at a later
+    /// change counter is there: `false` if one was (a newer run has written;
+    /// this one is stale and must stop).
+    fn write_balances(
+        &self,
+        app: &AppId,
+        balances: &[Balance],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records that balances were prepared as `settled` says and forgets the
+    /// changed days `seen`, only if the app's change counter is still
+    /// `settled.seq`; clears the app's rollup mark when nothing is left.
+    fn settle(
+        &self,
+        app: &AppId,
+        settled: Settled,
+        seen: &BTreeSet<Day>,
+    ) -> impl Future<Output = StoreResult<WriteDayOutcome>> + Send;
+
+    /// Apps whose deduction inputs changed since they were last settled, a
+    /// page at a time.
+    fn pending_apps(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = StoreResult<(Vec<AppId>, Option<String>)>> + Send;
+
     /// What is known of these classes of the app (absent: nothing yet).
     fn class_facts(
         &self,
@@ -313,6 +365,40 @@ macro_rules! forward_store_methods {
             -> $crate::store::StoreResult<Vec<($crate::domain::ids::AppId,
                 Option<$crate::domain::ids::Name>)>> {
             self.$inner.apps_of(owner).await
+        }
+    };
+    (@one $inner:ident ledger_inputs) => {
+        async fn ledger_inputs(&self, app: &$crate::domain::ids::AppId,
+            from: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<$crate::store::LedgerInputs> {
+            self.$inner.ledger_inputs(app, from).await
+        }
+    };
+    (@one $inner:ident balance) => {
+        async fn balance(&self, app: &$crate::domain::ids::AppId, day: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<Option<$crate::domain::deduction::Balance>> {
+            self.$inner.balance(app, day).await
+        }
+    };
+    (@one $inner:ident write_balances) => {
+        async fn write_balances(&self, app: &$crate::domain::ids::AppId,
+            balances: &[$crate::domain::deduction::Balance])
+            -> $crate::store::StoreResult<bool> {
+            self.$inner.write_balances(app, balances).await
+        }
+    };
+    (@one $inner:ident settle) => {
+        async fn settle(&self, app: &$crate::domain::ids::AppId,
+            settled: $crate::domain::deduction::Settled,
+            seen: &std::collections::BTreeSet<$crate::domain::time::Day>)
+            -> $crate::store::StoreResult<$crate::store::WriteDayOutcome> {
+            self.$inner.settle(app, settled, seen).await
+        }
+    };
+    (@one $inner:ident pending_apps) => {
+        async fn pending_apps(&self, cursor: Option<String>)
+            -> $crate::store::StoreResult<(Vec<$crate::domain::ids::AppId>, Option<String>)> {
+            self.$inner.pending_apps(cursor).await
         }
     };
     (@one $inner:ident hours) => {

@@ -8,15 +8,18 @@ use super::item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, get_n, get_s, n, 
 use super::keys::*;
 use crate::domain::class::{ClassFact, ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{AvHourAdd, AvMillis, CommitGroup, RowAdd, RowKey};
-use crate::domain::ids::{AppId, ClassId, Name};
+use crate::domain::deduction::{Balance, DeductionState, Settled};
+use crate::domain::ids::{AppId, ClassId, Name, PackageId};
 use crate::domain::time::{Day, Hour, UtcMillis};
-use crate::store::{RowRecord, SetOnceOutcome, StoreError, StoreResult};
+use crate::store::{
+    LedgerInputs, RowRecord, SetOnceOutcome, StoreError, StoreResult, WriteDayOutcome,
+};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const CLASS_NAME: &str = "class_name";
 const START_MS: &str = "start_ms";
@@ -33,7 +36,70 @@ const STATE_SEQ: &str = "seq";
 /// The days whose rows or packages changed since the deduction was last
 /// prepared (a number set of day numbers: adding to it needs no read).
 const STATE_DIRTY: &str = "dirty";
+const SETTLED_SEQ: &str = "settled_seq";
+const SETTLED_FROM: &str = "settled_from";
+const SETTLED_THROUGH: &str = "settled_through";
+/// A balance: minutes used per package id.
+const USED: &str = "used";
 const BATCH_GET_LIMIT: usize = 100;
+/// Apps per page of the rollup's audio/video work list.
+const PENDING_APPS_PAGE: i32 = 100;
+/// Balances written per transaction (DynamoDB's limit of actions).
+const BALANCES_PER_TRANSACTION: usize = 100;
+
+fn state_of(item: &Item) -> StoreResult<DeductionState> {
+    let dirty = match item.get(STATE_DIRTY) {
+        None => BTreeSet::new(),
+        Some(value) => value
+            .as_ns()
+            .map_err(|_| StoreError::Corrupt("dirty days".into()))?
+            .iter()
+            .map(|d| d.parse().map(Day))
+            .collect::<Result<_, _>>()
+            .map_err(|_| StoreError::Corrupt("dirty days".into()))?,
+    };
+    let day =
+        |name: &str| -> StoreResult<Option<Day>> { Ok(get_n(item, name)?.map(|d| Day(d as i64))) };
+    let settled = match (
+        get_n(item, SETTLED_SEQ)?,
+        day(SETTLED_FROM)?,
+        day(SETTLED_THROUGH)?,
+    ) {
+        (Some(seq), Some(from), Some(through)) => Some(Settled { seq, from, through }),
+        _ => None,
+    };
+    Ok(DeductionState {
+        seq: get_n(item, STATE_SEQ)?.unwrap_or(0),
+        dirty,
+        settled,
+    })
+}
+
+fn balance_of(day: Day, item: &Item) -> StoreResult<Balance> {
+    let corrupt = || StoreError::Corrupt("balance".into());
+    let used = match item.get(USED) {
+        None => BTreeMap::new(),
+        Some(value) => value
+            .as_m()
+            .map_err(|_| corrupt())?
+            .iter()
+            .map(|(id, minutes)| {
+                let id = PackageId::parse(id).ok_or_else(corrupt)?;
+                let minutes = minutes
+                    .as_n()
+                    .ok()
+                    .and_then(|m| m.parse().ok())
+                    .ok_or_else(corrupt)?;
+                Ok((id, minutes))
+            })
+            .collect::<StoreResult<_>>()?,
+    };
+    Ok(Balance {
+        day,
+        used,
+        seq: get_n(item, STATE_SEQ)?.unwrap_or(0),
+    })
+}
 
 fn facts_of(item: &Item) -> StoreResult<ClassFacts> {
     let time = |name: &str| -> StoreResult<Option<UtcMillis>> {
@@ -261,6 +327,162 @@ impl DynamoStore {
         let (from, to) = av_package_range();
         let items = self.query_range(app_pk(app), from, to).await?;
         items.iter().map(|item| package_of(app, item)).collect()
+    }
+
+    pub(super) async fn ledger_inputs_impl(
+        &self,
+        app: &AppId,
+        from: Day,
+    ) -> StoreResult<LedgerInputs> {
+        let (first, last) = ledger_range(from);
+        let mut inputs = LedgerInputs::default();
+        for item in self.query_range(app_pk(app), first, last).await? {
+            match ledger_item_of(&item)? {
+                LedgerItem::Balance(day) => inputs.balances.push(balance_of(day, &item)?),
+                LedgerItem::Package => inputs.packages.push(package_of(app, &item)?),
+                LedgerItem::State => inputs.state = state_of(&item)?,
+            }
+        }
+        Ok(inputs)
+    }
+
+    pub(super) async fn balance_impl(&self, app: &AppId, day: Day) -> StoreResult<Option<Balance>> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(app_pk(app), av_balance_sk(day))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(|item| balance_of(day, &item)).transpose()
+    }
+
+    /// Transactions of conditional puts: a balance is replaced only by one
+    /// prepared at the same or a later change counter, so a stale run can
+    /// never overwrite a newer run's balances.
+    pub(super) async fn write_balances_impl(
+        &self,
+        app: &AppId,
+        balances: &[Balance],
+    ) -> StoreResult<bool> {
+        for chunk in balances.chunks(BALANCES_PER_TRANSACTION) {
+            let mut actions = Vec::with_capacity(chunk.len());
+            for balance in chunk {
+                let mut item = key(app_pk(app), av_balance_sk(balance.day));
+                item.insert(STATE_SEQ.to_owned(), n(balance.seq));
+                let used = balance
+                    .used
+                    .iter()
+                    .map(|(id, minutes)| (id.to_string(), n(minutes)))
+                    .collect();
+                item.insert(USED.to_owned(), AttributeValue::M(used));
+                let put = Put::builder()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(#seq) OR #seq <= :seq")
+                    .expression_attribute_names("#seq", STATE_SEQ)
+                    .expression_attribute_values(":seq", n(balance.seq))
+                    .build();
+                actions.push(TransactWriteItem::builder().put(built(put)?).build());
+            }
+            let result = self
+                .client()
+                .transact_write_items()
+                .set_transact_items(Some(actions))
+                .send()
+                .await;
+            if let Err(err) = result {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                    err.as_service_error()
+                    && c.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                {
+                    return Ok(false);
+                }
+                return Err(classify(err));
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn settle_impl(
+        &self,
+        app: &AppId,
+        settled: Settled,
+        seen: &BTreeSet<Day>,
+    ) -> StoreResult<WriteDayOutcome> {
+        let mut expr = UpdateExpr::default();
+        let condition = format!("{} = {}", expr.name(STATE_SEQ), expr.value(n(settled.seq)));
+        expr.set(SETTLED_SEQ, n(settled.seq))
+            .set(SETTLED_FROM, n(settled.from.0))
+            .set(SETTLED_THROUGH, n(settled.through.0))
+            .remove(ROLLUP_PENDING);
+        let mut update = expr.expression();
+        if !seen.is_empty() {
+            let (attr, days) = (
+                expr.name(STATE_DIRTY),
+                expr.value(day_set(seen.iter().copied())),
+            );
+            update = format!("{update} DELETE {attr} {days}");
+        }
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(app_pk(app), AV_STATE_SK.to_owned())))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(WriteDayOutcome::Written),
+            Err(err) if super::error::condition_failed(&err) => Ok(WriteDayOutcome::Changed),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    pub(super) async fn pending_apps_impl(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<AppId>, Option<String>)> {
+        let start = cursor
+            .map(|c| {
+                let app =
+                    AppId::parse(&c).ok_or_else(|| StoreError::Corrupt("app cursor".into()))?;
+                let mut k = key(app_pk(&app), AV_STATE_SK.to_owned());
+                k.insert(ROLLUP_PENDING.to_owned(), s(AV_METER));
+                Ok::<_, StoreError>(k)
+            })
+            .transpose()?;
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending = :meter")
+            .expression_attribute_names("#pending", ROLLUP_PENDING)
+            .expression_attribute_values(":meter", s(AV_METER))
+            .limit(PENDING_APPS_PAGE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let apps = out
+            .items()
+            .iter()
+            .map(app_of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = out
+            .last_evaluated_key()
+            .map(app_of)
+            .transpose()?
+            .map(|app| app.to_string());
+        Ok((apps, next))
     }
 
     pub(super) async fn class_facts_impl(

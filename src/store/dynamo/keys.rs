@@ -9,8 +9,9 @@
 //! | audio/video usage, hourly | `APP#{appId}` | `AV#H#{YYYY-MM-DDThh}` |
 //! | details row | `APP#{appId}` | `AV#R#{YYYY-MM-DD}#{classId}#{I or P}` |
 //! | class facts | `APP#{appId}` | `AV#F#{classId}` |
-//! | package | `APP#{appId}` | `AV#P#{packageId}` |
-//! | deduction state | `APP#{appId}` | `AV#S` |
+//! | balance prepared for a day | `APP#{appId}` | `AV#L#B#{YYYY-MM-DD}` |
+//! | package | `APP#{appId}` | `AV#L#P#{packageId}` |
+//! | deduction state | `APP#{appId}` | `AV#L#S` |
 //! | user mark | `AVU#{appId}#{YYYY-MM-DD}#{classId}#{I or P}` | digest of the user id |
 //!
 //! An app's hours (and days, and rows) are one contiguous, sortable key
@@ -47,11 +48,14 @@ pub const REGISTRATION_SK: &str = "REGISTRATION";
 pub const EVENT_SK: &str = "EVT";
 /// The audio/video meter's name: the value of its state's `rollup_pending`.
 pub const AV_METER: &str = "AV";
-pub const AV_STATE_SK: &str = "AV#S";
+/// The deduction's inputs sort together (`AV#L#`): the balances of a day and
+/// later, every package and the state are one range, one `Query`.
+pub const AV_STATE_SK: &str = "AV#L#S";
+const AV_BALANCE_PREFIX: &str = "AV#L#B#";
 const AV_HOUR_PREFIX: &str = "AV#H#";
 const AV_ROW_PREFIX: &str = "AV#R#";
 const AV_FACTS_PREFIX: &str = "AV#F#";
-const AV_PACKAGE_PREFIX: &str = "AV#P#";
+const AV_PACKAGE_PREFIX: &str = "AV#L#P#";
 const USER_MARK_PREFIX: &str = "AVU#";
 const HOUR_PREFIX: &str = "REC#H#";
 const DAY_PREFIX: &str = "REC#D#";
@@ -134,6 +138,36 @@ pub fn facts_class_of(item: &Item) -> StoreResult<ClassId> {
 
 pub fn av_package_sk(package: &PackageId) -> String {
     format!("{AV_PACKAGE_PREFIX}{package}")
+}
+
+pub fn av_balance_sk(day: Day) -> String {
+    format!("{AV_BALANCE_PREFIX}{}", day.key())
+}
+
+/// Balances of `from` and later, every package and the state: one range.
+pub fn ledger_range(from: Day) -> (String, String) {
+    (av_balance_sk(from), AV_STATE_SK.to_owned())
+}
+
+/// What an item of a ledger range is.
+pub enum LedgerItem {
+    Balance(Day),
+    Package,
+    State,
+}
+
+pub fn ledger_item_of(item: &Item) -> StoreResult<LedgerItem> {
+    let sk = attr(item, SK).unwrap_or_default();
+    if sk == AV_STATE_SK {
+        Ok(LedgerItem::State)
+    } else if sk.starts_with(AV_PACKAGE_PREFIX) {
+        Ok(LedgerItem::Package)
+    } else {
+        sk.strip_prefix(AV_BALANCE_PREFIX)
+            .and_then(Day::parse_key)
+            .map(LedgerItem::Balance)
+            .ok_or_else(|| StoreError::Corrupt("ledger item key".into()))
+    }
 }
 
 /// Every package key of an app sorts inside this range.

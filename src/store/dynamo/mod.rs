@@ -9,6 +9,7 @@
 use super::*;
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{AvMillis, CommitGroup, HourAdd, UserMark};
+use crate::domain::deduction::{Balance, Settled};
 use crate::domain::ids::{ClassId, Name};
 use crate::domain::time::UtcMillis;
 use aws_sdk_dynamodb::Client;
@@ -17,7 +18,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     Get, KeysAndAttributes, Put, ReturnValue, TransactGetItem, TransactWriteItem, Update,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 mod av;
 mod error;
@@ -96,6 +97,10 @@ impl DynamoStore {
         from_sk: String,
         to_sk: String,
     ) -> StoreResult<Vec<Item>> {
+        // An empty range has nothing in it; DynamoDB refuses to be asked.
+        if from_sk > to_sk {
+            return Ok(Vec::new());
+        }
         let query = self
             .client
             .query()
@@ -329,6 +334,34 @@ impl UsageStore for DynamoStore {
         classes: &[ClassId],
     ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
         self.class_facts_impl(app, classes).await
+    }
+
+    async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {
+        self.ledger_inputs_impl(app, from).await
+    }
+
+    async fn balance(&self, app: &AppId, day: Day) -> StoreResult<Option<Balance>> {
+        self.balance_impl(app, day).await
+    }
+
+    async fn write_balances(&self, app: &AppId, balances: &[Balance]) -> StoreResult<bool> {
+        self.write_balances_impl(app, balances).await
+    }
+
+    async fn settle(
+        &self,
+        app: &AppId,
+        settled: Settled,
+        seen: &BTreeSet<Day>,
+    ) -> StoreResult<WriteDayOutcome> {
+        self.settle_impl(app, settled, seen).await
+    }
+
+    async fn pending_apps(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<AppId>, Option<String>)> {
+        self.pending_apps_impl(cursor).await
     }
 
     async fn av_hours(
