@@ -460,18 +460,8 @@ impl DynamoStore {
             })
             .transpose()?;
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(PENDING_INDEX)
-            .key_condition_expression("#pending = :meter")
-            .expression_attribute_names("#pending", ROLLUP_PENDING)
-            .expression_attribute_values(":meter", s(AV_METER))
-            .limit(PENDING_APPS_PAGE)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
+            .pending_page(AV_METER, PENDING_APPS_PAGE, start)
+            .await?;
         let apps = out
             .items()
             .iter()

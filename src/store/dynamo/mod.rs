@@ -115,6 +115,27 @@ impl DynamoStore {
         self.query_all(query).await
     }
 
+    /// One page of a meter's work list in the sparse `PendingRollup` index.
+    async fn pending_page(
+        &self,
+        meter: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> StoreResult<aws_sdk_dynamodb::operation::query::QueryOutput> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending = :meter")
+            .expression_attribute_names("#pending", ROLLUP_PENDING)
+            .expression_attribute_values(":meter", s(meter))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)
+    }
+
     /// A transaction's update of one item.
     fn update(&self, key: Item, expr: UpdateExpr) -> StoreResult<TransactWriteItem> {
         let update = Update::builder()
@@ -442,18 +463,8 @@ impl UsageStore for DynamoStore {
             }
         };
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(PENDING_INDEX)
-            .key_condition_expression("#pending = :meter")
-            .expression_attribute_names("#pending", ROLLUP_PENDING)
-            .expression_attribute_values(":meter", s(RECORDING_METER))
-            .limit(PENDING_PAGE_SIZE)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
+            .pending_page(RECORDING_METER, PENDING_PAGE_SIZE, start)
+            .await?;
         let days = out
             .items()
             .iter()
