@@ -14,8 +14,8 @@ use super::usage::ModeUsage;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The most actions one event can need. A recording segment: its dedupe
-/// record, the 49 hours a 48-hour segment can touch and the 3 days those
-/// hours fall on. A class session: its dedupe record, 49 hours, and on each
+/// record, the 49 hours a 48-hour segment can touch, the 3 days those hours
+/// fall on and, with a class, the class's recording on each of them. A class session: its dedupe record, 49 hours, and on each
 /// of its 3 days a row and a user mark, plus the app's deduction state.
 /// A store whose transactions hold fewer could not count every event.
 pub const MAX_ACTIONS_PER_EVENT: usize = 1 + 49 + 3 + 3 + 1;
@@ -130,6 +130,10 @@ pub struct CommitGroup {
     /// Days whose hourly recording usage changes: their change counter is
     /// bumped and they are marked for the rollup.
     pub days: BTreeSet<(AppId, Day)>,
+    /// Recording milliseconds (both modes, every tier) to add per (app, UTC
+    /// day, class), for segments that name their class. A day's segments
+    /// without a class are its recording total less these.
+    pub class_recordings: BTreeMap<(AppId, Day, ClassId), u64>,
     /// Audio/video usage to add per (app, hour), for the trend.
     pub av_hours: BTreeMap<(AppId, Hour), AvHourAdd>,
     /// What to add to each details row.
@@ -154,6 +158,7 @@ impl CommitGroup {
         self.events.len()
             + self.hours.len()
             + self.days.len()
+            + self.class_recordings.len()
             + self.av_hours.len()
             + self.rows.len()
             + self.new_users.len()
@@ -168,6 +173,7 @@ impl CommitGroup {
         solo.events.len()
             + absent(&self.hours, &solo.hours)
             + solo.days.difference(&self.days).count()
+            + absent(&self.class_recordings, &solo.class_recordings)
             + absent(&self.av_hours, &solo.av_hours)
             + absent(&self.rows, &solo.rows)
             + absent(&self.new_users, &solo.new_users)
@@ -191,6 +197,12 @@ impl CommitGroup {
                         .usage
                         .add(seg.mode, seg.tier, ms);
                     self.days.insert((seg.app.clone(), hour.day()));
+                    if let Some(class) = &seg.class {
+                        *self
+                            .class_recordings
+                            .entry((seg.app.clone(), hour.day(), class.clone()))
+                            .or_default() += ms;
+                    }
                 }
             }
             Counted::Session(session) => {
@@ -277,6 +289,7 @@ mod tests {
             EventKey::of("src", &n.to_string()),
             Segment {
                 app: AppId::parse(app).unwrap(),
+                class: None,
                 mode,
                 tier: Tier::Audio,
                 start,

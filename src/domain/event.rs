@@ -77,6 +77,8 @@ impl fmt::Display for EventKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {
     pub app: AppId,
+    /// The class the recording belongs to, when the producer says.
+    pub class: Option<ClassId>,
     pub mode: RecordMode,
     pub tier: Tier,
     pub start: UtcMillis,
@@ -155,6 +157,7 @@ struct RegistrationData {
 #[serde(rename_all = "camelCase")]
 struct SegmentData {
     app_id: Option<Value>,
+    class_id: Option<Value>,
     record_mode: Option<Value>,
     media: Option<Value>,
     width: Option<Value>,
@@ -310,8 +313,13 @@ fn segment(data: &SegmentData, now: UtcMillis) -> Result<Segment, String> {
         _ => return Err("data.media must be \"audio\" or \"video\"".into()),
     };
     let (start, end) = usage_interval(&data.start_time, &data.end_time, now)?;
+    let class = match &data.class_id {
+        None | Some(Value::Null) => None,
+        some => Some(class_id(some)?),
+    };
     Ok(Segment {
         app,
+        class,
         mode,
         tier,
         start,
@@ -572,6 +580,7 @@ mod tests {
             .unwrap()
             .plus_ms(999);
         let seg = Segment {
+            class: None,
             app: AppId::parse("a").unwrap(),
             mode: RecordMode::SingleStream,
             tier: Tier::Audio,

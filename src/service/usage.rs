@@ -34,7 +34,15 @@ pub async fn usage_data<S: UsageStore>(
     query: &UsageDataQuery,
     request_id: &str,
 ) -> Result<UsageDataAnswer, ApiError> {
-    let (first, last) = (query.start.hour(), query.end.minus_ms(1).hour());
+    // Every bucket is answered whole: a day's bucket holds all its hours,
+    // wherever the window starts or ends inside it.
+    let (first, last) = match query.interval {
+        Interval::Hour => (query.start.hour(), query.end.minus_ms(1).hour()),
+        Interval::Day => (
+            query.start.day().first_hour(),
+            query.end.minus_ms(1).day().last_hour(),
+        ),
+    };
     let bucket = |at: UtcMillis| match query.interval {
         Interval::Hour => at.hour().start(),
         Interval::Day => at.day().start(),
@@ -113,12 +121,35 @@ pub async fn usage_details<S: UsageStore>(
             .map_err(internal)?
         }
         DetailsService::Recording => {
-            let (registration, hours) = tokio::join!(
+            let (registration, hours, classes) = tokio::join!(
                 store.registration(&query.app),
                 store.hours(&query.app, first.first_hour(), last.last_hour()),
+                store.class_recordings(&query.app, first, last),
             );
             let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
-            recording_details(query, app_name.as_ref(), hours.map_err(internal)?)
+            let rows = recording_rows(hours.map_err(internal)?, classes.map_err(internal)?);
+            let rows: Vec<RecordingRow> = rows
+                .into_iter()
+                .filter(|r| query.class.is_none() || r.class == query.class)
+                .collect();
+            // Which rows of a day make the page depends on the day's order,
+            // so the facts of every class of the page's days are read.
+            let page_days: BTreeSet<Day> =
+                rows[page.rows(rows.len())].iter().map(|r| r.day).collect();
+            let classes: Vec<ClassId> = rows
+                .iter()
+                .filter(|r| page_days.contains(&r.day))
+                .filter_map(|r| r.class.clone())
+                .collect();
+            let facts = if classes.is_empty() {
+                BTreeMap::new()
+            } else {
+                store
+                    .class_facts(&query.app, &classes)
+                    .await
+                    .map_err(internal)?
+            };
+            recording_details(query, app_name.as_ref(), rows, &facts)
         }
     };
     Ok(DetailsAnswer::new(request_id, query, page, rows))
@@ -298,11 +329,23 @@ async fn av_details<S: UsageStore>(
 /// Recording rows: one per UTC day of the window with recording usage, both
 /// record modes together. Segments carry no class yet, so each day's row
 /// has none.
-fn recording_details(
-    query: &DetailsQuery,
-    app_name: Option<&Name>,
+/// One recording row: a class's segments on a day, or (`class` None) the
+/// day's segments that named no class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RecordingRow {
+    day: Day,
+    class: Option<ClassId>,
+    ms: u64,
+}
+
+/// The window's recording rows, by day. A day's segments without a class are
+/// its recording total (both record modes, from its hours) less what its
+/// classes recorded, so segments counted before segments carried a class
+/// keep counting, in that row.
+fn recording_rows(
     hours: Vec<crate::store::HourRecord>,
-) -> Vec<DetailsRow> {
+    classes: Vec<(Day, ClassId, u64)>,
+) -> Vec<RecordingRow> {
     let mut days: BTreeMap<Day, u64> = BTreeMap::new();
     for record in hours {
         let ms: u64 = RecordMode::ALL
@@ -311,18 +354,60 @@ fn recording_details(
             .sum();
         *days.entry(record.hour.day()).or_default() += ms;
     }
-    days.into_iter()
-        .filter(|(_, ms)| *ms > 0 && query.class.is_none())
-        .map(|(date, duration_ms)| {
-            let usage = RowUsage {
-                date,
+    let mut rows = Vec::new();
+    for (day, total) in days {
+        let of_day: Vec<&(Day, ClassId, u64)> = classes.iter().filter(|c| c.0 == day).collect();
+        let classed: u64 = of_day.iter().map(|c| c.2).sum();
+        rows.extend(of_day.into_iter().map(|(day, class, ms)| RecordingRow {
+            day: *day,
+            class: Some(class.clone()),
+            ms: *ms,
+        }));
+        let unclassed = total.saturating_sub(classed);
+        if unclassed > 0 {
+            rows.push(RecordingRow {
+                day,
                 class: None,
-                usage_type: None::<UsageType>,
+                ms: unclassed,
+            });
+        }
+    }
+    rows
+}
+
+/// Recording rows as answered: in allocation order inside each day (by the
+/// class's start time, then class id; the row without a class last). Facts
+/// are there for the classes of the page: the order elsewhere does not show.
+fn recording_details(
+    query: &DetailsQuery,
+    app_name: Option<&Name>,
+    mut rows: Vec<RecordingRow>,
+    facts: &BTreeMap<ClassId, ClassFacts>,
+) -> Vec<DetailsRow> {
+    rows.sort_by_cached_key(|row| {
+        (
+            row.day,
+            row.class.is_none(),
+            row.class.as_ref().map(|class| RowOrder {
+                day: row.day,
+                class_start: facts.get(class).and_then(|f| f.start),
+                class: class.clone(),
+                usage: UsageType::Interactive,
+            }),
+        )
+    });
+    rows.into_iter()
+        .map(|row| {
+            let facts = row.class.as_ref().and_then(|c| facts.get(c));
+            let usage = RowUsage {
+                date: row.day,
+                class: row.class,
+                usage_type: None,
                 user_count: None,
-                duration_ms,
+                duration_ms: row.ms,
                 packages: Vec::new(),
             };
-            DetailsRow::new(&query.app, app_name, None, usage)
+            DetailsRow::new(&query.app, app_name, facts, usage)
         })
         .collect()
 }

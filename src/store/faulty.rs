@@ -187,6 +187,15 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     ) -> StoreResult<Vec<(Hour, AvMillis)>> {
         self.read(self.inner.av_hours(app, first, last)).await
     }
+    async fn class_recordings(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
+        self.read(self.inner.class_recordings(app, first, last))
+            .await
+    }
     async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
         self.read(self.inner.av_rows(app, first, last)).await
     }

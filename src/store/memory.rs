@@ -22,6 +22,7 @@ struct State {
     packages: BTreeMap<(AppId, PackageId), Package>,
     av_hours: BTreeMap<(AppId, Hour), AvMillis>,
     rows: BTreeMap<RowKey, (u64, u64)>,
+    class_recordings: BTreeMap<(AppId, Day, ClassId), u64>,
     users: HashSet<UserMark>,
     av_state: BTreeMap<AppId, DeductionState>,
     balances: BTreeMap<(AppId, Day), Balance>,
@@ -276,6 +277,21 @@ impl UsageStore for MemoryStore {
         }))
     }
 
+    async fn class_recordings(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
+        Ok(self.with(|s| {
+            s.class_recordings
+                .iter()
+                .filter(|((a, day, _), _)| a == app && first <= *day && *day <= last)
+                .map(|((_, day, class), ms)| (*day, class.clone(), *ms))
+                .collect()
+        }))
+    }
+
     async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
         Ok(self.with(|s| {
             s.rows
@@ -312,6 +328,9 @@ impl UsageStore for MemoryStore {
             }
             s.counted.extend(group.events.iter().map(|(k, _)| *k));
             s.users.extend(group.new_users.keys().cloned());
+            for (key, ms) in &group.class_recordings {
+                *s.class_recordings.entry(key.clone()).or_default() += ms;
+            }
             for (key, add) in &group.av_hours {
                 *s.av_hours.entry(key.clone()).or_default() += add.usage;
             }

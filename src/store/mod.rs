@@ -297,6 +297,15 @@ pub trait UsageStore: Send + Sync {
         last: Hour,
     ) -> impl Future<Output = StoreResult<Vec<(Hour, AvMillis)>>> + Send;
 
+    /// Recording milliseconds per (UTC day, class) of the days
+    /// `first..=last`, for segments that named their class; ascending.
+    fn class_recordings(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> impl Future<Output = StoreResult<Vec<(Day, ClassId, u64)>>> + Send;
+
     /// Details rows of the days `first..=last`, in key order: by day, then
     /// class id, then usage type.
     fn av_rows(
@@ -399,6 +408,14 @@ macro_rules! forward_store_methods {
         async fn pending_apps(&self, cursor: Option<String>)
             -> $crate::store::StoreResult<(Vec<$crate::domain::ids::AppId>, Option<String>)> {
             self.$inner.pending_apps(cursor).await
+        }
+    };
+    (@one $inner:ident class_recordings) => {
+        async fn class_recordings(&self, app: &$crate::domain::ids::AppId,
+            first: $crate::domain::time::Day, last: $crate::domain::time::Day)
+            -> $crate::store::StoreResult<Vec<($crate::domain::time::Day,
+                $crate::domain::ids::ClassId, u64)>> {
+            self.$inner.class_recordings(app, first, last).await
         }
     };
     (@one $inner:ident hours) => {

@@ -460,3 +460,159 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
         apps.text
     );
 }
+
+/// Recording rows: one per class and UTC day (segments that name their
+/// class), one per day for the rest; both record modes together, in
+/// allocation order (a class with a known start first, the row without a
+/// class last). The recording fixture's segments name no class and keep
+/// counting, in that row.
+#[tokio::test]
+async fn recording_rows_per_class_and_day() {
+    use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
+    let store = seeded_store().await;
+    let segment = |n: u32, class: Option<&str>, mode: &str, start: &str, end: &str| {
+        let mut data = json!({"appId": "app-1", "recordMode": mode, "media": "audio",
+            "startTime": start, "endTime": end});
+        if let Some(class) = class {
+            data["classId"] = json!(class);
+        }
+        InboundMessage {
+            message_id: format!("m{n}"),
+            body: Some(
+                json!({"specversion": "1.0", "id": format!("rec-{n}"), "source": "/rec",
+                "type": "rtc.recording.segment", "data": data})
+                .to_string(),
+            ),
+        }
+    };
+    let started = InboundMessage {
+        message_id: "m-start".into(),
+        body: Some(
+            json!({"specversion": "1.0", "id": "start-z", "source": "/cls",
+            "type": "rtc.class.started", "data": {"appId": "app-1", "classId": "z-class",
+            "className": "Zoology", "startTime": "2026-11-20T08:00:00Z"}})
+            .to_string(),
+        ),
+    };
+    let batch = vec![
+        segment(
+            1,
+            Some("a-class"),
+            "0",
+            "2026-11-20T12:00:00Z",
+            "2026-11-20T12:01:00Z",
+        ),
+        segment(
+            2,
+            Some("a-class"),
+            "1",
+            "2026-11-20T12:00:00Z",
+            "2026-11-20T12:00:30.5Z",
+        ),
+        segment(
+            3,
+            Some("z-class"),
+            "0",
+            "2026-11-20T23:59:00Z",
+            "2026-11-21T00:01:00Z",
+        ),
+        segment(4, None, "1", "2026-11-20T13:00:00Z", "2026-11-20T13:00:10Z"),
+        segment(
+            5,
+            Some("bad class"),
+            "0",
+            "2026-11-20T13:00:00Z",
+            "2026-11-20T13:00:10Z",
+        ),
+        started,
+    ];
+    let report = ingest_batch(&store, &batch, now(), RetryPolicy::default()).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].message_id, "m5");
+    assert!(report.failures[0].reason.contains("data.classId"));
+
+    let details = |class: Option<&'static str>| {
+        let mut pairs = vec![
+            ("Action", "DescribeUsageDetails"),
+            ("AppId", "app-1"),
+            ("StartTime", "2026-11-20T00:00:00Z"),
+            ("EndTime", "2026-11-22T00:00:00Z"),
+            ("ServiceType", "Recording"),
+        ];
+        pairs.extend(class.map(|c| ("ClassId", c)));
+        pairs
+    };
+    let all = ask(&store, Api::Rest, &details(None), Some(OWNER)).await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let rows: Vec<(String, Value, Value, Value)> = all.body["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["Date"].as_str().unwrap().to_owned(),
+                r["ClassId"].clone(),
+                r["ClassName"].clone(),
+                r["DurationSeconds"].clone(),
+            )
+        })
+        .collect();
+    // 2026-11-20: Zoology started at 08:00 comes first; a-class (no known
+    // start) next; the fixture's 150 s and segment 4's 10 s without a class last.
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "2026-11-20".into(),
+                json!("z-class"),
+                json!("Zoology"),
+                json!(60)
+            ),
+            (
+                "2026-11-20".into(),
+                json!("a-class"),
+                Value::Null,
+                json!(90.5)
+            ),
+            ("2026-11-20".into(), Value::Null, Value::Null, json!(160)),
+            (
+                "2026-11-21".into(),
+                json!("z-class"),
+                json!("Zoology"),
+                json!(60)
+            ),
+        ]
+    );
+    for row in all.body["Records"].as_array().unwrap() {
+        assert_eq!(
+            (&row["UsageType"], &row["UserCount"], &row["Packages"]),
+            (&Value::Null, &Value::Null, &json!([]))
+        );
+    }
+    let one = ask(&store, Api::Rest, &details(Some("z-class")), Some(OWNER)).await;
+    assert_eq!(one.body["TotalCount"], json!(2), "{}", one.text);
+    assert_eq!(one.body["Summary"]["DurationSeconds"], json!(120));
+
+    let trend = ask(
+        &store,
+        Api::Rest,
+        &[
+            ("Action", "DescribeUsageData"),
+            ("AppId", "app-1"),
+            ("ServiceType", "Recording"),
+            ("StartTime", "2026-11-20T00:00:00Z"),
+            ("EndTime", "2026-11-22T00:00:00Z"),
+            ("Interval", "86400"),
+        ],
+        Some(OWNER),
+    )
+    .await;
+    // Both record modes together: 150 + 60 + 30.5 + 60 + 10 on the 20th.
+    assert_eq!(
+        trend.body["Data"][0]["TotalDuration"],
+        json!(310.5),
+        "{}",
+        trend.text
+    );
+    assert_eq!(trend.body["Data"][1]["TotalDuration"], json!(60));
+}

@@ -175,6 +175,11 @@ impl DynamoStore {
             expr.set(EXPIRES_AT, epoch_seconds(*expires));
             actions.push(self.update(key(app_pk(app), av_hour_sk(*hour)), expr)?);
         }
+        for ((app, day, class), ms) in &group.class_recordings {
+            let mut expr = UpdateExpr::default();
+            expr.add(ROW_MS, n(ms));
+            actions.push(self.update(key(app_pk(app), class_recording_sk(*day, class)), expr)?);
+        }
         for (row, RowAdd { ms, users }) in &group.rows {
             let mut expr = UpdateExpr::default();
             expr.add(ROW_MS, n(ms)).add(ROW_USERS, n(users));
@@ -543,6 +548,23 @@ impl DynamoStore {
                         playback: get_n(item, PLAYBACK_MS)?.unwrap_or(0),
                     },
                 ))
+            })
+            .collect()
+    }
+
+    pub(super) async fn class_recordings_impl(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
+        let (from, to) = class_recording_range(first, last);
+        let items = self.query_range(app_pk(app), from, to).await?;
+        items
+            .iter()
+            .map(|item| {
+                let (day, class) = class_recording_of(item)?;
+                Ok((day, class, get_n(item, ROW_MS)?.unwrap_or(0)))
             })
             .collect()
     }

@@ -5,6 +5,7 @@
 //! | app registration | `APP#{appId}` | `REGISTRATION` |
 //! | recording usage, hourly | `APP#{appId}` | `REC#H#{YYYY-MM-DDThh}` |
 //! | recording usage, daily | `APP#{appId}` | `REC#D#{YYYY-MM-DD}` |
+//! | a class's recording, daily | `APP#{appId}` | `REC#R#{YYYY-MM-DD}#{classId}` |
 //! | event dedupe record | `EVT#{digest of source, id}` | `EVT` |
 //! | audio/video usage, hourly | `APP#{appId}` | `AV#H#{YYYY-MM-DDThh}` |
 //! | details row | `APP#{appId}` | `AV#R#{YYYY-MM-DD}#{classId}#{I or P}` |
@@ -58,6 +59,7 @@ const AV_FACTS_PREFIX: &str = "AV#F#";
 const AV_PACKAGE_PREFIX: &str = "AV#L#P#";
 const USER_MARK_PREFIX: &str = "AVU#";
 const HOUR_PREFIX: &str = "REC#H#";
+const CLASS_RECORDING_PREFIX: &str = "REC#R#";
 const DAY_PREFIX: &str = "REC#D#";
 const APP_PREFIX: &str = "APP#";
 const EVENT_PREFIX: &str = "EVT#";
@@ -201,6 +203,27 @@ pub fn user_mark_key(mark: &UserMark) -> Item {
         ),
         hex,
     )
+}
+
+pub fn class_recording_sk(day: Day, class: &ClassId) -> String {
+    format!("{CLASS_RECORDING_PREFIX}{}#{class}", day.key())
+}
+
+/// The first and last possible class recording keys of the days `first..=last`.
+pub fn class_recording_range(first: Day, last: Day) -> (String, String) {
+    (
+        format!("{CLASS_RECORDING_PREFIX}{}#", first.key()),
+        format!("{CLASS_RECORDING_PREFIX}{}#~", last.key()),
+    )
+}
+
+/// The day and class of a class recording item, from its sort key.
+pub fn class_recording_of(item: &Item) -> StoreResult<(Day, ClassId)> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(CLASS_RECORDING_PREFIX))
+        .and_then(|rest| rest.split_once('#'))
+        .and_then(|(day, class)| Some((Day::parse_key(day)?, ClassId::parse(class)?)))
+        .ok_or_else(|| StoreError::Corrupt("class recording key".into()))
 }
 
 /// The `UsageByDay` index key of a recording day item.

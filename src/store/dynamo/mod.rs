@@ -394,6 +394,15 @@ impl UsageStore for DynamoStore {
         self.av_hours_impl(app, first, last).await
     }
 
+    async fn class_recordings(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
+        self.class_recordings_impl(app, first, last).await
+    }
+
     async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
         self.av_rows_impl(app, first, last).await
     }
