@@ -1,11 +1,13 @@
 //! Integration tests: the services and Lambda entry points against a real
-//! DynamoDB API (moto's server), fed from the `events/` fixtures.
+//! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
+mod classes;
 mod ingest;
 mod isolation;
 mod properties;
 mod query;
 mod rollup;
+mod settle;
 mod store_contract;
 mod support;
 mod workload;
