@@ -11,6 +11,7 @@ use super::class::{
     MAX_PACKAGE_VALIDITY_DAYS, Package, Role, Session, UsageType,
 };
 use super::ids::{AccountId, AppId, ClassId, Name, PackageId};
+use super::storage::{MAX_BYTES, Measurement};
 use super::time::{DAY_MS, Day, HOUR_MS, Hour, MINUTE_MS, UtcMillis, split_at_hours};
 use super::usage::{RecordMode, Tier};
 use chrono::{DateTime, Timelike};
@@ -26,6 +27,7 @@ pub const TYPE_CLASS_STARTED: &str = "rtc.class.started";
 pub const TYPE_CLASS_ENDED: &str = "rtc.class.ended";
 pub const TYPE_CLASS_SESSION: &str = "rtc.class.session";
 pub const TYPE_PACKAGE_PURCHASED: &str = "rtc.package.purchased";
+pub const TYPE_STORAGE_MEASURED: &str = "rtc.storage.measured";
 /// The longest usage interval (recording segment or class session).
 pub const MAX_SEGMENT_MS: i64 = 48 * HOUR_MS;
 /// Late events are accepted until their start is this old.
@@ -110,6 +112,8 @@ pub enum EventBody {
     ClassSession(Session),
     ClassFact(ClassFactEvent),
     PackagePurchased(Package),
+    /// The app stored this many recording bytes at that instant.
+    StorageMeasured(Measurement),
 }
 
 /// A valid usage event.
@@ -206,6 +210,14 @@ struct PackageData {
     valid_to: Option<Value>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MeasurementData {
+    app_id: Option<Value>,
+    bytes: Option<Value>,
+    measured_at: Option<Value>,
+}
+
 /// Decodes and validates one SQS message body at time `now`.
 pub fn decode(body: &str, now: UtcMillis) -> Result<UsageEvent, Rejection> {
     let reject = |event_id: Option<&str>, reason: String| Rejection {
@@ -286,6 +298,10 @@ fn decode_data(kind: &str, data: &str, now: UtcMillis) -> Result<EventBody, Stri
         TYPE_PACKAGE_PURCHASED => {
             let data: PackageData = parse_data(data)?;
             EventBody::PackagePurchased(package(&data, now)?)
+        }
+        TYPE_STORAGE_MEASURED => {
+            let data: MeasurementData = parse_data(data)?;
+            EventBody::StorageMeasured(measurement(&data, now)?)
         }
         other => return Err(format!("unknown type {:?}", truncate(other, 64))),
     })
@@ -396,6 +412,21 @@ fn package(data: &PackageData, now: UtcMillis) -> Result<Package, String> {
         valid_from,
         valid_to,
     })
+}
+
+fn measurement(data: &MeasurementData, now: UtcMillis) -> Result<Measurement, String> {
+    let app = app_id(&data.app_id)?;
+    // Only a JSON integer every parser reads exactly: `1.5`, `1.0`, `"5"`
+    // and 2^53 are refused rather than rounded.
+    let bytes = match &data.bytes {
+        None | Some(Value::Null) => return Err("data.bytes is missing".into()),
+        Some(value) => value
+            .as_u64()
+            .filter(|b| *b <= MAX_BYTES)
+            .ok_or_else(|| format!("data.bytes must be an integer from 0 to {MAX_BYTES}"))?,
+    };
+    let at = instant(&data.measured_at, "data.measuredAt", now)?;
+    Ok(Measurement { app, bytes, at })
 }
 
 /// The `[start, end)` of a usage interval (a recording segment or a class

@@ -24,3 +24,15 @@ pub fn hourly_expiry(hour: Hour) -> UtcMillis {
 pub fn user_mark_expiry(day: Day) -> UtcMillis {
     day.start().plus_ms(368 * DAY_MS)
 }
+
+/// A storage measurement is read by trends whose first bucket starts at most
+/// 367 days before now (366 days of query reach, and the day bucket holding
+/// the window's start), both inside a bucket and as the amount carried into
+/// buckets up to 366 days after it (`storage::MAX_CARRY_MS`). So it is
+/// needed until its instant + 733 days; one day of margin. No read looks
+/// further back, so a measurement past this instant that TTL has not deleted
+/// yet (DynamoDB deletes expired items within days, not at once) changes no
+/// answer.
+pub fn measurement_expiry(measured_at: UtcMillis) -> UtcMillis {
+    measured_at.plus_ms(734 * DAY_MS)
+}

@@ -1,10 +1,12 @@
-//! API Gateway → the query service, and the one place errors become HTTP.
+//! API Gateway → the query service, and the one place answers and errors
+//! become HTTP: JSON bodies, and the export's CSV file.
 
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::export::{self, CsvFile};
 use crate::domain::ids::AccountId;
 use crate::domain::query::QueryParams;
 use crate::domain::time::UtcMillis;
-use crate::service::query::answer;
+use crate::service::query::{Answer, answer};
 use crate::store::UsageStore;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -79,6 +81,18 @@ pub async fn handle<S: UsageStore>(
     )
     .await;
     match answered {
+        Ok((action, Answer::Export(file))) => {
+            // What was exported, never what it says.
+            tracing::info!(
+                request_id = %caller.request_id,
+                action = action.as_str(),
+                status = 200,
+                rows = file.rows,
+                bytes = file.text.len(),
+                "usage export answered"
+            );
+            csv_response(file)
+        }
         Ok((action, body)) => {
             tracing::info!(
                 request_id = %caller.request_id,
@@ -141,5 +155,16 @@ fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
         .status(status)
         .header("Content-Type", "application/json")
         .body(Body::Text(text))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// An export: the file as a download, under its name.
+fn csv_response(file: CsvFile) -> Response<Body> {
+    let disposition = file.content_disposition();
+    Response::builder()
+        .status(200)
+        .header("Content-Type", export::CONTENT_TYPE)
+        .header("Content-Disposition", disposition)
+        .body(Body::Text(file.text))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }

@@ -8,6 +8,7 @@
 
 use crate::domain::commit::{Counted, NewEvent, RowKey, UserMark, plan_commits};
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
+use crate::domain::storage::Measurement;
 use crate::domain::time::UtcMillis;
 use crate::store::{CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, UsageStore};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -47,7 +48,8 @@ pub struct IngestReport {
     pub counted: usize,
     /// Deliveries of events that had been counted before (or earlier in the batch).
     pub duplicates: usize,
-    /// Registrations, class facts and packages taken in (new or repeated).
+    /// Registrations, class facts, packages and storage measurements taken
+    /// in (new or repeated).
     pub facts: usize,
     /// Extra rounds this invocation made: after a transaction conflict, or
     /// after a cancellation by events counted before.
@@ -95,6 +97,7 @@ pub async fn ingest_batch<S: UsageStore>(
 ) -> IngestReport {
     let mut report = IngestReport::default();
     let mut deliveries: BTreeMap<EventKey, Delivery> = BTreeMap::new();
+    let mut measured: Vec<Measured> = Vec::new();
     for message in messages {
         let decoded = match message.body.as_deref() {
             Some(body) => decode(body, now),
@@ -151,6 +154,14 @@ pub async fn ingest_batch<S: UsageStore>(
                 );
                 continue;
             }
+            EventBody::StorageMeasured(measurement) => {
+                measured.push(Measured {
+                    measurement,
+                    message_id: message.message_id.clone(),
+                    event_id: event.id,
+                });
+                continue;
+            }
         };
         match set_once {
             Ok(SetOnceOutcome::Applied) => report.facts += 1,
@@ -170,8 +181,48 @@ pub async fn ingest_batch<S: UsageStore>(
             ),
         }
     }
+    store_measurements(store, measured, &mut report).await;
     count_exactly_once(store, deliveries, retry, &mut report).await;
     report
+}
+
+/// A storage measurement of the batch and the message that carried it.
+struct Measured {
+    measurement: Measurement,
+    message_id: String,
+    event_id: String,
+}
+
+/// Storage measurements need no dedupe record: each is stored as an item
+/// keyed by its app, instant and bytes, so storing it again (a redelivery,
+/// another event with the same reading, a retry after a write that landed)
+/// writes the same item, and the trend reads the largest of an instant. The
+/// whole batch's measurements go out together; if that fails, every one is
+/// reported and redelivered, the ones that landed included, harmlessly.
+async fn store_measurements<S: UsageStore>(
+    store: &S,
+    measured: Vec<Measured>,
+    report: &mut IngestReport,
+) {
+    if measured.is_empty() {
+        return;
+    }
+    let measurements: Vec<Measurement> = measured.iter().map(|m| m.measurement.clone()).collect();
+    match store.put_measurements(&measurements).await {
+        Ok(()) => report.facts += measured.len(),
+        Err(err) => {
+            let kind = store_failure(&err);
+            for m in measured {
+                fail(
+                    report,
+                    &m.message_id,
+                    Some(m.event_id),
+                    kind,
+                    err.to_string(),
+                );
+            }
+        }
+    }
 }
 
 /// One more message carrying `event` (several may carry the same one).

@@ -3,6 +3,7 @@
 //! `service::usage`.
 
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::export::CsvFile;
 use crate::domain::ids::{AccountId, Name};
 use crate::domain::query::{QueryParams, UsageReport, ValidQuery, validate};
 use crate::domain::time::{Day, Interval, UtcMillis};
@@ -24,6 +25,8 @@ pub enum Answer {
     Apps(AppsAnswer),
     UsageData(UsageDataAnswer),
     Details(DetailsAnswer),
+    /// `ExportUsageDetails`: a file, not a JSON body.
+    Export(CsvFile),
     Packages(PackagesAnswer),
 }
 
@@ -53,9 +56,8 @@ pub async fn answer<S: UsageStore>(
         ApiRequest::UsageDetails { query, page } => {
             Answer::Details(usage::usage_details(store, &caller, &query, page, request_id).await?)
         }
-        ApiRequest::ExportDetails(_) => {
-            // The CSV export is built with the recording rows per class.
-            return Err(ApiError::new(ErrorCode::InvalidActionNotFound));
+        ApiRequest::ExportDetails(query) => {
+            Answer::Export(usage::export_details(store, &caller, &query).await?)
         }
         ApiRequest::Packages { app } => {
             Answer::Packages(usage::usage_packages(store, &caller, &app, request_id, now).await?)

@@ -6,18 +6,21 @@
 use crate::domain::class::{ClassFacts, UsageType};
 use crate::domain::commit::RowKey;
 use crate::domain::deduction::{Ledger, RowOrder, billable_minutes};
-use crate::domain::error::ApiError;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::export::{CsvFile, ExportError};
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::storage;
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::{RecordMode, TierMillis};
 use crate::domain::usage_api::{
-    AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, PackageCharge,
-    PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
+    AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, MAX_EXPORT_BYTES,
+    PackageCharge, PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
 };
 use crate::service::query::{internal, refuse_unless_owner};
 use crate::service::settle::{FIRST_DAY, LAST_DAY};
 use crate::store::{LedgerInputs, RowRecord, StoreError, UsageStore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
 
 pub async fn describe_apps<S: UsageStore>(
     store: &S,
@@ -80,10 +83,23 @@ pub async fn usage_data<S: UsageStore>(
             }))
         }
         ServiceType::Storage => {
-            let registration = store.registration(&query.app).await;
+            // The registry, the window's readings and the one before it go
+            // out together: three requests, one round trip.
+            let (from, to) = storage::read_window(query.interval, query.start, query.end);
+            let since = from.minus_ms(storage::MAX_CARRY_MS);
+            let (registration, readings) = tokio::join!(
+                store.registration(&query.app),
+                store.measurements(&query.app, since, from, to)
+            );
             refuse_unless_owner(registration.map_err(internal)?, caller)?;
-            // No storage measurement is taken in yet: nothing is stored.
-            Ok(UsageDataAnswer::storage(request_id, query, |_| 0))
+            let readings = readings.map_err(internal)?;
+            let peaks: HashMap<UtcMillis, u64> =
+                storage::peaks(readings.all(), query.interval, query.start, query.end)
+                    .into_iter()
+                    .collect();
+            Ok(UsageDataAnswer::storage(request_id, query, |b| {
+                peaks.get(&b).copied().unwrap_or(0)
+            }))
         }
     }
 }
@@ -95,6 +111,37 @@ pub async fn usage_details<S: UsageStore>(
     page: Page,
     request_id: &str,
 ) -> Result<DetailsAnswer, ApiError> {
+    let rows = details_rows(store, caller, query, Some(page)).await?;
+    Ok(DetailsAnswer::new(request_id, query, page, rows))
+}
+
+/// `ExportUsageDetails`: every row of the window as one CSV file. The size
+/// limit is the last check, after the app's: the rows are read, and the file
+/// written until it would pass the limit.
+pub async fn export_details<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    query: &DetailsQuery,
+) -> Result<CsvFile, ApiError> {
+    let rows = details_rows(store, caller, query, None).await?;
+    CsvFile::details(query, &rows, MAX_EXPORT_BYTES).map_err(|err| match err {
+        ExportError::TooLarge => ApiError::new(ErrorCode::InvalidTimeSpanTooManyRecords),
+        ExportError::Writer(_) => {
+            tracing::error!(error = %err, "the export could not be written");
+            ApiError::new(ErrorCode::InternalError)
+        }
+    })
+}
+
+/// The window's rows after the `ClassId` filter, in allocation order, with
+/// the facts of every class they show: those of one page, or (`page` None,
+/// an export) of every row.
+async fn details_rows<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    query: &DetailsQuery,
+    page: Option<Page>,
+) -> Result<Vec<DetailsRow>, ApiError> {
     let (first, last) = query.days();
     let rows = match query.service {
         DetailsService::AudioVideo => {
@@ -134,8 +181,10 @@ pub async fn usage_details<S: UsageStore>(
                 .collect();
             // Which rows of a day make the page depends on the day's order,
             // so the facts of every class of the page's days are read.
-            let page_days: BTreeSet<Day> =
-                rows[page.rows(rows.len())].iter().map(|r| r.day).collect();
+            let page_days: BTreeSet<Day> = rows[shown_rows(page, rows.len())]
+                .iter()
+                .map(|r| r.day)
+                .collect();
             let classes: Vec<ClassId> = rows
                 .iter()
                 .filter(|r| page_days.contains(&r.day))
@@ -152,7 +201,12 @@ pub async fn usage_details<S: UsageStore>(
             recording_details(query, app_name.as_ref(), rows, &facts)
         }
     };
-    Ok(DetailsAnswer::new(request_id, query, page, rows))
+    Ok(rows)
+}
+
+/// The indexes of the rows an answer shows among `total`: one page, or all.
+fn shown_rows(page: Option<Page>, total: usize) -> Range<usize> {
+    page.map_or(0..total, |page| page.rows(total))
 }
 
 pub async fn usage_packages<S: UsageStore>(
@@ -247,14 +301,14 @@ fn by_day(rows: Vec<RowRecord>) -> BTreeMap<Day, Vec<RowRecord>> {
 /// The balances at the window's start come from the days before it, a day
 /// at a time (a day's total decides them, not its order). Inside the window,
 /// a day's rows need their order — so their classes' facts — only where it
-/// shows: on the days of the page, and, when one class is asked for, on days
-/// where the packages ran out part way (elsewhere each row of the class is
-/// paid in full, or not at all, whatever the order). Only those classes'
-/// facts are read.
+/// shows: on the days of the page (every day, for an export), and, when one
+/// class is asked for, on days where the packages ran out part way
+/// (elsewhere each row of the class is paid in full, or not at all, whatever
+/// the order). Only those classes' facts are read.
 async fn av_details<S: UsageStore>(
     store: &S,
     query: &DetailsQuery,
-    page: Page,
+    page: Option<Page>,
     app_name: Option<&Name>,
     mut ledger: Ledger,
     rows: Vec<RowRecord>,
@@ -271,7 +325,10 @@ async fn av_details<S: UsageStore>(
     }
 
     // Which days need their rows ordered.
-    let shown = page.rows(window.values().flatten().filter(|r| wanted(&r.key)).count());
+    let shown = shown_rows(
+        page,
+        window.values().flatten().filter(|r| wanted(&r.key)).count(),
+    );
     let mut ordered_days = BTreeSet::new();
     let mut before = 0;
     let mut trial = ledger.clone();

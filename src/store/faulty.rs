@@ -236,4 +236,17 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         self.write(self.inner.write_day(app, day, totals, seq))
             .await
     }
+    async fn put_measurements(&self, measurements: &[Measurement]) -> StoreResult<()> {
+        self.write(self.inner.put_measurements(measurements)).await
+    }
+    async fn measurements(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+        from: UtcMillis,
+        to: UtcMillis,
+    ) -> StoreResult<Readings> {
+        self.read(self.inner.measurements(app, since, from, to))
+            .await
+    }
 }

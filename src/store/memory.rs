@@ -6,6 +6,7 @@
 use super::*;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
+use crate::domain::storage::Reading;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Mutex;
@@ -30,6 +31,8 @@ struct State {
     days: BTreeMap<(AppId, Day), DayRecord>,
     pending: BTreeSet<PendingDay>,
     counted: HashSet<EventKey>,
+    /// Storage readings per app, in the order DynamoDB keeps them.
+    measurements: BTreeSet<(AppId, Reading)>,
 }
 
 impl State {
@@ -438,6 +441,38 @@ impl UsageStore for MemoryStore {
                 WriteDayOutcome::Written
             }
             _ => WriteDayOutcome::Changed,
+        }))
+    }
+
+    async fn put_measurements(&self, measurements: &[Measurement]) -> StoreResult<()> {
+        self.with(|s| {
+            s.measurements
+                .extend(measurements.iter().map(|m| (m.app.clone(), m.reading())));
+        });
+        Ok(())
+    }
+
+    async fn measurements(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+        from: UtcMillis,
+        to: UtcMillis,
+    ) -> StoreResult<Readings> {
+        let at = |at: UtcMillis| (app.clone(), Reading { at, bytes: 0 });
+        Ok(self.with(|s| Readings {
+            before: (since < from)
+                .then(|| s.measurements.range(at(since)..at(from)).next_back())
+                .flatten()
+                .map(|(_, r)| *r),
+            inside: if from < to {
+                s.measurements
+                    .range(at(from)..at(to))
+                    .map(|(_, r)| *r)
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }))
     }
 }

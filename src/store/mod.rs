@@ -14,7 +14,8 @@ use crate::domain::commit::{AvMillis, CommitGroup, RowKey, UserMark};
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
-use crate::domain::time::{Day, Hour};
+use crate::domain::storage::{Measurement, Readings};
+use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
@@ -345,6 +346,26 @@ pub trait UsageStore: Send + Sync {
         totals: &ModeUsage,
         seq: u64,
     ) -> impl Future<Output = StoreResult<WriteDayOutcome>> + Send;
+
+    /// Stores storage measurements. Idempotent: a measurement stored again,
+    /// or another with the same app, instant and bytes, changes nothing, so
+    /// a failed or repeated call may simply be made again.
+    fn put_measurements(
+        &self,
+        measurements: &[Measurement],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The app's storage readings for a trend over `[from, to)`: the latest
+    /// reading in `[since, from)` (of that instant's, the largest), and every
+    /// reading in `[from, to)` ascending by instant, then bytes. Strongly
+    /// consistent.
+    fn measurements(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+        from: UtcMillis,
+        to: UtcMillis,
+    ) -> impl Future<Output = StoreResult<Readings>> + Send;
 }
 
 /// Writes the methods of [`UsageStore`] named in the list as plain calls to
@@ -510,6 +531,21 @@ macro_rules! forward_store_methods {
             day: $crate::domain::time::Day, totals: &$crate::domain::usage::ModeUsage, seq: u64)
             -> $crate::store::StoreResult<$crate::store::WriteDayOutcome> {
             self.$inner.write_day(app, day, totals, seq).await
+        }
+    };
+    (@one $inner:ident put_measurements) => {
+        async fn put_measurements(&self,
+            measurements: &[$crate::domain::storage::Measurement])
+            -> $crate::store::StoreResult<()> {
+            self.$inner.put_measurements(measurements).await
+        }
+    };
+    (@one $inner:ident measurements) => {
+        async fn measurements(&self, app: &$crate::domain::ids::AppId,
+            since: $crate::domain::time::UtcMillis, from: $crate::domain::time::UtcMillis,
+            to: $crate::domain::time::UtcMillis)
+            -> $crate::store::StoreResult<$crate::domain::storage::Readings> {
+            self.$inner.measurements(app, since, from, to).await
         }
     };
 }

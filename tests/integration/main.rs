@@ -2,12 +2,14 @@
 //! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
 mod classes;
+mod export;
 mod ingest;
 mod isolation;
 mod properties;
 mod query;
 mod rollup;
 mod settle;
+mod storage;
 mod store_contract;
 mod support;
 mod workload;

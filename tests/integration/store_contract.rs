@@ -535,6 +535,132 @@ async fn write_day_is_conditional_on_the_change_counter(store: impl UsageStore) 
     assert_eq!(all, BTreeMap::from([(day0(), 3), (day0().next(), 1)]));
 }
 
+/// Storage readings: idempotent puts (the same reading again, in one call or
+/// another, is one reading), the window's readings in order, and the one
+/// reading in effect before it.
+async fn storage_measurements(store: impl UsageStore) {
+    use rtc_usage::domain::storage::{MAX_BYTES, Measurement, Reading, Readings};
+    use rtc_usage::domain::time::{HOUR_MS, UtcMillis};
+    let a = app("app-a");
+    let from = day0().start();
+    let to = from.plus_ms(24 * HOUR_MS);
+    let since = from.minus_ms(30 * 24 * HOUR_MS);
+    let m = |name: &str, at: UtcMillis, bytes: u64| Measurement {
+        app: app(name),
+        bytes,
+        at,
+    };
+    let read = |app: AppId, since: UtcMillis, from: UtcMillis, to: UtcMillis| {
+        let store = &store;
+        async move { store.measurements(&app, since, from, to).await.unwrap() }
+    };
+    assert_eq!(read(a.clone(), since, from, to).await, Readings::default());
+    store.put_measurements(&[]).await.unwrap();
+
+    let batch = vec![
+        // Before `since`: never read.
+        m("app-a", since.minus_ms(1), 1),
+        // Exactly at `since`, and later before the window.
+        m("app-a", since, 2),
+        m("app-a", from.minus_ms(HOUR_MS), 30),
+        // The latest instant before the window, three readings, one twice.
+        m("app-a", from.minus_ms(1), 40),
+        m("app-a", from.minus_ms(1), 45),
+        m("app-a", from.minus_ms(1), 40),
+        // Inside, out of order, one exactly at the window's start, two at
+        // one instant, one of them twice in this call.
+        m("app-a", from.plus_ms(5 * HOUR_MS), MAX_BYTES),
+        m("app-a", from, 0),
+        m("app-a", from.plus_ms(HOUR_MS), 7),
+        m("app-a", from.plus_ms(HOUR_MS), 6),
+        m("app-a", from.plus_ms(HOUR_MS), 7),
+        m("app-a", to.minus_ms(1), 9),
+        // At the window's end: not inside.
+        m("app-a", to, 11),
+        // Another app's readings are never read for this one.
+        m("app-b", from.plus_ms(2 * HOUR_MS), 100),
+        m("app-b", from.minus_ms(2), 200),
+    ];
+    store.put_measurements(&batch).await.unwrap();
+    let r = |at: UtcMillis, bytes: u64| Reading { at, bytes };
+    let want = Readings {
+        before: Some(r(from.minus_ms(1), 45)),
+        inside: vec![
+            r(from, 0),
+            r(from.plus_ms(HOUR_MS), 6),
+            r(from.plus_ms(HOUR_MS), 7),
+            r(from.plus_ms(5 * HOUR_MS), MAX_BYTES),
+            r(to.minus_ms(1), 9),
+        ],
+    };
+    assert_eq!(read(a.clone(), since, from, to).await, want);
+    // Stored again, in another order and call: nothing changes.
+    let mut again = batch.clone();
+    again.reverse();
+    store.put_measurements(&again).await.unwrap();
+    store.put_measurements(&batch[3..5]).await.unwrap();
+    assert_eq!(read(a.clone(), since, from, to).await, want);
+
+    // The reading before is looked for in `[since, from)` only.
+    assert_eq!(
+        read(a.clone(), from.minus_ms(HOUR_MS), from, to)
+            .await
+            .before,
+        Some(r(from.minus_ms(1), 45))
+    );
+    assert_eq!(
+        read(a.clone(), since, from.minus_ms(1), to).await.before,
+        Some(r(from.minus_ms(HOUR_MS), 30)),
+        "a reading at `from` is inside, not before"
+    );
+    assert_eq!(
+        read(a.clone(), since, since.plus_ms(1), since.plus_ms(2))
+            .await
+            .before,
+        Some(r(since, 2)),
+        "`since` is inclusive"
+    );
+    assert_eq!(
+        read(a.clone(), since.plus_ms(1), from.minus_ms(HOUR_MS), from).await,
+        Readings {
+            before: None,
+            inside: vec![
+                r(from.minus_ms(HOUR_MS), 30),
+                r(from.minus_ms(1), 40),
+                r(from.minus_ms(1), 45)
+            ],
+        }
+    );
+    assert_eq!(read(a.clone(), from, from, from).await, Readings::default());
+    assert_eq!(
+        read(app("app-b"), since, from, to).await,
+        Readings {
+            before: Some(r(from.minus_ms(2), 200)),
+            inside: vec![r(from.plus_ms(2 * HOUR_MS), 100)],
+        }
+    );
+    assert_eq!(
+        read(app("app-c"), since, from, to).await,
+        Readings::default()
+    );
+
+    // More than one `BatchWriteItem` (25 puts) in one call, duplicates
+    // across its chunks.
+    let later = to.plus_ms(10 * 24 * HOUR_MS);
+    let many: Vec<Measurement> = (0..70)
+        .map(|i: i64| m("app-a", later.plus_ms((i % 60) * 60_000), (i % 60) as u64))
+        .collect();
+    store.put_measurements(&many).await.unwrap();
+    let readings = read(a.clone(), later, later, later.plus_ms(HOUR_MS)).await;
+    assert_eq!(readings.before, None);
+    assert_eq!(
+        readings.inside,
+        (0..60)
+            .map(|i: i64| r(later.plus_ms(i * 60_000), i as u64))
+            .collect::<Vec<_>>()
+    );
+}
+
 /// Runs every case against a new memory store and a new DynamoDB table.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -567,4 +693,5 @@ contract!(
     apps_with_usage,
     day_snapshot,
     write_day_is_conditional_on_the_change_counter,
+    storage_measurements,
 );

@@ -14,6 +14,7 @@
 //! | package | `APP#{appId}` | `AV#L#P#{packageId}` |
 //! | deduction state | `APP#{appId}` | `AV#L#S` |
 //! | user mark | `AVU#{appId}#{YYYY-MM-DD}#{classId}#{I or P}` | digest of the user id |
+//! | storage measurement | `APP#{appId}` | `STO#M#{epoch ms, 15 digits}#{bytes, 16 digits}` |
 //!
 //! An app's hours (and days, and rows) are one contiguous, sortable key
 //! range, so a 31-day query is one `Query` page. User marks have partitions
@@ -25,7 +26,8 @@ use crate::domain::class::UsageType;
 use crate::domain::commit::{RowKey, UserMark};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AppId, ClassId, PackageId};
-use crate::domain::time::{Day, Hour};
+use crate::domain::storage::{MAX_BYTES, Reading};
+use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::store::{StoreError, StoreResult};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -231,6 +233,61 @@ pub fn usage_day(day: Day) -> String {
     format!("{RECORDING_METER}#{}", day.key())
 }
 
+const MEASUREMENT_PREFIX: &str = "STO#M#";
+
+/// A storage measurement's sort key. Both numbers are zero-padded, so keys
+/// sort by instant, then bytes: a window is one `BETWEEN`, and the latest
+/// reading before it (the largest of its instant) is the first item of a
+/// descending `Query`. The bytes are part of the key, so storing the same
+/// measurement again writes the same item: idempotent without a dedupe
+/// record. 15 digits of milliseconds reach the year 33658; 16 digits hold
+/// 2^53 − 1.
+pub fn measurement_sk(reading: &Reading) -> String {
+    format!(
+        "{MEASUREMENT_PREFIX}{:015}#{:016}",
+        reading.at.0.max(0),
+        reading.bytes
+    )
+}
+
+/// The lowest and highest possible sort keys of readings at instants
+/// `first..=last`.
+pub fn measurement_range(first: UtcMillis, last: UtcMillis) -> (String, String) {
+    (
+        measurement_sk(&Reading {
+            at: first,
+            bytes: 0,
+        }),
+        measurement_sk(&Reading {
+            at: last,
+            bytes: MAX_BYTES,
+        }),
+    )
+}
+
+/// The reading of a measurement item, from its sort key.
+pub fn measurement_of(item: &Item) -> StoreResult<Reading> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(MEASUREMENT_PREFIX))
+        .and_then(|rest| rest.split_once('#'))
+        .filter(|(at, bytes)| at.len() == 15 && bytes.len() == 16)
+        .and_then(|(at, bytes)| {
+            let at = at
+                .parse()
+                .ok()
+                .filter(|_| at.bytes().all(|b| b.is_ascii_digit()))?;
+            let bytes = bytes
+                .parse()
+                .ok()
+                .filter(|b| *b <= MAX_BYTES && bytes.bytes().all(|b| b.is_ascii_digit()))?;
+            Some(Reading {
+                at: UtcMillis(at),
+                bytes,
+            })
+        })
+        .ok_or_else(|| StoreError::Corrupt("storage measurement key".into()))
+}
+
 /// A primary key.
 pub fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
@@ -325,5 +382,63 @@ mod tests {
         let mut sorted = rows.clone();
         sorted.sort();
         assert_eq!(sorted, rows, "the key order is the rows' order");
+    }
+
+    #[test]
+    fn measurement_keys_round_trip_and_sort_by_instant_then_bytes() {
+        let app = AppId::parse("app-1").unwrap();
+        let at = |ms: i64| UtcMillis(ms);
+        let readings = [
+            Reading {
+                at: at(0),
+                bytes: 0,
+            },
+            Reading {
+                at: at(9),
+                bytes: MAX_BYTES,
+            },
+            Reading {
+                at: at(10),
+                bytes: 0,
+            },
+            Reading {
+                at: at(10),
+                bytes: 9,
+            },
+            Reading {
+                at: at(10),
+                bytes: 10,
+            },
+            Reading {
+                at: at(1_795_428_000_000),
+                bytes: 1,
+            },
+            Reading {
+                at: at(999_999_999_999_999),
+                bytes: MAX_BYTES,
+            },
+        ];
+        let mut previous = String::new();
+        for r in &readings {
+            let sk = measurement_sk(r);
+            assert_eq!(measurement_of(&key(app_pk(&app), sk.clone())).unwrap(), *r);
+            assert!(previous < sk, "{previous} < {sk}");
+            previous = sk;
+        }
+        let (from, to) = measurement_range(at(10), at(10));
+        for r in &readings {
+            let sk = measurement_sk(r);
+            assert_eq!(from <= sk && sk <= to, r.at == at(10), "{sk}");
+        }
+        for bad in [
+            "STO#M#000000000000010#00000000000000001",
+            "STO#M#00000000000001#0000000000000001",
+            "STO#M#+00000000000010#0000000000000001",
+            "STO#M#000000000000010#9007199254740992",
+            "STO#M#000000000000010",
+            "REC#H#2026-11-20T10",
+        ] {
+            assert!(measurement_of(&key(app_pk(&app), bad)).is_err(), "{bad}");
+        }
     }
 }

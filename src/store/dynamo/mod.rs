@@ -4,6 +4,7 @@
 //! - [`item`]: attributes, decoding, update expressions;
 //! - [`error`]: what a failed request means for its caller;
 //! - `av`: the audio/video requests (classes, packages, rows);
+//! - `storage`: the storage measurements' requests;
 //! - this file: the recording and registration requests, and the trait.
 
 use super::*;
@@ -26,6 +27,7 @@ pub mod item;
 pub mod keys;
 #[cfg(any(test, feature = "testkit"))]
 mod meter;
+mod storage;
 
 use error::{built, cancellation_error, classify, condition_failed};
 use item::{
@@ -577,5 +579,22 @@ impl UsageStore for DynamoStore {
             Err(err) if condition_failed(&err) => Ok(WriteDayOutcome::Changed),
             Err(err) => Err(classify(err)),
         }
+    }
+
+    async fn put_measurements(
+        &self,
+        measurements: &[crate::domain::storage::Measurement],
+    ) -> StoreResult<()> {
+        self.put_measurements_impl(measurements).await
+    }
+
+    async fn measurements(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+        from: UtcMillis,
+        to: UtcMillis,
+    ) -> StoreResult<crate::domain::storage::Readings> {
+        self.measurements_impl(app, since, from, to).await
     }
 }
