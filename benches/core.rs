@@ -1,11 +1,18 @@
-//! CPU cost of the core, per event and per answer: `cargo bench --bench core`.
+//! CPU cost of the core, per event, per answer and per deduction:
+//! `cargo bench --bench core`.
 //! (`cargo test` runs each benchmark once, so they never rot.)
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rtc_usage::domain::class::{Package, UsageType};
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
+use rtc_usage::domain::deduction::{Ledger, RowOrder};
 use rtc_usage::domain::event::{EventBody, decode};
+use rtc_usage::domain::ids::{AppId, ClassId, Name, PackageId};
 use rtc_usage::domain::query::{QueryParams, UsageReport, validate};
-use rtc_usage::domain::time::{HOUR_MS, UtcMillis};
+use rtc_usage::domain::time::{Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::usage::{Tier, TierMillis};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
@@ -85,5 +92,126 @@ fn answer_path(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, ingest_path, answer_path);
+/// Rows of an app's history: `rows` rows over 300 days, about 333 a day
+/// (classes with an interactive row, some with a playback row too), 5% of
+/// their classes with no start known yet, each row its billable minutes;
+/// and 12 packages of overlapping validity, the small ones used up early.
+fn history(rows: usize) -> (Vec<Package>, Vec<(RowOrder, u64)>) {
+    const DAYS: i64 = 300;
+    let mut rng = StdRng::seed_from_u64(7);
+    let first = now().day().0 - DAYS + 1;
+    // About what a day's rows bill.
+    let per_day = rows as u64 / DAYS as u64 * 90;
+    let packages = (0..12)
+        .map(|i| {
+            let from = first + i * 25;
+            Package {
+                app: AppId::parse("app-1").unwrap(),
+                id: PackageId::parse(&format!("pkg-{i:02}")).unwrap(),
+                name: Name::parse(&format!("Package {i}")).unwrap(),
+                minutes: if i % 2 == 0 {
+                    per_day * 8
+                } else {
+                    per_day * 40
+                },
+                valid_from: Day(from),
+                valid_to: Day(from + 60),
+            }
+        })
+        .collect();
+    let mut history = Vec::with_capacity(rows);
+    let mut class = 0;
+    while history.len() < rows {
+        let day = Day(first + (history.len() as i64 * DAYS / rows as i64));
+        let start = day
+            .start()
+            .plus_ms(rng.random_range(0..20 * HOUR_MS) / MINUTE_MS * MINUTE_MS);
+        let class_start = rng.random_bool(0.95).then_some(start);
+        let order = |usage| RowOrder {
+            day,
+            class_start,
+            class: ClassId::parse(&format!("class-{class:06}")).unwrap(),
+            usage,
+        };
+        history.push((order(UsageType::Interactive), rng.random_range(1..200)));
+        if rng.random_bool(0.2) {
+            history.push((order(UsageType::Playback), rng.random_range(1..60)));
+        }
+        class += 1;
+    }
+    history.truncate(rows);
+    (packages, history)
+}
+
+fn deduction(c: &mut Criterion) {
+    const ROWS: usize = 100_000;
+    let (packages, rows) = history(ROWS);
+    // As a store returns them: by day, then class id.
+    let mut stored = rows.clone();
+    stored.sort_by(|(a, _), (b, _)| (a.day, a.class.as_str()).cmp(&(b.day, b.class.as_str())));
+    let mut shuffled = rows;
+    shuffled.shuffle(&mut StdRng::seed_from_u64(8));
+    // The packages must run out part way, or every take is the easy case.
+    let mut ledger = Ledger::new(packages.clone());
+    for (order, minutes) in &stored {
+        ledger.take(order.day, *minutes);
+    }
+    let used_up = (0..packages.len())
+        .filter(|&i| ledger.used(i) == ledger.packages()[i].minutes)
+        .count();
+    assert!(0 < used_up && used_up < packages.len(), "{used_up} used up");
+    let mut group = c.benchmark_group("deduction");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function(
+        "100,000 rows over 300 days, 12 packages: sort in allocation order + Ledger::take each",
+        |b| {
+            b.iter_batched(
+                || shuffled.clone(),
+                |mut rows| {
+                    rows.sort_by(|(a, _), (b, _)| a.cmp(b));
+                    let mut ledger = Ledger::new(packages.clone());
+                    let paid: u64 = rows
+                        .iter()
+                        .map(|(order, minutes)| ledger.take(order.day, *minutes).pay_as_you_go)
+                        .sum();
+                    black_box((ledger, paid))
+                },
+                BatchSize::LargeInput,
+            )
+        },
+    );
+    // The sort's share of the above: the same rows already in order.
+    let mut ordered = shuffled.clone();
+    ordered.sort_by(|(a, _), (b, _)| a.cmp(b));
+    group.bench_function(
+        "the same 100,000 rows, already in order: Ledger::take each",
+        |b| {
+            b.iter(|| {
+                let mut ledger = Ledger::new(packages.clone());
+                let paid: u64 = ordered
+                    .iter()
+                    .map(|(order, minutes)| ledger.take(order.day, *minutes).pay_as_you_go)
+                    .sum();
+                black_box((ledger, paid))
+            })
+        },
+    );
+    group.bench_function(
+        "the same 100,000 rows: a day's total, then settle_day, for each of 300 days",
+        |b| {
+            b.iter(|| {
+                let mut ledger = Ledger::new(packages.clone());
+                let mut paid = 0;
+                for day in stored.chunk_by(|(a, _), (b, _)| a.day == b.day) {
+                    let total = day.iter().map(|(_, minutes)| minutes).sum();
+                    paid += ledger.settle_day(day[0].0.day, total).pay_as_you_go;
+                }
+                black_box((ledger, paid))
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, ingest_path, answer_path, deduction);
 criterion_main!(benches);
