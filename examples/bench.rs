@@ -1,19 +1,20 @@
 //! The benchmark suite: cost per event, query cost, rollup cost, a busy
-//! class, a year of class history, cold start, against the local DynamoDB
-//! API, with the naive design beside ours in the same run. Run it with
+//! class, a year of class history, recording details and the caller's apps,
+//! cold start, against the local DynamoDB API, with the naive design beside ours in the same run. Run it with
 //! `scripts/bench` (release build, full workload) or `scripts/bench --quick`
 //! (debug build, small workload; CI runs this so the suite never rots).
 //! Figures are printed, never asserted; what is asserted is that every
 //! design and every answer counts exactly what was sent.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::UsageType;
 use rtc_usage::domain::commit::{NewEvent, RowKey, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
-use rtc_usage::domain::ids::{AppId, ClassId};
+use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
@@ -21,7 +22,7 @@ use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::service::query::{Answer, answer, describe_record_usage};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::dynamo::{CapacityUse, DynamoStore, RequestMeter, av_row_sk, item_size};
-use rtc_usage::store::{CommitOutcome, UsageStore};
+use rtc_usage::store::{CommitOutcome, RegisterOutcome, UsageStore};
 use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -45,6 +46,12 @@ struct Scale {
     history_days: i64,
     history_classes: usize,
     history_batch: usize,
+    /// A month of recordings: classes a day (each recorded in both modes).
+    recording_classes: usize,
+    /// `DescribeApps`: the caller's apps, and the other accounts' apps in
+    /// the table at each measurement (ascending).
+    caller_apps: usize,
+    other_apps: [usize; 3],
 }
 
 #[tokio::main]
@@ -68,6 +75,9 @@ async fn main() {
             history_days: 35,
             history_classes: 3,
             history_batch: 100,
+            recording_classes: 3,
+            caller_apps: 50,
+            other_apps: [50, 500, 1_950],
         }
     } else {
         Scale {
@@ -80,6 +90,9 @@ async fn main() {
             history_days: 300,
             history_classes: 30,
             history_batch: 100,
+            recording_classes: 30,
+            caller_apps: 1_000,
+            other_apps: [1_000, 10_000, 99_000],
         }
     };
     let local = LocalDynamo::start();
@@ -168,6 +181,7 @@ async fn main() {
     query_and_rollup_cost(&store, &meter, &busy, &scale, now).await;
     busy_class(&local, &scale, now).await;
     year_of_history(&local, &scale).await;
+    recordings_and_apps(&local, &scale, now).await;
     cold_start(&local, &scale);
 }
 
@@ -1253,6 +1267,299 @@ async fn year_of_history(local: &LocalDynamo, scale: &Scale) {
     );
 }
 
+const RECORDING_APP: &str = "recording-app";
+/// Segments without a class on each day of the month of recordings.
+const UNCLASSED_PER_DAY: usize = 4;
+
+/// A recording segment of `mode`, naming `class` when given (tier random).
+fn recording_segment(
+    id: String,
+    class: Option<&str>,
+    mode: &str,
+    start: UtcMillis,
+    ms: i64,
+    rng: &mut StdRng,
+) -> String {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&segment(id, RECORDING_APP, start, ms, rng)).expect("json");
+    event["data"]["recordMode"] = json!(mode);
+    if let Some(class) = class {
+        event["data"]["classId"] = json!(class);
+    }
+    event.to_string()
+}
+
+/// A month of class recordings, as the messages that build it, and what the
+/// details must then answer.
+struct Recordings {
+    messages: Vec<String>,
+    /// A row per class and day, and a day's row of segments without a class.
+    rows: usize,
+    total_ms: u64,
+}
+
+/// The 31 days before today: `classes` classes a day, each with its start
+/// and end and one segment per record mode (the second from 5 minutes in),
+/// and segments naming no class in the evening.
+fn recordings(classes: usize, now: UtcMillis) -> Recordings {
+    let mut rng = StdRng::seed_from_u64(7);
+    let today = now.day();
+    let at = |t: UtcMillis| t.to_datetime().to_rfc3339();
+    let mut out = Recordings {
+        messages: vec![
+            json!({"specversion": "1.0", "id": "recording-registration", "source": "/bench/console",
+                "type": "rtc.app.registered",
+                "data": {"appId": RECORDING_APP, "ownerAccountId": OWNER, "appName": "Recorded classes"}})
+            .to_string(),
+        ],
+        rows: 0,
+        total_ms: 0,
+    };
+    let slot = 20 * HOUR_MS / classes as i64;
+    let length = (45 * MINUTE_MS).min(slot * 9 / 10);
+    for d in 0..31 {
+        let day = Day(today.0 - 31 + d);
+        for k in 0..classes {
+            let class = format!("r{d:02}-{k:02}");
+            let start = day.start().plus_ms(HOUR_MS + slot * k as i64);
+            let end = start.plus_ms(length);
+            let id = |what: &str| format!("recording-{class}-{what}");
+            out.messages.push(class_fact(
+                &id("start"),
+                json!({"appId": RECORDING_APP, "classId": class,
+                       "className": format!("Recorded class {k} of {}", day.key()), "startTime": at(start)}),
+                "rtc.class.started",
+            ));
+            for (mode, from) in [("0", start), ("1", start.plus_ms(5 * MINUTE_MS))] {
+                let ms = end.0 - from.0;
+                out.messages.push(recording_segment(
+                    id(mode),
+                    Some(&class),
+                    mode,
+                    from,
+                    ms,
+                    &mut rng,
+                ));
+                out.total_ms += ms as u64;
+            }
+            out.messages.push(class_fact(
+                &id("end"),
+                json!({"appId": RECORDING_APP, "classId": class, "endTime": at(end)}),
+                "rtc.class.ended",
+            ));
+        }
+        for j in 0..UNCLASSED_PER_DAY {
+            let start = day
+                .start()
+                .plus_ms(21 * HOUR_MS + j as i64 * 10 * MINUTE_MS);
+            let mode = if j % 2 == 0 { "0" } else { "1" };
+            let id = format!("recording-{}-other-{j}", day.key());
+            out.messages.push(recording_segment(
+                id,
+                None,
+                mode,
+                start,
+                5 * MINUTE_MS,
+                &mut rng,
+            ));
+            out.total_ms += 5 * MINUTE_MS as u64;
+        }
+        out.rows += classes + 1;
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Registers apps 16 at a time, each new.
+async fn register_all(store: &DynamoStore, apps: Vec<(AppId, AccountId, Option<Name>)>) {
+    stream::iter(apps)
+        .map(|(app, owner, name)| async move {
+            let outcome = store
+                .register_app(&app, &owner, name.as_ref())
+                .await
+                .expect("register");
+            assert_eq!(outcome, RegisterOutcome::Registered, "{app}");
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Two answers whose reads are not bounded by a page: the recording details
+/// of a busy month (the window's hours and class recordings are read whole,
+/// the facts of the page's days only), and `DescribeApps`, read from the
+/// index by owner, as other accounts' apps fill the table.
+async fn recordings_and_apps(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
+    let classes = scale.recording_classes;
+    println!(
+        "## 6. Recording details and the caller's apps (31 days × {classes} classes, each \
+         recorded in both modes, and {UNCLASSED_PER_DAY} segments a day without a class; an \
+         account with {} apps among {})\n",
+        grouped(scale.caller_apps),
+        grouped(scale.caller_apps + scale.other_apps[2])
+    );
+    let repeats = (scale.queries / 20).max(1);
+    let mut measured: Vec<(String, String, Measured)> = Vec::new();
+
+    let month = recordings(classes, now);
+    let (store, meter) = metered_store(local).await;
+    let started = Instant::now();
+    deliver(&store, Design::Coalesced, &month.messages, 100, now).await;
+    println!(
+        "- Ingesting the month: {} messages in {:.1} s.",
+        grouped(month.messages.len()),
+        started.elapsed().as_secs_f64()
+    );
+    let end = now.day().start();
+    let details = |class: Option<String>| {
+        let mut pairs = vec![
+            ("Action", "DescribeUsageDetails".to_owned()),
+            ("AppId", RECORDING_APP.to_owned()),
+            ("StartTime", end.minus_ms(31 * DAY_MS).format_query_time()),
+            ("EndTime", end.format_query_time()),
+            ("ServiceType", "Recording".to_owned()),
+            ("PageNumber", "1".to_owned()),
+            ("PageSize", "20".to_owned()),
+        ];
+        pairs.extend(class.map(|c| ("ClassId", c)));
+        QueryParams::from_pairs(pairs)
+    };
+    let all = measure(&store, &meter, &details(None), now, repeats).await;
+    let answered: serde_json::Value = serde_json::from_str(&all.body).expect("json");
+    assert_eq!(
+        answered["TotalCount"],
+        json!(month.rows),
+        "the month's rows"
+    );
+    let seconds = answered["Summary"]["DurationSeconds"]
+        .as_f64()
+        .expect("seconds");
+    assert_eq!(
+        (seconds * 1000.0).round() as u64,
+        month.total_ms,
+        "every segment's milliseconds"
+    );
+    assert!(
+        answered["Records"][0]["ClassName"].is_string(),
+        "the page's facts"
+    );
+    let class = format!("r15-{:02}", classes / 2);
+    let one = measure(&store, &meter, &details(Some(class.clone())), now, repeats).await;
+    let answered: serde_json::Value = serde_json::from_str(&one.body).expect("json");
+    assert_eq!(answered["TotalCount"], json!(1), "one class, one day");
+    measured.push((
+        format!(
+            "`DescribeUsageDetails` Recording, 31 days, page 1 of {}",
+            month.rows.div_ceil(20)
+        ),
+        format!("{} rows", grouped(month.rows)),
+        all,
+    ));
+    measured.push((
+        format!("the same with `ClassId={class}`"),
+        "1 row".to_owned(),
+        one,
+    ));
+
+    let (store, meter) = metered_store(local).await;
+    let caller = AccountId::parse(OWNER).expect("account");
+    let mine: Vec<(AppId, AccountId, Option<Name>)> = (0..scale.caller_apps)
+        .map(|i| {
+            (
+                AppId::parse(&format!("mine-{i:05}")).expect("app id"),
+                caller.clone(),
+                Name::parse(&format!("Caller's app {i}")),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    register_all(&store, mine).await;
+    let mut took = started.elapsed();
+    let apps = QueryParams::from_pairs([("Action", "DescribeApps")]);
+    let mut registered = 0;
+    // Requests and read units of `DescribeApps` at each size of the table.
+    let mut by_others = Vec::new();
+    for &others in &scale.other_apps {
+        // Other accounts' apps, a thousand accounts, every other one named.
+        let batch: Vec<(AppId, AccountId, Option<Name>)> = (registered..others)
+            .map(|i| {
+                (
+                    AppId::parse(&format!("other-{i:06}")).expect("app id"),
+                    AccountId::parse(&format!("9{:011}", i % 1_000)).expect("account"),
+                    (i % 2 == 0).then(|| Name::parse(&format!("App {i}")).expect("name")),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        register_all(&store, batch).await;
+        took += started.elapsed();
+        registered = others;
+        let answer = measure(&store, &meter, &apps, now, repeats).await;
+        let listed: serde_json::Value = serde_json::from_str(&answer.body).expect("json");
+        let listed = listed["Apps"].as_array().expect("apps");
+        assert!(
+            listed.len() == scale.caller_apps
+                && listed.iter().all(|app| app["AppId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("mine-"))),
+            "the caller's apps, and only them"
+        );
+        by_others.push(format!(
+            "{} other apps: {} / {:.1}",
+            grouped(others),
+            answer.used.total_requests(),
+            answer.used.read_units
+        ));
+        measured.push((
+            "`DescribeApps`".to_owned(),
+            format!(
+                "{} of the caller's among {} apps",
+                grouped(scale.caller_apps),
+                grouped(scale.caller_apps + others)
+            ),
+            answer,
+        ));
+    }
+    println!(
+        "- Registering {} apps with `register_app`, 16 at a time: {:.1} s ({:.0} a second).\n",
+        grouped(scale.caller_apps + registered),
+        took.as_secs_f64(),
+        (scale.caller_apps + registered) as f64 / took.as_secs_f64()
+    );
+
+    println!(
+        "Strongly consistent reads except the index (eventually consistent, half the units); \
+         requests and read units of one answer, the median time of {repeats}:\n"
+    );
+    println!("| answer | data | requests | read units | time (median) |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, data, m) in &measured {
+        println!(
+            "| {name} | {data} | {} | {:.1} | {} |",
+            requests_by_kind(&m.used),
+            m.used.read_units,
+            ms(m.took)
+        );
+    }
+    println!(
+        "\n`DescribeApps` requests / read units, by how many apps other accounts have: {} (the \
+         index by owner holds the caller's apps together: it reads those alone).\n",
+        by_others.join("; ")
+    );
+}
+
 /// Time from process start to the first poll of a stand-in Lambda Runtime API.
 fn cold_start(local: &LocalDynamo, scale: &Scale) {
     let bin_dir: PathBuf = std::env::current_exe()
@@ -1263,7 +1570,7 @@ fn cold_start(local: &LocalDynamo, scale: &Scale) {
         .unwrap()
         .to_path_buf();
     println!(
-        "## 6. Cold start ({} launches each; binaries in {})\n",
+        "## 7. Cold start ({} launches each; binaries in {})\n",
         scale.launches,
         bin_dir.file_name().unwrap().to_string_lossy()
     );

@@ -383,9 +383,6 @@ async fn av_details<S: UsageStore>(
     Ok(answer)
 }
 
-/// Recording rows: one per UTC day of the window with recording usage, both
-/// record modes together. Segments carry no class yet, so each day's row
-/// has none.
 /// One recording row: a class's segments on a day, or (`class` None) the
 /// day's segments that named no class.
 #[derive(Clone, Debug, PartialEq, Eq)]

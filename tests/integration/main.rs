@@ -7,6 +7,7 @@ mod ingest;
 mod isolation;
 mod properties;
 mod query;
+mod recording_oracle;
 mod rollup;
 mod settle;
 mod storage;

@@ -1,0 +1,847 @@
+//! Recording rows against a plain reference. Random recording segments (both
+//! record modes, every tier; most naming one of several classes, the rest
+//! none; across hours and midnights, up to the 48-hour limit) and class facts
+//! (before or after their class's segments) go in through `ingest_batch`,
+//! every event one to three times, in random batches. After several batches
+//! and at the end, `DescribeUsageDetails` (every page, with and without
+//! `ClassId`) and `DescribeUsageData` (both intervals) with
+//! `ServiceType=Recording` must equal what the reference computes from the
+//! contract's rules alone, with no code shared with the service: segments
+//! split at UTC hours here; a row per (class, UTC day); a day's row without a
+//! class is its total less its classes'; rows in allocation order. A rollup
+//! must change no answer. Class sessions and a package are mixed in: neither
+//! may show in a recording row.
+
+use crate::support::*;
+use crate::workload::{
+    Seg, TIERS, expected_buckets, fast_retry, query_time, rng, seconds_text, segment_body,
+};
+use chrono::SecondsFormat;
+use rand::Rng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rtc_usage::domain::query::QueryParams;
+use rtc_usage::domain::rollup::RollupRequest;
+use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
+use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
+use rtc_usage::service::query;
+use rtc_usage::service::rollup::{Deadline, run_rollup};
+use rtc_usage::store::UsageStore;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+const APP: &str = "rec-oracle-app";
+const APP_NAME: &str = "Recording School 录播学校";
+/// The request id `ask` passes: the expected bodies carry it.
+const REQUEST_ID: &str = "req-rec";
+
+// ---------------------------------------------------------------------------
+// The classes and the events.
+
+/// A class and the facts the workload sends for it (none, some or all).
+struct Class {
+    id: &'static str,
+    /// `rtc.class.started`: its name and start, to the millisecond.
+    started: Option<(&'static str, i64)>,
+    /// `rtc.class.ended`.
+    ended: Option<i64>,
+}
+
+/// Ids whose byte order differs from a case-blind order ("Z" before "bio-1"),
+/// two classes starting at the same instant (the id decides), times with
+/// milliseconds (ordered by them, answered truncated to the second), a class
+/// known only by its end (ordered with the classes of unknown start), and one
+/// with no facts at all.
+fn classes() -> Vec<Class> {
+    let t = |text: &str| at(text).0;
+    vec![
+        Class {
+            id: "math-101",
+            started: Some(("Algebra I", t("2026-11-12T08:00:00Z"))),
+            ended: Some(t("2026-11-12T09:00:00Z")),
+        },
+        Class {
+            id: "art_3",
+            started: Some(("Art 美术", t("2026-11-12T08:00:00Z"))),
+            ended: None,
+        },
+        Class {
+            id: "Bio.2",
+            started: Some(("Biology", t("2026-11-11T23:30:00Z") + 250)),
+            ended: Some(t("2026-11-12T00:30:00Z") + 750),
+        },
+        Class {
+            id: "bio-1",
+            started: None,
+            ended: Some(t("2026-11-15T10:00:00Z")),
+        },
+        Class {
+            id: "Z",
+            started: None,
+            ended: None,
+        },
+        Class {
+            id: "chem-9",
+            started: Some(("Chemistry", t("2026-11-20T10:00:00Z") + 999)),
+            ended: None,
+        },
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    Register,
+    /// A recording segment and the class it names; `explicit_null` sends
+    /// `"classId": null` (the same as no class).
+    Segment {
+        seg: Seg,
+        class: Option<&'static str>,
+        explicit_null: bool,
+    },
+    Started {
+        class: &'static str,
+        name: &'static str,
+        start: i64,
+    },
+    Ended {
+        class: &'static str,
+        end: i64,
+    },
+    /// Audio/video usage of a class: never in a recording row.
+    Session {
+        class: &'static str,
+        start: i64,
+        end: i64,
+    },
+    /// A package: recording rows never draw on it.
+    Package,
+}
+
+#[derive(Clone, Debug)]
+struct Event {
+    id: String,
+    body: String,
+    ev: Ev,
+}
+
+fn rfc3339_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn envelope(id: &str, source: &str, kind: &str, data: Value) -> String {
+    json!({"specversion": "1.0", "id": id, "source": source, "type": kind, "data": data})
+        .to_string()
+}
+
+fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
+    match ev {
+        Ev::Register => envelope(
+            id,
+            "/rtc/console",
+            "rtc.app.registered",
+            json!({"appId": APP, "ownerAccountId": OWNER, "appName": APP_NAME}),
+        ),
+        Ev::Segment {
+            seg,
+            class,
+            explicit_null,
+        } => {
+            let mut event: Value =
+                serde_json::from_str(&segment_body(rng, seg)).expect("a segment event");
+            match (class, explicit_null) {
+                (Some(class), _) => event["data"]["classId"] = json!(class),
+                (None, true) => event["data"]["classId"] = Value::Null,
+                (None, false) => {}
+            }
+            event.to_string()
+        }
+        Ev::Started { class, name, start } => envelope(
+            id,
+            "/lcic/classroom",
+            "rtc.class.started",
+            json!({"appId": APP, "classId": class, "className": name,
+                   "startTime": rfc3339_millis(*start)}),
+        ),
+        Ev::Ended { class, end } => envelope(
+            id,
+            "/lcic/classroom",
+            "rtc.class.ended",
+            json!({"appId": APP, "classId": class, "endTime": rfc3339_millis(*end)}),
+        ),
+        Ev::Session { class, start, end } => envelope(
+            id,
+            "/lcic/classroom",
+            "rtc.class.session",
+            json!({"appId": APP, "classId": class, "userId": format!("user-{id}"),
+                   "role": "student", "usageType": "interactive",
+                   "startTime": rfc3339_millis(*start), "endTime": rfc3339_millis(*end)}),
+        ),
+        Ev::Package => envelope(
+            id,
+            "/lcic/billing",
+            "rtc.package.purchased",
+            json!({"appId": APP, "packageId": "pkg-1", "packageName": "Starter",
+                   "minutes": 60, "validFrom": "2026-11-01", "validTo": "2026-11-30"}),
+        ),
+    }
+}
+
+/// Segments starting from 2026-11-10 to 2026-11-21T12:00Z, so that even a
+/// 48-hour one ends by "now" (2026-11-23T12:00Z): many start just before a
+/// midnight or exactly on an hour, lengths from 1 ms to exactly 48 h.
+fn random_segment(rng: &mut StdRng, i: usize, classes: &[Class]) -> Ev {
+    let first = at("2026-11-10T00:00:00Z").0;
+    let last = at("2026-11-21T12:00:00Z").0;
+    let start = match rng.random_range(0..6) {
+        // Just before a midnight: most of these cross it.
+        0 => {
+            let midnight = first + rng.random_range(1..=11) * DAY_MS;
+            midnight - rng.random_range(1..30 * MINUTE_MS)
+        }
+        // Exactly on an hour, a midnight among them.
+        1 => first + rng.random_range(0..(last - first) / HOUR_MS) * HOUR_MS,
+        _ => rng.random_range(first..last),
+    };
+    let len = match rng.random_range(0..10) {
+        0 => rng.random_range(1..1_000),
+        1 => 48 * HOUR_MS,
+        2..=3 => rng.random_range(HOUR_MS..48 * HOUR_MS),
+        _ => rng.random_range(1_000..2 * HOUR_MS),
+    };
+    let class = if rng.random_bool(0.35) {
+        None
+    } else {
+        Some(classes[rng.random_range(0..classes.len())].id)
+    };
+    Ev::Segment {
+        seg: Seg {
+            id: format!("seg-{i}"),
+            app: APP.to_owned(),
+            mode: if rng.random_bool(0.5) { "0" } else { "1" },
+            tier: rng.random_range(0..4),
+            start: UtcMillis(start),
+            end: UtcMillis(start + len),
+        },
+        class,
+        explicit_null: class.is_none() && rng.random_bool(0.5),
+    }
+}
+
+/// The registration first; then segments, facts, a few class sessions and a
+/// package, shuffled, except that one class's start comes before every
+/// segment and another's after all of them.
+fn scenario(rng: &mut StdRng, segments: usize) -> Vec<Event> {
+    let classes = classes();
+    let mut evs: Vec<Ev> = (0..segments)
+        .map(|i| random_segment(rng, i, &classes))
+        .collect();
+    for class in &classes {
+        if let Some((name, start)) = class.started {
+            evs.push(Ev::Started {
+                class: class.id,
+                name,
+                start,
+            });
+        }
+        if let Some(end) = class.ended {
+            evs.push(Ev::Ended {
+                class: class.id,
+                end,
+            });
+        }
+    }
+    for (k, class) in ["math-101", "Z", "math-101"].into_iter().enumerate() {
+        let start = at("2026-11-12T08:00:00Z").0 + k as i64 * DAY_MS;
+        evs.push(Ev::Session {
+            class,
+            start,
+            end: start + 40 * MINUTE_MS,
+        });
+    }
+    evs.push(Ev::Package);
+    evs.shuffle(rng);
+    let start_of = |evs: &[Ev], class: &str| {
+        evs.iter()
+            .position(|ev| matches!(ev, Ev::Started { class: c, .. } if *c == class))
+            .expect("a class with a start")
+    };
+    let early = start_of(&evs, "chem-9");
+    let fact = evs.remove(early);
+    evs.insert(0, fact);
+    let late = start_of(&evs, "Bio.2");
+    let fact = evs.remove(late);
+    evs.push(fact);
+    evs.insert(0, Ev::Register);
+    evs.into_iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let id = match &ev {
+                Ev::Segment { seg, .. } => seg.id.clone(),
+                _ => format!("ev-{i}"),
+            };
+            let body = body_of(rng, &id, &ev);
+            Event { id, body, ev }
+        })
+        .collect()
+}
+
+/// Each event one to three times: its first copy in the scenario's order,
+/// the others anywhere after it; then cut into batches of 1–10.
+fn deliveries(rng: &mut StdRng, events: &[Event]) -> Vec<Vec<usize>> {
+    let mut copies: Vec<usize> = (0..events.len()).collect();
+    for i in 0..events.len() {
+        for _ in 1..rng.random_range(1..=3) {
+            let first = copies.iter().position(|&e| e == i).expect("its first copy");
+            let at = rng.random_range(first + 1..=copies.len());
+            copies.insert(at, i);
+        }
+    }
+    let mut batches = Vec::new();
+    let mut rest = &copies[..];
+    while !rest.is_empty() {
+        let k = rng.random_range(1..=10).min(rest.len());
+        batches.push(rest[..k].to_vec());
+        rest = &rest[k..];
+    }
+    batches
+}
+
+fn is_usage(ev: &Ev) -> bool {
+    matches!(ev, Ev::Segment { .. } | Ev::Session { .. })
+}
+
+// ---------------------------------------------------------------------------
+// The reference.
+
+#[derive(Clone, Debug, Default)]
+struct Facts {
+    name: Option<&'static str>,
+    start: Option<i64>,
+    end: Option<i64>,
+}
+
+/// What the distinct events taken in so far amount to.
+#[derive(Default)]
+struct Reference {
+    /// (hour start, tier) → ms, both record modes together.
+    hourly: BTreeMap<(i64, usize), u64>,
+    /// (UTC day, class) → ms of the segments naming the class.
+    class_days: BTreeMap<(i64, &'static str), u64>,
+    facts: BTreeMap<&'static str, Facts>,
+}
+
+/// One recording row: `class` None for the day's segments without a class.
+#[derive(Clone, Debug)]
+struct Row {
+    day: i64,
+    class: Option<&'static str>,
+    ms: u64,
+}
+
+impl Reference {
+    fn take(&mut self, ev: &Ev) {
+        match ev {
+            Ev::Segment { seg, class, .. } => {
+                // Split at every UTC hour the segment crosses; a part belongs
+                // to its hour, and so to its hour's day.
+                let mut t = seg.start.0;
+                while t < seg.end.0 {
+                    let hour = t - t.rem_euclid(HOUR_MS);
+                    let part_end = seg.end.0.min(hour + HOUR_MS);
+                    let ms = (part_end - t) as u64;
+                    *self.hourly.entry((hour, seg.tier)).or_default() += ms;
+                    if let Some(class) = class {
+                        *self
+                            .class_days
+                            .entry((hour.div_euclid(DAY_MS), *class))
+                            .or_default() += ms;
+                    }
+                    t = part_end;
+                }
+            }
+            Ev::Started { class, name, start } => {
+                let facts = self.facts.entry(*class).or_default();
+                facts.name = Some(*name);
+                facts.start = Some(*start);
+            }
+            Ev::Ended { class, end } => self.facts.entry(*class).or_default().end = Some(*end),
+            Ev::Register | Ev::Session { .. } | Ev::Package => {}
+        }
+    }
+
+    /// Every row of the UTC days `first..=last` (one class's, with `class`)
+    /// in allocation order: by day; then the class's start to the
+    /// millisecond, classes without a known start after the others; then the
+    /// class id's bytes; the row without a class last of its day.
+    fn rows(&self, first: i64, last: i64, class: Option<&str>) -> Vec<Row> {
+        let mut day_totals: BTreeMap<i64, u64> = BTreeMap::new();
+        for (&(hour, _), &ms) in &self.hourly {
+            *day_totals.entry(hour.div_euclid(DAY_MS)).or_default() += ms;
+        }
+        let mut rows = Vec::new();
+        for (day, total) in day_totals {
+            if day < first || day > last {
+                continue;
+            }
+            let classed: Vec<Row> = self
+                .class_days
+                .iter()
+                .filter(|((d, _), _)| *d == day)
+                .map(|(&(day, class), &ms)| Row {
+                    day,
+                    class: Some(class),
+                    ms,
+                })
+                .collect();
+            let rest = total - classed.iter().map(|r| r.ms).sum::<u64>();
+            rows.extend(classed);
+            if rest > 0 {
+                rows.push(Row {
+                    day,
+                    class: None,
+                    ms: rest,
+                });
+            }
+        }
+        let start = |row: &Row| row.class.and_then(|c| self.facts.get(c)?.start);
+        rows.sort_by(|a, b| {
+            a.day
+                .cmp(&b.day)
+                .then(a.class.is_none().cmp(&b.class.is_none()))
+                .then(start(a).is_none().cmp(&start(b).is_none()))
+                .then(start(a).cmp(&start(b)))
+                .then(a.class.map(str::as_bytes).cmp(&b.class.map(str::as_bytes)))
+        });
+        rows.retain(|r| class.is_none_or(|c| r.class == Some(c)));
+        rows
+    }
+
+    fn row_json(&self, row: &Row) -> J {
+        let facts = row
+            .class
+            .and_then(|c| self.facts.get(c))
+            .cloned()
+            .unwrap_or_default();
+        let billable = row.ms.div_ceil(60_000);
+        obj([
+            ("Date", s(&day_text(row.day))),
+            ("AppId", s(APP)),
+            ("AppName", s(APP_NAME)),
+            ("ClassId", opt(row.class)),
+            ("ClassName", opt(facts.name)),
+            ("StartTime", opt(facts.start.map(second_text).as_deref())),
+            ("EndTime", opt(facts.end.map(second_text).as_deref())),
+            ("UsageType", null()),
+            ("UserCount", null()),
+            ("DurationSeconds", secs(row.ms)),
+            ("BillableMinutes", int(billable)),
+            ("Packages", J::Arr(vec![])),
+            ("PackageMinutes", int(0)),
+            ("PayAsYouGoMinutes", int(billable)),
+        ])
+    }
+
+    fn details(&self, rows: &[Row], page: usize, size: usize) -> J {
+        let ms: u64 = rows.iter().map(|r| r.ms).sum();
+        let billable: u64 = rows.iter().map(|r| r.ms.div_ceil(60_000)).sum();
+        let records = rows
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|r| self.row_json(r))
+            .collect();
+        obj([
+            ("RequestId", s(REQUEST_ID)),
+            ("AppId", s(APP)),
+            ("ServiceType", s("Recording")),
+            ("TotalCount", int(rows.len() as u64)),
+            ("PageNumber", int(page as u64)),
+            ("PageSize", int(size as u64)),
+            (
+                "Summary",
+                obj([
+                    ("DurationSeconds", secs(ms)),
+                    ("BillableMinutes", int(billable)),
+                    ("PackageMinutes", int(0)),
+                    ("PayAsYouGoMinutes", int(billable)),
+                ]),
+            ),
+            ("Records", J::Arr(records)),
+        ])
+    }
+
+    /// The trend over `[start, end)` in buckets of `size` ms: every bucket
+    /// overlapping the window, whole, zeros included; per tier, both modes.
+    fn trend(&self, start: i64, end: i64, size: i64) -> J {
+        let mut sums = [0u64; 4];
+        let data = expected_buckets(start, end, size)
+            .into_iter()
+            .map(|bucket| {
+                let mut tiers = [0u64; 4];
+                for (&(_, tier), &ms) in self.hourly.range((bucket, 0)..(bucket + size, 0)) {
+                    tiers[tier] += ms;
+                }
+                for (sum, ms) in sums.iter_mut().zip(tiers) {
+                    *sum += ms;
+                }
+                let mut fields = BTreeMap::from([
+                    ("Timestamp".to_owned(), s(&query_time(bucket))),
+                    ("TotalDuration".to_owned(), secs(tiers.iter().sum())),
+                ]);
+                for (tier, name) in TIERS.iter().enumerate() {
+                    fields.insert(format!("{name}Duration"), secs(tiers[tier]));
+                }
+                J::Obj(fields)
+            })
+            .collect();
+        let mut fields = BTreeMap::from([
+            ("RequestId".to_owned(), s(REQUEST_ID)),
+            ("AppId".to_owned(), s(APP)),
+            ("ServiceType".to_owned(), s("Recording")),
+            ("Interval".to_owned(), int((size / 1_000) as u64)),
+            ("TotalSummaryDuration".to_owned(), secs(sums.iter().sum())),
+            ("Data".to_owned(), J::Arr(data)),
+        ]);
+        for (tier, name) in TIERS.iter().enumerate() {
+            fields.insert(format!("{name}SummaryDuration"), secs(sums[tier]));
+        }
+        J::Obj(fields)
+    }
+}
+
+/// `YYYY-MM-DD`, written by chrono rather than by the service.
+fn day_text(day: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(day * DAY_MS)
+        .expect("a representable day")
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ`, the instant truncated to the second.
+fn second_text(ms: i64) -> String {
+    query_time(ms - ms.rem_euclid(1_000))
+}
+
+// ---------------------------------------------------------------------------
+// JSON compared as the contract fixes it: field names and values, numbers by
+// their exact text ("61.5", not 61.50), in any field order.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum J {
+    Obj(BTreeMap<String, J>),
+    Arr(Vec<J>),
+    /// A string (re-escaped canonically), a number as written, true/false/null.
+    Leaf(String),
+}
+
+fn parse_j(text: &str) -> J {
+    fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> T {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+    let text = text.trim();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let map: BTreeMap<String, Box<RawValue>> = from_json(text);
+            J::Obj(
+                map.into_iter()
+                    .map(|(k, v)| (k, parse_j(v.get())))
+                    .collect(),
+            )
+        }
+        Some(b'[') => {
+            let items: Vec<Box<RawValue>> = from_json(text);
+            J::Arr(items.iter().map(|v| parse_j(v.get())).collect())
+        }
+        Some(b'"') => {
+            let string: String = from_json(text);
+            J::Leaf(serde_json::to_string(&string).unwrap())
+        }
+        _ => J::Leaf(text.to_owned()),
+    }
+}
+
+fn obj<const N: usize>(fields: [(&str, J); N]) -> J {
+    J::Obj(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn s(text: &str) -> J {
+    J::Leaf(serde_json::to_string(text).unwrap())
+}
+
+fn null() -> J {
+    J::Leaf("null".into())
+}
+
+fn opt(text: Option<&str>) -> J {
+    text.map_or_else(null, s)
+}
+
+fn int(n: u64) -> J {
+    J::Leaf(n.to_string())
+}
+
+fn secs(ms: u64) -> J {
+    J::Leaf(seconds_text(ms))
+}
+
+/// Where `got` first differs from `want`, as a path.
+fn difference(got: &J, want: &J, path: &str) -> Option<String> {
+    match (got, want) {
+        (J::Obj(a), J::Obj(b)) => {
+            let (ka, kb): (Vec<&String>, Vec<&String>) = (a.keys().collect(), b.keys().collect());
+            if ka != kb {
+                return Some(format!("{path}: fields {ka:?}, expected {kb:?}"));
+            }
+            a.iter()
+                .find_map(|(k, v)| difference(v, &b[k], &format!("{path}.{k}")))
+        }
+        (J::Arr(a), J::Arr(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| difference(x, y, &format!("{path}[{i}]")))
+            .or_else(|| {
+                (a.len() != b.len())
+                    .then(|| format!("{path}: {} elements, expected {}", a.len(), b.len()))
+            }),
+        _ => (got != want).then(|| format!("{path}: got {got:?}, expected {want:?}")),
+    }
+}
+
+fn assert_json(got: &str, want: &J, context: &str) {
+    if let Some(diff) = difference(&parse_j(got), want, "$") {
+        let shown: String = got.chars().take(1_500).collect();
+        panic!("{context}: {diff}\n  answer: {shown}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Asking the service, as the owner, at the tests' "now".
+
+async fn ask<S: UsageStore>(store: &S, pairs: &[(&str, String)]) -> String {
+    let params = QueryParams::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    match query::answer(store, Some(OWNER), &params, REQUEST_ID, now()).await {
+        Ok((_, answer)) => serde_json::to_string(&answer).expect("an answer serializes"),
+        Err(error) => panic!("{pairs:?} refused: {:?}", error.code),
+    }
+}
+
+/// `[start, end)`: every day of the workload (the last cut at "now"), and one
+/// with neither end on a bucket boundary, whose first and last days' rows and
+/// buckets are answered whole.
+const WINDOWS: [(&str, &str); 2] = [
+    ("2026-11-01T00:00:00Z", "2026-11-23T12:00:00Z"),
+    ("2026-11-15T07:30:00Z", "2026-11-19T18:45:13Z"),
+];
+const PAGE_SIZE: usize = 7;
+
+/// Every answer compared with the reference: per window, every page of 7
+/// rows and the one past the end, for all rows and for each class of
+/// `filters`; the trend at both intervals. Answers the bodies, in order, so
+/// that answers before and after a rollup can be compared too.
+async fn check_all<S: UsageStore>(
+    store: &S,
+    reference: &Reference,
+    filters: &[&str],
+    label: &str,
+) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let filters: Vec<Option<&str>> = std::iter::once(None)
+        .chain(filters.iter().map(|c| Some(*c)))
+        .collect();
+    for (start, end) in WINDOWS {
+        let (first, last) = (
+            at(start).0.div_euclid(DAY_MS),
+            (at(end).0 - 1).div_euclid(DAY_MS),
+        );
+        for &class in &filters {
+            let rows = reference.rows(first, last, class);
+            let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
+            for page in 1..=pages + 1 {
+                let mut pairs = vec![
+                    ("Action", "DescribeUsageDetails".to_owned()),
+                    ("StartTime", start.to_owned()),
+                    ("EndTime", end.to_owned()),
+                    ("AppId", APP.to_owned()),
+                    ("ServiceType", "Recording".to_owned()),
+                    ("PageNumber", page.to_string()),
+                    ("PageSize", PAGE_SIZE.to_string()),
+                ];
+                pairs.extend(class.map(|c| ("ClassId", c.to_owned())));
+                let got = ask(store, &pairs).await;
+                let context =
+                    format!("{label}: details [{start}, {end}) class {class:?} page {page}");
+                assert_json(&got, &reference.details(&rows, page, PAGE_SIZE), &context);
+                bodies.push(got);
+            }
+        }
+        for (interval, size) in [("3600", HOUR_MS), ("86400", DAY_MS)] {
+            let pairs = [
+                ("Action", "DescribeUsageData".to_owned()),
+                ("StartTime", start.to_owned()),
+                ("EndTime", end.to_owned()),
+                ("AppId", APP.to_owned()),
+                ("ServiceType", "Recording".to_owned()),
+                ("Interval", interval.to_owned()),
+            ];
+            let got = ask(store, &pairs).await;
+            let context = format!("{label}: trend [{start}, {end}) at {interval}");
+            assert_json(
+                &got,
+                &reference.trend(at(start).0, at(end).0, size),
+                &context,
+            );
+            bodies.push(got);
+        }
+    }
+    bodies
+}
+
+async fn rollup<S: UsageStore>(store: &S) {
+    run_rollup(store, &RollupRequest::Scheduled, Deadline::none()).await;
+}
+
+/// The workload exercises what it claims to: otherwise a passing comparison
+/// would prove little.
+fn assert_rich(events: &[Event], reference: &Reference) {
+    let segments: Vec<(&Seg, Option<&str>)> = events
+        .iter()
+        .filter_map(|e| match &e.ev {
+            Ev::Segment { seg, class, .. } => Some((seg, *class)),
+            _ => None,
+        })
+        .collect();
+    let modes: BTreeSet<&str> = segments.iter().map(|(s, _)| s.mode).collect();
+    let tiers: BTreeSet<usize> = segments.iter().map(|(s, _)| s.tier).collect();
+    assert_eq!((modes.len(), tiers.len()), (2, 4), "both modes, every tier");
+    let day = |t: UtcMillis| t.0.div_euclid(DAY_MS);
+    let crossing = |(s, class): &&(&Seg, Option<&str>)| {
+        class.is_some() && day(s.start) != day(UtcMillis(s.end.0 - 1))
+    };
+    assert!(
+        segments.iter().filter(crossing).count() >= 5,
+        "class segments crossing a midnight"
+    );
+    assert!(
+        segments
+            .iter()
+            .any(|(s, _)| s.end.0 - s.start.0 == 48 * HOUR_MS),
+        "a segment at the 48-hour limit"
+    );
+    assert!(
+        segments.iter().any(|(s, _)| s.end.0 - s.start.0 < 1_000),
+        "a segment shorter than a second"
+    );
+    let explicit_null = events.iter().any(|e| {
+        matches!(
+            e.ev,
+            Ev::Segment {
+                explicit_null: true,
+                ..
+            }
+        )
+    });
+    assert!(explicit_null, "a segment with \"classId\": null");
+    let rows = reference.rows(i64::MIN, i64::MAX, None);
+    let days_with_both: BTreeSet<i64> = rows
+        .iter()
+        .filter(|r| r.class.is_none())
+        .map(|r| r.day)
+        .filter(|d| rows.iter().any(|r| r.day == *d && r.class.is_some()))
+        .collect();
+    assert!(
+        days_with_both.len() >= 5,
+        "days with class rows and the rest"
+    );
+    let classes_seen: BTreeSet<&str> = rows.iter().filter_map(|r| r.class).collect();
+    assert_eq!(classes_seen.len(), classes().len(), "every class has rows");
+}
+
+/// Random segments and facts in random batches, every event one to three
+/// times: after every sixth batch (alternately right after a rollup; one
+/// class's rows in turn) and at the end (every class's, and those of a class
+/// never recorded), every recording answer equals the reference; the last
+/// answers are the same, body for body, before and after a rollup.
+#[tokio::test]
+async fn recording_rows_match_a_plain_reference_through_redeliveries_and_rollups() {
+    let started = Instant::now();
+    let store = fresh_store().await;
+    let mut rng = rng(4711);
+    let events = scenario(&mut rng, 160);
+    let mut whole = Reference::default();
+    for e in &events {
+        whole.take(&e.ev);
+    }
+    assert_rich(&events, &whole);
+
+    let mut all_classes: Vec<&str> = classes().iter().map(|c| c.id).collect();
+    let batches = deliveries(&mut rng, &events);
+    let mut reference = Reference::default();
+    let mut taken: BTreeSet<usize> = BTreeSet::new();
+    let (mut checkpoints, mut compared) = (0, 0);
+    for (b, batch) in batches.iter().enumerate() {
+        let messages: Vec<InboundMessage> = batch
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| InboundMessage {
+                message_id: format!("b{b}-{j}"),
+                body: Some(events[i].body.clone()),
+            })
+            .collect();
+        let report = ingest_batch(&store, &messages, now(), fast_retry()).await;
+        assert!(
+            report.failures.is_empty(),
+            "batch {b}: {:?}",
+            report.failures
+        );
+        // Usage counts the first time its event arrives, in this batch or
+        // before; every other copy is a duplicate. Facts are taken in anew.
+        let (mut counted, mut duplicates, mut facts) = (0, 0, 0);
+        for &i in batch {
+            if !is_usage(&events[i].ev) {
+                facts += 1;
+            } else if taken.contains(&i) {
+                duplicates += 1;
+            } else {
+                counted += 1;
+            }
+            if taken.insert(i) {
+                reference.take(&events[i].ev);
+            }
+        }
+        assert_eq!(
+            (report.counted, report.duplicates, report.facts),
+            (counted, duplicates, facts),
+            "batch {b} ({:?})",
+            batch.iter().map(|&i| &events[i].id).collect::<Vec<_>>()
+        );
+        if b % 6 == 5 {
+            if checkpoints % 2 == 1 {
+                rollup(&store).await;
+            }
+            let class = all_classes[checkpoints % all_classes.len()];
+            let label = format!("after batch {b}");
+            compared += check_all(&store, &reference, &[class], &label).await.len();
+            checkpoints += 1;
+        }
+    }
+    assert_eq!(taken.len(), events.len(), "every event delivered");
+    all_classes.push("never-recorded");
+    let before = check_all(&store, &reference, &all_classes, "at the end").await;
+    rollup(&store).await;
+    let after = check_all(&store, &reference, &all_classes, "after a last rollup").await;
+    assert_eq!(before, after, "a rollup changed an answer");
+    compared += before.len() + after.len();
+    println!(
+        "{} events in {} batches, {} rows; {checkpoints} checkpoints, {compared} answers \
+         compared; {:.1?}",
+        events.len(),
+        batches.len(),
+        reference.rows(i64::MIN, i64::MAX, None).len(),
+        started.elapsed()
+    );
+}
