@@ -7,11 +7,12 @@
 //! events, sharing no code with the service). Then the three actions'
 //! errors, in their validation order, through the HTTP entry point.
 
+use crate::exact_json::*;
 use crate::support::*;
 use crate::workload::{
     deliver, expected_buckets, fast_retry, query_time, rng, seconds_text, with_duplicates,
 };
-use chrono::{FixedOffset, SecondsFormat};
+
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -26,7 +27,6 @@ use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
 use rtc_usage::testkit::register_apps;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
@@ -113,22 +113,6 @@ fn day_text(day: i64) -> String {
 /// `YYYY-MM-DDThh:mm:ssZ`, the instant truncated to the second.
 fn second_text(ms: i64) -> String {
     query_time(ms - ms.rem_euclid(1_000))
-}
-
-/// RFC 3339 in a random offset, sometimes with sub-millisecond digits that
-/// must be truncated: the same instant however it is written.
-fn rfc3339(rng: &mut StdRng, ms: i64) -> String {
-    let offsets = [0, 8 * 3600, -5 * 3600 - 1800, 14 * 3600, -12 * 3600];
-    let offset = FixedOffset::east_opt(offsets[rng.random_range(0..offsets.len())]).unwrap();
-    let mut text = chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .with_timezone(&offset)
-        .to_rfc3339_opts(SecondsFormat::Millis, true);
-    if rng.random_bool(0.3) {
-        let dot = text.find('.').expect("a fraction");
-        text.insert_str(dot + 4, "999");
-    }
-    text
 }
 
 fn envelope(id: &str, kind: &str, data: Value) -> String {
@@ -520,56 +504,6 @@ fn apps_answer(world: &World) -> J {
         vec![]
     };
     obj([("RequestId", s(REQUEST_ID)), ("Apps", J::Arr(apps))])
-}
-
-// ---------------------------------------------------------------------------
-// JSON compared as the contract fixes it: field names and values, numbers by
-// their exact text ("61.5", not 61.50), in any field order.
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum J {
-    Obj(BTreeMap<String, J>),
-    Arr(Vec<J>),
-    /// A string (re-escaped canonically), a number as written, true/false/null.
-    Leaf(String),
-}
-
-fn parse_j(text: &str) -> J {
-    fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    }
-    let text = text.trim();
-    match text.as_bytes().first() {
-        Some(b'{') => {
-            let map: BTreeMap<String, Box<RawValue>> = from_json(text);
-            J::Obj(
-                map.into_iter()
-                    .map(|(k, v)| (k, parse_j(v.get())))
-                    .collect(),
-            )
-        }
-        Some(b'[') => {
-            let items: Vec<Box<RawValue>> = from_json(text);
-            J::Arr(items.iter().map(|v| parse_j(v.get())).collect())
-        }
-        Some(b'"') => {
-            let string: String = from_json(text);
-            J::Leaf(serde_json::to_string(&string).unwrap())
-        }
-        _ => J::Leaf(text.to_owned()),
-    }
-}
-
-fn obj<const N: usize>(fields: [(&str, J); N]) -> J {
-    J::Obj(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-fn s(text: &str) -> J {
-    J::Leaf(serde_json::to_string(text).unwrap())
-}
-
-fn opt(text: Option<&str>) -> J {
-    text.map_or(J::Leaf("null".into()), s)
 }
 
 fn int(n: u64) -> J {

@@ -2,6 +2,7 @@
 //! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
 mod classes;
+mod exact_json;
 mod export;
 mod ingest;
 mod isolation;

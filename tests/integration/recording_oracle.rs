@@ -12,6 +12,7 @@
 //! must change no answer. Class sessions and a package are mixed in: neither
 //! may show in a recording row.
 
+use crate::exact_json::*;
 use crate::support::*;
 use crate::workload::{
     Seg, TIERS, expected_buckets, fast_retry, query_time, rng, seconds_text, segment_body,
@@ -27,7 +28,6 @@ use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
 use rtc_usage::service::query;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::UsageStore;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -524,60 +524,6 @@ fn day_text(day: i64) -> String {
 /// `YYYY-MM-DDThh:mm:ssZ`, the instant truncated to the second.
 fn second_text(ms: i64) -> String {
     query_time(ms - ms.rem_euclid(1_000))
-}
-
-// ---------------------------------------------------------------------------
-// JSON compared as the contract fixes it: field names and values, numbers by
-// their exact text ("61.5", not 61.50), in any field order.
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum J {
-    Obj(BTreeMap<String, J>),
-    Arr(Vec<J>),
-    /// A string (re-escaped canonically), a number as written, true/false/null.
-    Leaf(String),
-}
-
-fn parse_j(text: &str) -> J {
-    fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    }
-    let text = text.trim();
-    match text.as_bytes().first() {
-        Some(b'{') => {
-            let map: BTreeMap<String, Box<RawValue>> = from_json(text);
-            J::Obj(
-                map.into_iter()
-                    .map(|(k, v)| (k, parse_j(v.get())))
-                    .collect(),
-            )
-        }
-        Some(b'[') => {
-            let items: Vec<Box<RawValue>> = from_json(text);
-            J::Arr(items.iter().map(|v| parse_j(v.get())).collect())
-        }
-        Some(b'"') => {
-            let string: String = from_json(text);
-            J::Leaf(serde_json::to_string(&string).unwrap())
-        }
-        _ => J::Leaf(text.to_owned()),
-    }
-}
-
-fn obj<const N: usize>(fields: [(&str, J); N]) -> J {
-    J::Obj(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-fn s(text: &str) -> J {
-    J::Leaf(serde_json::to_string(text).unwrap())
-}
-
-fn null() -> J {
-    J::Leaf("null".into())
-}
-
-fn opt(text: Option<&str>) -> J {
-    text.map_or_else(null, s)
 }
 
 fn int(n: u64) -> J {

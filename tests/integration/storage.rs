@@ -11,7 +11,7 @@ use crate::support::*;
 use crate::workload::{
     deliver, expected_buckets, query_time, registration_body, rng, with_duplicates,
 };
-use chrono::{FixedOffset, SecondsFormat};
+
 use rand::Rng;
 use rand::rngs::StdRng;
 use rtc_usage::domain::query::QueryParams;
@@ -37,22 +37,6 @@ struct Meas {
     app: &'static str,
     at: i64,
     bytes: u64,
-}
-
-/// RFC 3339 in a random offset, sometimes with digits past the millisecond
-/// that the service must truncate.
-fn rfc3339(rng: &mut StdRng, ms: i64) -> String {
-    let offsets = [0, 8 * 3600, -5 * 3600 - 1800, 14 * 3600, -12 * 3600];
-    let offset = FixedOffset::east_opt(offsets[rng.random_range(0..offsets.len())]).unwrap();
-    let mut text = chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .with_timezone(&offset)
-        .to_rfc3339_opts(SecondsFormat::Millis, true);
-    if rng.random_bool(0.3) {
-        let dot = text.find('.').expect("fraction");
-        text.insert_str(dot + 4, "999");
-    }
-    text
 }
 
 fn body(rng: &mut StdRng, m: &Meas) -> String {

@@ -159,3 +159,21 @@ pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> Answer {
         content_type,
     }
 }
+
+/// RFC 3339 in a random offset, sometimes with sub-millisecond digits that
+/// must be truncated: the same instant however it is written.
+pub fn rfc3339(rng: &mut rand::rngs::StdRng, ms: i64) -> String {
+    use chrono::{FixedOffset, SecondsFormat};
+    use rand::Rng;
+    let offsets = [0, 8 * 3600, -5 * 3600 - 1800, 14 * 3600, -12 * 3600];
+    let offset = FixedOffset::east_opt(offsets[rng.random_range(0..offsets.len())]).unwrap();
+    let mut text = chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .with_timezone(&offset)
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    if rng.random_bool(0.3) {
+        let dot = text.find('.').expect("a fraction");
+        text.insert_str(dot + 4, "999");
+    }
+    text
+}
