@@ -9,9 +9,7 @@
 
 use crate::exact_json::*;
 use crate::support::*;
-use crate::workload::{
-    deliver, expected_buckets, fast_retry, query_time, rng, seconds_text, with_duplicates,
-};
+use crate::workload::{deliver, expected_buckets, fast_retry, query_time, rng, with_duplicates};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -508,41 +506,6 @@ fn apps_answer(world: &World) -> J {
 
 fn int(n: u64) -> J {
     J::Leaf(n.to_string())
-}
-
-fn secs(ms: u64) -> J {
-    J::Leaf(seconds_text(ms))
-}
-
-fn show(j: &J) -> String {
-    match j {
-        J::Leaf(text) => text.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Where `got` first differs from `want`, as a path.
-fn difference(got: &J, want: &J, path: &str) -> Option<String> {
-    match (got, want) {
-        (J::Obj(a), J::Obj(b)) => {
-            let (ka, kb): (Vec<&String>, Vec<&String>) = (a.keys().collect(), b.keys().collect());
-            if ka != kb {
-                return Some(format!("{path}: fields {ka:?}, expected {kb:?}"));
-            }
-            a.iter()
-                .find_map(|(k, v)| difference(v, &b[k], &format!("{path}.{k}")))
-        }
-        (J::Arr(a), J::Arr(b)) => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (x, y))| difference(x, y, &format!("{path}[{i}]")))
-            .or_else(|| {
-                (a.len() != b.len())
-                    .then(|| format!("{path}: {} elements, expected {}", a.len(), b.len()))
-            }),
-        _ => (got != want).then(|| format!("{path}: got {}, expected {}", show(got), show(want))),
-    }
 }
 
 fn assert_json(got: &str, want: &J, context: &str) {

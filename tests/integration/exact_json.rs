@@ -53,3 +53,38 @@ pub fn null() -> J {
 pub fn opt(text: Option<&str>) -> J {
     text.map_or_else(null, s)
 }
+
+pub fn secs(ms: u64) -> J {
+    J::Leaf(crate::workload::seconds_text(ms))
+}
+
+fn show(j: &J) -> String {
+    match j {
+        J::Leaf(text) => text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Where `got` first differs from `want`, as a path.
+pub fn difference(got: &J, want: &J, path: &str) -> Option<String> {
+    match (got, want) {
+        (J::Obj(a), J::Obj(b)) => {
+            let (ka, kb): (Vec<&String>, Vec<&String>) = (a.keys().collect(), b.keys().collect());
+            if ka != kb {
+                return Some(format!("{path}: fields {ka:?}, expected {kb:?}"));
+            }
+            a.iter()
+                .find_map(|(k, v)| difference(v, &b[k], &format!("{path}.{k}")))
+        }
+        (J::Arr(a), J::Arr(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| difference(x, y, &format!("{path}[{i}]")))
+            .or_else(|| {
+                (a.len() != b.len())
+                    .then(|| format!("{path}: {} elements, expected {}", a.len(), b.len()))
+            }),
+        _ => (got != want).then(|| format!("{path}: got {}, expected {}", show(got), show(want))),
+    }
+}

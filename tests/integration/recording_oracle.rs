@@ -14,9 +14,7 @@
 
 use crate::exact_json::*;
 use crate::support::*;
-use crate::workload::{
-    Seg, TIERS, expected_buckets, fast_retry, query_time, rng, seconds_text, segment_body,
-};
+use crate::workload::{Seg, TIERS, expected_buckets, fast_retry, query_time, rng, segment_body};
 use chrono::SecondsFormat;
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -528,34 +526,6 @@ fn second_text(ms: i64) -> String {
 
 fn int(n: u64) -> J {
     J::Leaf(n.to_string())
-}
-
-fn secs(ms: u64) -> J {
-    J::Leaf(seconds_text(ms))
-}
-
-/// Where `got` first differs from `want`, as a path.
-fn difference(got: &J, want: &J, path: &str) -> Option<String> {
-    match (got, want) {
-        (J::Obj(a), J::Obj(b)) => {
-            let (ka, kb): (Vec<&String>, Vec<&String>) = (a.keys().collect(), b.keys().collect());
-            if ka != kb {
-                return Some(format!("{path}: fields {ka:?}, expected {kb:?}"));
-            }
-            a.iter()
-                .find_map(|(k, v)| difference(v, &b[k], &format!("{path}.{k}")))
-        }
-        (J::Arr(a), J::Arr(b)) => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (x, y))| difference(x, y, &format!("{path}[{i}]")))
-            .or_else(|| {
-                (a.len() != b.len())
-                    .then(|| format!("{path}: {} elements, expected {}", a.len(), b.len()))
-            }),
-        _ => (got != want).then(|| format!("{path}: got {got:?}, expected {want:?}")),
-    }
 }
 
 fn assert_json(got: &str, want: &J, context: &str) {
