@@ -17,6 +17,9 @@ pub const MIN_SPAN_MS: i64 = 5 * MINUTE_MS;
 pub const MAX_SPAN_MS: i64 = 2_678_400 * SECOND_MS;
 pub const MAX_LOOKBACK_MS: i64 = 366 * DAY_MS;
 
+/// The parameter that names the action.
+const ACTION_PARAM: &str = "Action";
+
 /// The query string as received: every value of every parameter name
 /// (names are case-sensitive, as in the seed).
 #[derive(Clone, Debug, Default)]
@@ -54,6 +57,26 @@ impl QueryParams {
             map.entry(name.into()).or_default().push(value.into());
         }
         QueryParams(map)
+    }
+
+    /// Alibaba's V3 signature carries the action in the `x-acs-action`
+    /// header rather than an `Action` parameter. The header names the action
+    /// when `Action` is absent (or empty); when both name one and they
+    /// differ, or the header is repeated, the request names two actions, which
+    /// fails like a repeated `Action` (`InvalidAction.NotFound`).
+    pub fn with_action_header<'a>(mut self, header: impl IntoIterator<Item = &'a str>) -> Self {
+        let header: Vec<&str> = header.into_iter().collect();
+        if header.is_empty() {
+            return self;
+        }
+        let values = self.0.entry(ACTION_PARAM.to_owned()).or_default();
+        if values.is_empty() || values == &[""] {
+            values.clear();
+            values.extend(header.iter().map(|v| (*v).to_owned()));
+        } else if header.iter().any(|v| values != &[*v]) {
+            values.extend(header.iter().map(|v| (*v).to_owned()));
+        }
+        self
     }
 
     pub(super) fn get(&self, name: &str) -> Param<'_> {
@@ -111,8 +134,8 @@ pub(super) fn record_usage(params: &QueryParams, now: UtcMillis) -> Result<Valid
 /// The name `Action` gives. Missing or empty, the request names no action; a
 /// repeated `Action` names none of the valid ones.
 pub(super) fn action_name(params: &QueryParams) -> Result<&str, ApiError> {
-    match params.get("Action") {
-        Param::Absent | Param::One("") => Err(ApiError::missing("Action")),
+    match params.get(ACTION_PARAM) {
+        Param::Absent | Param::One("") => Err(ApiError::missing(ACTION_PARAM)),
         Param::One(name) => Ok(name),
         Param::Repeated => Err(ApiError::new(ErrorCode::InvalidActionNotFound)),
     }
@@ -305,6 +328,47 @@ mod tests {
             ("AppId", "app-1"),
             ("RecordMode", "0"),
         ]
+    }
+
+    /// The action a request names, with the `x-acs-action` header values given.
+    fn action_with_header(action: &[&str], header: &[&str]) -> Result<String, ErrorCode> {
+        let params = QueryParams::from_pairs(action.iter().map(|v| ("Action", *v)))
+            .with_action_header(header.iter().copied());
+        action_name(&params).map(str::to_owned).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn the_action_header_names_the_action_only_where_action_is_absent() {
+        let missing = Err(ErrorCode::MissingParameter);
+        let two = Err(ErrorCode::InvalidActionNotFound);
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Result<String, ErrorCode>);
+        let cases: [Case; 12] = [
+            (&[], &[], missing.clone()),
+            (&[""], &[], missing.clone()),
+            (&[], &[ACTION], Ok(ACTION.into())),
+            (&[""], &[ACTION], Ok(ACTION.into())),
+            (&[ACTION], &[], Ok(ACTION.into())),
+            (&[ACTION], &[ACTION], Ok(ACTION.into())),
+            (&[ACTION], &["DescribeApps"], two.clone()),
+            (&["DescribeApps"], &[ACTION], two.clone()),
+            (&[], &[ACTION, ACTION], two.clone()),
+            (&[], &[ACTION, "DescribeApps"], two.clone()),
+            (&[ACTION, ACTION], &[ACTION], two.clone()),
+            (&["", ACTION], &[ACTION], two.clone()),
+        ];
+        for (action, header, expected) in cases {
+            assert_eq!(
+                action_with_header(action, header),
+                expected,
+                "Action {action:?}, x-acs-action {header:?}"
+            );
+        }
+        // The header's value meets the action rules like the parameter's.
+        assert_eq!(
+            action_with_header(&[], &["describeliveRtcRecordUsageData"]).unwrap(),
+            "describeliveRtcRecordUsageData"
+        );
+        assert_eq!(action_with_header(&[], &[""]), missing);
     }
 
     fn with(changes: &[(&'static str, Option<&'static str>)]) -> QueryParams {

@@ -6,6 +6,7 @@ use crate::domain::export::{self, CsvFile};
 use crate::domain::ids::AccountId;
 use crate::domain::query::QueryParams;
 use crate::domain::time::UtcMillis;
+use crate::entry::console::{self, Route};
 use crate::service::query::{Answer, answer};
 use crate::store::UsageStore;
 use lambda_http::request::RequestContext;
@@ -20,12 +21,26 @@ pub struct Caller {
     pub host_id: String,
 }
 
-/// The AWS account API Gateway authenticated (IAM authorization): REST API
-/// payloads carry it in `identity`, HTTP API payloads in `authorizer.iam`.
-pub fn caller_of(request: &Request) -> Caller {
-    let (account, api_request_id, domain) = match request.request_context_ref() {
+/// The claim of the console's Cognito ID token that names the account a
+/// person acts for (a custom attribute only the operator can set).
+pub const ACCOUNT_CLAIM: &str = "custom:accountId";
+
+/// Who asks. The AWS account API Gateway authenticated with IAM comes first:
+/// REST API payloads carry it in `identity`, HTTP API payloads in
+/// `authorizer.iam`. Only on the console's data route, and only without an
+/// IAM identity, the Cognito authorizer's `custom:accountId` claim names the
+/// caller: a claim can never override an IAM identity, and a claim on any
+/// other route is ignored.
+pub fn caller_of(request: &Request, route: Route) -> Caller {
+    let (iam_account, claim, api_request_id, domain) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => (
             ctx.identity.account_id.clone(),
+            ctx.authorizer
+                .fields
+                .get("claims")
+                .and_then(|claims| claims.get(ACCOUNT_CLAIM))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
             ctx.request_id.clone(),
             ctx.domain_name.clone(),
         ),
@@ -34,40 +49,89 @@ pub fn caller_of(request: &Request) -> Caller {
                 .as_ref()
                 .and_then(|a| a.iam.as_ref())
                 .and_then(|iam| iam.account_id.clone()),
+            None,
             ctx.request_id.clone(),
             ctx.domain_name.clone(),
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
+    let claimed = claim
+        .filter(|_| route == Route::ConsoleApi)
+        .and_then(|c| AccountId::parse(&c))
+        .map(|a| a.as_str().to_owned());
     let request_id = api_request_id
         .filter(|id| !id.is_empty())
         .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
         .unwrap_or_default();
     Caller {
-        account: account.filter(|a| !a.is_empty()),
+        account: iam_account.filter(|a| !a.is_empty()).or(claimed),
         request_id,
         host_id: domain.unwrap_or_else(|| "rtc-usage".to_owned()),
     }
 }
 
+/// The request's parameters as Alibaba Cloud's SDKs send them: the query
+/// string, and on a `POST` an `application/x-www-form-urlencoded` body merged
+/// with it (a name in both counts as given twice); the action from the
+/// `x-acs-action` header when `Action` is absent. Any other body is not
+/// parameters and is ignored.
 pub fn params_of(request: &Request) -> QueryParams {
-    QueryParams::from_pairs(
-        request
-            .query_string_parameters_ref()
-            .into_iter()
-            .flat_map(|q| q.iter()),
-    )
+    let query = request
+        .query_string_parameters_ref()
+        .into_iter()
+        .flat_map(|q| q.iter())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let form = form_body(request).map(|body| {
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect::<Vec<_>>()
+    });
+    let action_header = request
+        .headers()
+        .get_all(ACTION_HEADER)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    QueryParams::from_pairs(query.chain(form.into_iter().flatten()))
+        .with_action_header(action_header)
 }
 
-/// Answers one API Gateway request. `dev_caller` stands in for a missing IAM
-/// identity in local development only.
+/// Where Alibaba's V3 signature puts the action.
+const ACTION_HEADER: &str = "x-acs-action";
+
+/// The body of a form `POST`, as bytes (API Gateway may have base64-encoded it;
+/// `lambda_http` decodes that).
+fn form_body(request: &Request) -> Option<&[u8]> {
+    if request.method() != lambda_http::http::Method::POST {
+        return None;
+    }
+    let content_type = request
+        .headers()
+        .get(lambda_http::http::header::CONTENT_TYPE)?;
+    let essence = content_type.to_str().ok()?.split(';').next()?.trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return None;
+    }
+    match request.body() {
+        Body::Text(text) => Some(text.as_bytes()),
+        Body::Binary(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// Answers one API Gateway request: the console's page and files, or the
+/// usage API. `dev_caller` stands in for a missing identity in local
+/// development only.
 pub async fn handle<S: UsageStore>(
     store: &S,
     dev_caller: Option<&AccountId>,
     request: &Request,
     now: UtcMillis,
 ) -> Response<Body> {
-    let mut caller = caller_of(request);
+    let route = console::route_of(request);
+    if !matches!(route, Route::Api | Route::ConsoleApi) {
+        return console::respond(route, request);
+    }
+    let mut caller = caller_of(request, route);
     if caller.account.is_none() {
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }

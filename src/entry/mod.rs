@@ -2,6 +2,7 @@
 //! the AWS client, and the translation of each trigger's payload onto a service.
 
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -2,6 +2,7 @@
 //! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
 mod classes;
+mod console;
 mod exact_json;
 mod export;
 mod ingest;
@@ -10,6 +11,7 @@ mod properties;
 mod query;
 mod recording_oracle;
 mod rollup;
+mod sdk_requests;
 mod settle;
 mod storage;
 mod store_contract;

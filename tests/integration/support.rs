@@ -59,6 +59,12 @@ pub enum Api {
 /// The API Gateway fixture with its query string and caller replaced.
 /// `account: None` removes the IAM identity.
 pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Request {
+    lambda_http::request::from_str(&api_event(api, pairs, account).to_string())
+        .expect("API Gateway payload")
+}
+
+/// `api_request`'s payload, as JSON to change further.
+pub fn api_event(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Value {
     let mut event = match api {
         Api::Rest => fixture("apigw-rest-query.json"),
         Api::Http => fixture("apigw-http-query.json"),
@@ -102,7 +108,7 @@ pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> R
             }
         }
     }
-    lambda_http::request::from_str(&event.to_string()).expect("API Gateway payload")
+    event
 }
 
 /// Percent-encodes everything but unreserved characters, as clients do.

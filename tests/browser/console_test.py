@@ -1,0 +1,902 @@
+#!/usr/bin/env python3
+"""The usage console in a real browser: headless Chromium (Debian's package,
+driven by Playwright) against the local service.
+
+  scripts/run-local --then .venv/bin/python tests/browser/console_test.py
+
+run-local sets QUERY_BASE_URL (the query function; the page is
+{QUERY_BASE_URL}/console) and LAMBDA_INVOKE_URL (the Lambda emulator, whose
+Invoke API takes the SQS batches).
+
+1. It ingests its own usage through usage-ingest, as SQS batches: the app
+   `app-busy` with 31 UTC days of classes ending today (interactive and
+   playback sessions, class facts, recording segments with and without a
+   class), three packages that run out part way, storage measurements. Event
+   ids carry today's date: a second run the same day changes nothing.
+2. For every view the page draws it computes the page's request itself (the
+   period as UTC days), asks /console/api directly and compares, field by
+   field, the totals, the chart's data table, the details (every page, next
+   and previous), the CSV download and the packages. Names full of markup
+   must show as text; no dialog, console error or page error may occur; an
+   API error must show the API's message; the page must not scroll sideways
+   at 375 and 1280 px.
+3. It prints the page's weight (gzip) and the time to chart and table for 31
+   days, and writes screenshots to .local/console-1280.png and
+   .local/console-375.png (UPDATE_SCREENSHOT=1: the 1280 one to
+   docs/console.png too).
+
+With --figures (scripts/bench) it ingests and prints the figures only.
+
+The last line is `N passed, M failed`; the exit status is 1 on any failure.
+"""
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+APP = "app-busy"
+APP_NAME = "忙碌 app <b>bold</b>"
+OWNER = "111122223333"  # run-local's development caller
+XSS_CLASS = "<img src=x onerror=alert(1)>"
+XSS_PACKAGE = "<script>alert(2)</script> pack"
+DAYS = 31  # today and the 30 days before it
+CLASSES_PER_DAY = 12
+BATCH = 100  # records per usage-ingest invocation
+PAGE_SIZE = 20
+SERVICES = ("AudioVideo", "Recording", "Storage")
+DETAIL_KEYS = ("Date", "ClassName", "ClassId", "StartTime", "EndTime", "UsageType", "UserCount",
+               "DurationSeconds", "BillableMinutes", "Packages", "PackageMinutes", "PayAsYouGoMinutes")
+PACKAGE_KEYS = ("PackageName", "PackageId", "Minutes", "UsedMinutes", "RemainingMinutes",
+                "ValidFrom", "ValidTo", "Status")
+DATA_SUMMARIES = {
+    "AudioVideo": ("InteractiveSummaryDuration", "PlaybackSummaryDuration", "TotalSummaryDuration"),
+    "Recording": ("TotalSummaryDuration", "AudioSummaryDuration", "V480SummaryDuration",
+                  "V720SummaryDuration", "V1080SummaryDuration"),
+    "Storage": ("PeakSummaryBytes",),
+}
+DETAIL_SUMMARIES = ("BillableMinutes", "PackageMinutes", "PayAsYouGoMinutes")
+WAIT_MS = 30_000
+# Drawn at least once and not loading. (Predicates are functions: the page's
+# Content-Security-Policy forbids evaluating strings, as Playwright does with
+# a bare expression.)
+DRAWN = "() => Number(document.body.dataset.generation || 0) > 0 && document.body.dataset.state !== 'loading'"
+# Loopback only: a proxy configured in the environment must not see these requests.
+HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name, "").rstrip("/")
+    if not value:
+        sys.exit(f"console_test: {name} is not set; run me as "
+                 "scripts/run-local --then .venv/bin/python tests/browser/console_test.py")
+    return value
+
+
+QUERY_BASE_URL = env("QUERY_BASE_URL")
+LAMBDA_INVOKE_URL = env("LAMBDA_INVOKE_URL")
+CONSOLE_URL = f"{QUERY_BASE_URL}/console"
+ORIGIN = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(QUERY_BASE_URL))
+
+
+# ===================================================================== data ==
+def stamp(moment: dt.datetime, offset_hours: int = 0) -> str:
+    """RFC 3339 with milliseconds, in UTC or at a fixed offset (same instant)."""
+    if offset_hours:
+        local = moment + dt.timedelta(hours=offset_hours)
+        return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}+{offset_hours:02d}:00"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)  # naive UTC throughout
+
+
+def usage_events(today: dt.date) -> list:
+    """Every event of app-busy as (source, id, type, time, data, happened_at):
+    the same list for the same day. Events whose times are not yet past are
+    dropped by the caller."""
+    rng = random.Random(f"console-test-{today}")
+    tag = today.isoformat()
+    events = []
+
+    def add(source, event_id, kind, data, at):
+        events.append({"source": source, "id": f"{event_id}-{tag}", "type": kind, "data": data,
+                       "time": stamp(at), "at": at})
+
+    first = today - dt.timedelta(days=DAYS - 1)
+    add("/rtc/console", f"reg-{APP}", "rtc.app.registered",
+        {"appId": APP, "ownerAccountId": OWNER, "appName": APP_NAME}, midnight(first))
+
+    # Packages, in deduction order (validTo, validFrom, packageId); the first
+    # two run out part way through the 31 days, the third starts tomorrow.
+    packages = [
+        ("pkg-markup", XSS_PACKAGE, 6000, first, today + dt.timedelta(days=60)),
+        ("pkg-standard", "标准包 Standard 40000", 40000, first, today + dt.timedelta(days=334)),
+        ("pkg-next-term", "Next term", 5000, today + dt.timedelta(days=1), today + dt.timedelta(days=200)),
+    ]
+    for package_id, name, minutes, valid_from, valid_to in packages:
+        add("/rtc/billing", package_id, "rtc.package.purchased",
+            {"appId": APP, "packageId": package_id, "packageName": name, "minutes": minutes,
+             "validFrom": valid_from.isoformat(), "validTo": valid_to.isoformat()}, midnight(first))
+
+    users = [f"student-{n:02d}" for n in range(1, 31)] + ["学生-李", "student-zoë", "<i>user</i>"]
+    teachers = ["teacher-ana", "teacher-bo", "teacher-李老师", "teacher-dan"]
+    subjects = ["Algebra", "Physics 物理", "History & Art", "Chemistry", "English \"B2\"", "Music",
+                "Biology", "Geography", "Calculus", "Poetry 诗歌", "Robotics", "Drama"]
+    resolutions = [None, (640, 480), (1280, 720), (1920, 1080), (320, 240)]
+
+    for day_index in range(DAYS):
+        day = first + dt.timedelta(days=day_index)
+        base = midnight(day)
+        for n in range(CLASSES_PER_DAY):
+            class_id = f"c-{day:%m%d}-{n:02d}"
+            # Classes spread over the day; the last one crosses midnight UTC
+            # (rows on two days), except today's.
+            if n == CLASSES_PER_DAY - 1 and day != today:
+                start = base + dt.timedelta(hours=23, minutes=30)
+            else:
+                start = base + dt.timedelta(minutes=30 + n * 110 + rng.randrange(0, 20),
+                                            seconds=rng.randrange(60), milliseconds=rng.randrange(1000))
+            length = dt.timedelta(minutes=rng.randrange(25, 75), seconds=rng.randrange(60),
+                                  milliseconds=rng.randrange(1000))
+            end = start + length
+            name = XSS_CLASS if (day_index == 1 and n == 0) else f"{subjects[n]} {day:%m-%d}"
+            source = f"/rtc/classroom/room-{n % 4}"
+            # Class facts: most classes have both; some never started (no
+            # name), some never ended.
+            if n != 5 or day_index % 3:
+                add(source, f"{class_id}-start", "rtc.class.started",
+                    {"appId": APP, "classId": class_id, "className": name, "startTime": stamp(start, 8 * (n % 2))},
+                    start)
+                if n != 7 or day_index % 4:
+                    add(source, f"{class_id}-end", "rtc.class.ended",
+                        {"appId": APP, "classId": class_id, "endTime": stamp(end)}, end)
+            # Interactive: the teacher for the whole class, 2–4 students for parts of it.
+            people = [(rng.choice(teachers), "teacher", start, end)]
+            for student in rng.sample(users, rng.randrange(2, 5)):
+                joined = start + dt.timedelta(seconds=rng.randrange(0, 300), milliseconds=rng.randrange(1000))
+                left = end - dt.timedelta(seconds=rng.randrange(0, 600), milliseconds=rng.randrange(1000))
+                people.append((student, rng.choice(["student", "student", "assistant"]), joined, left))
+            for k, (user, role, joined, left) in enumerate(people):
+                add(source, f"{class_id}-i{k}", "rtc.class.session",
+                    {"appId": APP, "classId": class_id, "userId": user, "role": role, "usageType": "interactive",
+                     "startTime": stamp(joined), "endTime": stamp(left)}, left)
+            # Playback: 0–2 viewers, some hours later (perhaps the next day).
+            for k in range(rng.randrange(0, 3)):
+                watched = end + dt.timedelta(hours=rng.randrange(1, 20), minutes=rng.randrange(60))
+                until = watched + dt.timedelta(minutes=rng.randrange(5, 40), seconds=rng.randrange(60))
+                add(source, f"{class_id}-p{k}", "rtc.class.session",
+                    {"appId": APP, "classId": class_id, "userId": rng.choice(users), "role": "spectator",
+                     "usageType": "playback", "startTime": stamp(watched), "endTime": stamp(until)}, until)
+            # Recording of about half the classes, at several resolutions.
+            if n % 2 == 0:
+                resolution = resolutions[(n // 2 + day_index) % len(resolutions)]
+                data = {"appId": APP, "classId": class_id, "recordMode": str(n % 4 // 2),
+                        "media": "audio" if resolution is None else "video",
+                        "startTime": stamp(start), "endTime": stamp(end)}
+                if resolution:
+                    data["width"], data["height"] = resolution
+                add(f"/rtc/recorder/task-{n}", f"{class_id}-rec", "rtc.recording.segment", data, end)
+        # Recording without a class, twice a day: audio in the morning, 1080p at noon.
+        for k, (hour, resolution) in enumerate(((6, None), (12, (1920, 1080)))):
+            start = base + dt.timedelta(hours=hour, minutes=rng.randrange(60), seconds=rng.randrange(60))
+            end = start + dt.timedelta(minutes=rng.randrange(10, 50), milliseconds=rng.randrange(1000))
+            data = {"appId": APP, "recordMode": "0", "media": "audio" if resolution is None else "video",
+                    "startTime": stamp(start), "endTime": stamp(end)}
+            if resolution:
+                data["width"], data["height"] = resolution
+            add("/rtc/recorder/standalone", f"seg-{day:%m%d}-{k}", "rtc.recording.segment", data, end)
+        # Storage: a measurement every third day, growing, and one smaller reading.
+        if day_index % 3 == 0:
+            at = base + dt.timedelta(hours=1, minutes=rng.randrange(60))
+            amount = 1_000_000_000 + day_index * 250_000_000 + rng.randrange(1_000_000)
+            add("/rtc/storage", f"sto-{day:%m%d}", "rtc.storage.measured",
+                {"appId": APP, "bytes": amount, "measuredAt": stamp(at)}, at)
+            if day_index % 6 == 0:
+                later = at + dt.timedelta(hours=12)
+                add("/rtc/storage", f"sto-{day:%m%d}-b", "rtc.storage.measured",
+                    {"appId": APP, "bytes": amount // 2, "measuredAt": stamp(later)}, later)
+    return events
+
+
+def sqs_record(event: dict, sent_ms: int) -> dict:
+    """One SQS message as Lambda delivers it (events/sqs-class-batch.json's shape)."""
+    body = json.dumps({"specversion": "1.0", "id": event["id"], "source": event["source"],
+                       "type": event["type"], "time": event["time"], "datacontenttype": "application/json",
+                       "data": event["data"]}, separators=(",", ":"), ensure_ascii=False)
+    message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event['source']}#{event['id']}"))
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"AQEB{message_id.replace('-', '')}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(sent_ms),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(sent_ms + 100),
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rtc-usage-events",
+        "awsRegion": "us-east-1",
+    }
+
+
+def ingest(today: dt.date) -> str:
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    cutoff = now - dt.timedelta(seconds=30)  # strictly in the past
+    events = [e for e in usage_events(today) if e["at"] <= cutoff]
+    url = f"{LAMBDA_INVOKE_URL}/2015-03-31/functions/usage-ingest/invocations"
+    started = time.monotonic()
+    for offset in range(0, len(events), BATCH):
+        sent_ms = int(time.time() * 1000)
+        batch = {"Records": [sqs_record(e, sent_ms) for e in events[offset:offset + BATCH]]}
+        request = urllib.request.Request(url, data=json.dumps(batch, ensure_ascii=False).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with HTTP.open(request, timeout=300) as response:
+            answer = json.loads(response.read())
+        assert answer == {"batchItemFailures": []}, \
+            f"usage-ingest refused part of batch {offset // BATCH + 1}: {json.dumps(answer)[:2000]}"
+    seconds = time.monotonic() - started
+    return f"{len(events)} events in {-(-len(events) // BATCH)} batches, {seconds:.1f} s"
+
+
+# ====================================================================== API ==
+# The local Lambda emulator (cargo lambda watch 1.9.2) now and then answers a
+# function-URL request with HTTP 500 of its own (to urllib with a bare problem
+# document; in the browser Playwright may even show the asset's body): about 1 in 100 of the
+# page's script and CSV answers, never the small or JSON ones. The function's
+# answer to the same request is right every time (asked 600 times through the
+# Invoke API), and every error of the function carries the contract's error
+# body (with its Code). So a 500 without that body is asked again (a few
+# times at most), and counted.
+ATTEMPTS = 5
+emulator_retries = 0
+
+
+def emulator_500(status: int, body) -> bool:
+    if status != 500:
+        return False
+    try:
+        answer = json.loads(body)
+    except (ValueError, TypeError):
+        return True
+    return not (isinstance(answer, dict) and "Code" in answer)
+
+
+def retry_emulator_500(route) -> None:
+    """Playwright route handler: the request, asked again while the emulator fails it."""
+    global emulator_retries
+    for attempt in range(ATTEMPTS):
+        response = route.fetch()
+        if attempt == ATTEMPTS - 1 or not emulator_500(response.status, response.body()):
+            break
+        emulator_retries += 1
+    route.fulfill(response=response)
+
+
+def api_raw(params: dict):
+    """GET /console/api?params: (HTTP status, body bytes)."""
+    global emulator_retries
+    url = f"{QUERY_BASE_URL}/console/api?{urllib.parse.urlencode(params)}"
+    for attempt in range(ATTEMPTS):
+        try:
+            with HTTP.open(url, timeout=300) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        if attempt == ATTEMPTS - 1 or not emulator_500(status, body):
+            return status, body
+        emulator_retries += 1
+
+
+def api(params: dict, ok: bool = True) -> dict:
+    status, body = api_raw(params)
+    answer = json.loads(body)
+    if ok:
+        assert status == 200, f"{params['Action']} {params} answered HTTP {status}: {body[:500]!r}"
+    return answer
+
+
+def text(value) -> str:
+    """What the page shows for a JSON value: null → —, numbers as JavaScript's String(n)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"no text form for {value!r}")
+
+
+def packages_text(packages: list) -> str:
+    return "; ".join(f"{p['PackageName']}: {text(p['Minutes'])} min" for p in packages) or "—"
+
+
+def detail_row(record: dict) -> dict:
+    return {key: packages_text(record[key]) if key == "Packages" else text(record[key]) for key in DETAIL_KEYS}
+
+
+class Window:
+    """A view: an app, a service type and UTC days [first, last] (inclusive)."""
+
+    def __init__(self, app: str, service: str, first: dt.date, last: dt.date):
+        self.app, self.service, self.first, self.last = app, service, first, last
+
+    @property
+    def end(self) -> dt.date:
+        return self.last + dt.timedelta(days=1)
+
+    @property
+    def interval(self) -> int:
+        return 3600 if self.end - self.first == dt.timedelta(days=1) else 86400
+
+    def params(self, action: str, **extra) -> dict:
+        return {"Action": action, "StartTime": f"{self.first}T00:00:00Z", "EndTime": f"{self.end}T00:00:00Z",
+                "AppId": self.app, "ServiceType": self.service, **{k: str(v) for k, v in extra.items()}}
+
+    def data_params(self) -> dict:
+        return self.params("DescribeUsageData", Interval=self.interval)
+
+    def hash(self) -> str:
+        return "#" + urllib.parse.urlencode({"AppId": self.app, "ServiceType": self.service,
+                                             "From": self.first.isoformat(), "To": self.last.isoformat()})
+
+    def csv_name(self) -> str:
+        return f"usage-{self.app}-{self.service}-{self.first}-{self.last}.csv"
+
+    def __str__(self) -> str:
+        return f"{self.app} {self.service} {self.first}..{self.last}"
+
+
+# ================================================================== browser ==
+class Trouble:
+    """Dialogs, console errors and page errors of every page, for the final check."""
+
+    def __init__(self):
+        self.items = []
+        self.allowed_statuses = set()  # HTTP statuses an error check expects the browser to log
+
+    def watch(self, page):
+        def on_dialog(dialog):
+            self.items.append(f"a {dialog.type} dialog opened: {dialog.message!r} ({page.url})")
+            dialog.dismiss()
+
+        def on_console(message):
+            if message.type != "error":
+                return
+            allowed = any(f"status of {status}" in message.text for status in self.allowed_statuses)
+            if not (allowed and message.text.startswith("Failed to load resource")):
+                self.items.append(f"console error: {message.text} ({message.location.get('url')})")
+
+        page.on("dialog", on_dialog)
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.items.append(f"page error: {error} ({page.url})"))
+
+
+class Console:
+    """One page of the console, its /console/api requests recorded."""
+
+    def __init__(self, context, trouble: Trouble, fragment: str = ""):
+        self.page = context.new_page()
+        self.requests = []
+        trouble.watch(self.page)
+        self.page.on("request", self._record)
+        self.page.goto(CONSOLE_URL + fragment)
+        self.settled(0, "loading the page" + (f" at {fragment}" if fragment else ""))
+
+    def _record(self, request):
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.path.endswith("/console/api"):
+            self.requests.append(dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)))
+
+    def generation(self) -> int:
+        return int(self.page.evaluate("Number(document.body.dataset.generation || 0)"))
+
+    def state(self) -> str:
+        return self.page.evaluate("document.body.dataset.state")
+
+    def settled(self, before: int, what: str) -> None:
+        try:
+            self.page.wait_for_function(
+                "g => Number(document.body.dataset.generation || 0) > g && document.body.dataset.state !== 'loading'",
+                arg=before, timeout=WAIT_MS)
+        except PlaywrightTimeout:
+            raise AssertionError(
+                f"{what}: the page did not finish drawing within {WAIT_MS // 1000} s "
+                f"(body data-state={self.page.evaluate('document.body.dataset.state')!r}, "
+                f"data-generation={self.page.evaluate('document.body.dataset.generation')!r})") from None
+
+    def change(self, what: str, action) -> None:
+        """Runs action (a control change) and waits until the view is drawn again."""
+        before = self.generation()
+        action()
+        self.settled(before, what)
+
+    def select(self, control: str, value: str) -> None:
+        self.change(f"choosing {value!r} in {control}", lambda: self.page.select_option(control, value))
+
+    def custom(self, first: dt.date, last: dt.date) -> None:
+        self.page.select_option("#period", "custom")
+        self.page.fill("#from", first.isoformat())
+        self.page.fill("#to", last.isoformat())
+        self.change(f"applying the custom range {first}..{last}", lambda: self.page.click("#apply"))
+
+    # What the page shows.
+    def rows(self, table: str) -> list:
+        return self.page.evaluate("""sel => [...document.querySelectorAll(sel + ' tbody tr')].map(tr =>
+            Object.fromEntries([...tr.querySelectorAll('td[data-key]')].map(td =>
+                [td.dataset.key, td.textContent.trim()])))""", table)
+
+    def totals(self) -> dict:
+        return dict(self.page.evaluate("""() => [...document.querySelectorAll('#totals [data-key]')].map(d =>
+            [d.dataset.key, (d.querySelector('dd') || d).textContent.trim()])"""))
+
+    def chart_keys(self) -> list:
+        return self.page.evaluate(
+            "() => [...document.querySelectorAll('table#chart-data thead th[data-key]')].map(th => th.dataset.key)")
+
+    def text_of(self, selector: str) -> str:
+        return self.page.evaluate(
+            "s => { const e = document.querySelector(s); return e ? e.textContent.trim() : null; }", selector)
+
+    def value_of(self, selector: str):
+        return self.page.evaluate("s => { const e = document.querySelector(s); return e ? e.value : null; }", selector)
+
+    def disabled(self, selector: str) -> bool:
+        return self.page.evaluate("s => document.querySelector(s).disabled", selector)
+
+    def hidden(self, selector: str) -> bool:
+        return self.page.evaluate("s => document.querySelector(s).hasAttribute('hidden')", selector)
+
+
+def diff(what: str, shown, expected) -> str:
+    """A short description of where two values differ."""
+    if isinstance(shown, list) and isinstance(expected, list):
+        if len(shown) != len(expected):
+            return f"{what}: the page shows {len(shown)} rows, the API {len(expected)}"
+        for i, (a, b) in enumerate(zip(shown, expected)):
+            if a != b:
+                return diff(f"{what}, row {i + 1}", a, b)
+    if isinstance(shown, dict) and isinstance(expected, dict):
+        keys = list(expected) + [k for k in shown if k not in expected]
+        wrong = [f"{k}: page {shown.get(k, '(missing)')!r}, API {expected.get(k, '(not expected)')!r}"
+                 for k in keys if shown.get(k, "(missing)") != expected.get(k, "(not expected)")]
+        return f"{what}: " + "; ".join(wrong)
+    return f"{what}: page {shown!r}, API {expected!r}"
+
+
+def same(what: str, shown, expected) -> None:
+    assert shown == expected, diff(what, shown, expected)
+
+
+def made(console: Console, since: int, expected: dict) -> None:
+    """The page asked /console/api exactly this (other parameters at their defaults)."""
+    defaults = {"PageNumber": "1", "PageSize": str(PAGE_SIZE)}
+    asked = [r for r in console.requests[since:] if r.get("Action") == expected["Action"]]
+    ok = [r for r in asked if all(r.get(k) == v for k, v in expected.items())
+          and all(r[k] == defaults.get(k, r[k]) for k in r if k not in expected)]
+    assert ok, (f"the page did not ask {expected['Action']} with {expected}; "
+                f"it asked: {asked or 'nothing'}")
+
+
+def expect_view(console: Console, window: Window, since: int) -> dict:
+    """The drawn view equals the API's answers for window; returns the
+    details' first page (or None for Storage)."""
+    data = api(window.data_params())
+    details = api(window.params("DescribeUsageDetails")) if window.service != "Storage" else None
+    packages = api({"Action": "DescribeUsagePackages", "AppId": window.app})
+
+    made(console, since, window.data_params())
+    if details is not None:
+        made(console, since, window.params("DescribeUsageDetails"))
+    made(console, since, {"Action": "DescribeUsagePackages", "AppId": window.app})
+
+    # The controls show the window.
+    same(f"{window}: the controls", {k: console.value_of(k) for k in ("#app", "#service")},
+         {"#app": window.app, "#service": window.service})
+
+    totals = {key: data[key] for key in DATA_SUMMARIES[window.service]}
+    if details is not None:
+        totals.update({key: details["Summary"][key] for key in DETAIL_SUMMARIES})
+    rows = details["Records"] if details else []
+    expected_state = "empty" if not rows and not any(totals.values()) else "ready"
+    assert console.state() == expected_state, \
+        f"{window}: body data-state is {console.state()!r}, expected {expected_state!r}"
+
+    shown_totals = console.totals()
+    expected_totals = {key: text(value) for key, value in totals.items()}
+    if details is not None and "DurationSeconds" in shown_totals:
+        expected_totals["DurationSeconds"] = text(details["Summary"]["DurationSeconds"])
+    same(f"{window}: #totals", shown_totals, expected_totals)
+
+    point_keys = list(data["Data"][0])
+    same(f"{window}: table#chart-data columns", console.chart_keys(),
+         ["Timestamp"] + [k for k in point_keys if k != "Timestamp"])
+    same(f"{window}: table#chart-data", console.rows("table#chart-data"),
+         [{k: text(v) for k, v in point.items()} for point in data["Data"]])
+    if expected_state == "ready":
+        assert console.page.query_selector("#chart .uplot canvas"), f"{window}: no canvas in #chart .uplot"
+
+    if details is None:
+        assert console.hidden("#details-section"), f"{window}: #details-section is not hidden for Storage"
+    else:
+        assert not console.hidden("#details-section"), f"{window}: #details-section is hidden"
+        expect_details_page(console, window, details)
+
+    same(f"{window}: table#packages", console.rows("table#packages"),
+         [{k: text(p[k]) for k in PACKAGE_KEYS} for p in packages["Packages"]])
+    note = console.text_of("#note")
+    assert note and "minute" in note.lower(), \
+        f"{window}: #note does not say durations are rounded up to minutes: {note!r}"
+    return details
+
+
+def expect_details_page(console: Console, window: Window, details: dict) -> None:
+    number, total = details["PageNumber"], details["TotalCount"]
+    pages = -(-total // PAGE_SIZE)
+    same(f"{window}: table#details page {number}", console.rows("table#details"),
+         [detail_row(r) for r in details["Records"]])
+    if total:
+        same(f"{window}: #page-info", console.text_of("#page-info"), f"Page {number} of {pages} · {total} rows")
+    assert console.disabled("#page-prev") == (number <= 1), \
+        f"{window}: #page-prev disabled={console.disabled('#page-prev')} on page {number} of {pages}"
+    assert console.disabled("#page-next") == (number >= pages), \
+        f"{window}: #page-next disabled={console.disabled('#page-next')} on page {number} of {pages}"
+
+
+def turn(console: Console, window: Window, button: str, number: int) -> dict:
+    """Clicks #page-next or #page-prev; the table must then show page `number`."""
+    since = len(console.requests)
+    console.change(f"{window}: clicking {button} to page {number}", lambda: console.page.click(button))
+    details = api(window.params("DescribeUsageDetails", PageNumber=number))
+    made(console, since, window.params("DescribeUsageDetails", PageNumber=number))
+    expect_details_page(console, window, details)
+    return details
+
+
+def page_through(console: Console, window: Window, first_page: dict, everything: bool) -> list:
+    """Next to the last page (everything) or two pages on, then back; returns
+    every row seen."""
+    pages = -(-first_page["TotalCount"] // PAGE_SIZE)
+    assert pages > 5, f"{window}: only {first_page['TotalCount']} rows; the test wants more than 5 pages"
+    seen = list(first_page["Records"])
+    last = pages if everything else 3
+    for number in range(2, last + 1):
+        seen += turn(console, window, "#page-next", number)["Records"]
+    for number in range(last - 1, max(last - 3, 0), -1):
+        turn(console, window, "#page-prev", number)
+    return seen
+
+
+def expect_download(console: Console, window: Window) -> None:
+    status, expected = api_raw(window.params("ExportUsageDetails"))
+    assert status == 200, f"{window}: ExportUsageDetails answered HTTP {status}: {expected[:300]!r}"
+    with console.page.expect_download(timeout=WAIT_MS) as info:
+        console.page.click("#download")
+    download = info.value
+    got = Path(download.path()).read_bytes()
+    if got != expected:
+        a, b = got.split(b"\r\n"), expected.split(b"\r\n")
+        line = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        raise AssertionError(f"{window}: the CSV download ({len(got)} bytes, {len(a)} lines) differs from "
+                             f"ExportUsageDetails ({len(expected)} bytes, {len(b)} lines) at line {line + 1}: "
+                             f"{a[line][:200] if line < len(a) else b'(end)'!r} vs "
+                             f"{b[line][:200] if line < len(b) else b'(end)'!r}")
+    same(f"{window}: the download's file name", download.suggested_filename, window.csv_name())
+
+
+def no_markup(console: Console, where: str) -> None:
+    found = console.page.evaluate("() => document.querySelectorAll('table img, table script, table b').length")
+    assert found == 0, f"{where}: {found} img/script/b elements inside the tables (names were parsed as markup)"
+    found = console.page.evaluate("() => document.querySelectorAll('img, script:not([src])').length")
+    assert found == 0, f"{where}: {found} img or inline script elements in the page"
+
+
+def no_sideways_scroll(console: Console, width: int) -> None:
+    console.page.set_viewport_size({"width": width, "height": 800})
+    console.page.wait_for_timeout(300)  # uPlot redraws on resize
+    scroll = console.page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"at {width}×800 the page scrolls sideways: scrollWidth {scroll} > {width}"
+
+
+# ================================================================== figures ==
+def cold_load(browser, url: str, trouble: Trouble):
+    """Loads url in a fresh context (a cold cache), without request
+    interception (which would disable the cache and add its own latency), until
+    the view is drawn. A load the emulator failed (see EMULATOR_500) is done
+    again. Returns (context, page, the document's response, every response)."""
+    global emulator_retries
+    for attempt in range(ATTEMPTS):
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        seen = Trouble()
+        seen.watch(page)
+        responses = []
+        page.on("response", lambda response: responses.append(response))
+        document = page.goto(url)
+        deadline = time.monotonic() + WAIT_MS / 1000
+        drawn = False
+        while time.monotonic() < deadline and not any(r.status == 500 for r in responses):
+            if page.evaluate(DRAWN):
+                drawn = True
+                break
+            page.wait_for_timeout(50)
+        flaked = any(r.status == 500 and emulator_500_seen(r) for r in responses)
+        if flaked and attempt < ATTEMPTS - 1:
+            emulator_retries += 1
+            context.close()
+            continue
+        trouble.items += seen.items
+        assert drawn, f"{url}: the page did not finish drawing within {WAIT_MS // 1000} s"
+        return context, page, document, responses
+
+
+def emulator_500_seen(response) -> bool:
+    try:
+        body = response.body()
+    except Exception:  # no body kept
+        body = None
+    return emulator_500(response.status, body)
+
+
+def page_weight(browser, trouble: Trouble) -> str:
+    context, page, document, responses = cold_load(browser, CONSOLE_URL, trouble)
+    others = [r.url for r in responses if not r.url.startswith((ORIGIN + "/", "data:", "blob:"))]
+    assert not others, f"the page loads from another origin: {others}"
+    csp = document.all_headers().get("content-security-policy")
+    assert csp, "GET /console has no Content-Security-Policy header"
+    sizes = {"document": 0, "script": 0, "stylesheet": 0}
+    for response in responses:
+        kind = response.request.resource_type
+        if kind in sizes:
+            sizes[kind] += len(gzip.compress(response.body(), compresslevel=9, mtime=0))
+    context.close()
+    total = sum(sizes.values())
+    return (f"console page weight: {total} bytes gzip (html {sizes['document']}, "
+            f"scripts {sizes['script']}, styles {sizes['stylesheet']})")
+
+
+def time_to_draw(browser, trouble: Trouble, window: Window) -> str:
+    times = []
+    for _ in range(5):
+        context, page, _, _ = cold_load(browser, CONSOLE_URL + window.hash(), trouble)
+        state = page.evaluate("document.body.dataset.state")
+        assert state == "ready", f"{window}: the deep link drew state {state!r}"
+        marks = page.evaluate("performance.getEntriesByName('usage-drawn').map(e => e.startTime)")
+        assert marks, "the page made no performance.mark('usage-drawn')"
+        times.append(marks[-1])
+        context.close()
+    return (f"console time to chart and table (31 days, app-busy): median {round(statistics.median(times))} ms "
+            f"over 5 loads")
+
+
+# ==================================================================== tests ==
+FIGURE_CHECKS = ("usage-ingest", "page weight", "time to chart", "no dialog")
+
+
+def main() -> int:
+    today = dt.datetime.now(dt.timezone.utc).date()
+    day = dt.timedelta(days=1)
+    last_30 = (today - 29 * day, today)
+    custom_31 = (today - 30 * day, today)
+    passed, failed, figures = 0, 0, []
+
+    # --figures (scripts/bench): the data, the two figures and the page's
+    # trouble check only.
+    figures_only = "--figures" in sys.argv[1:]
+
+    def check(name: str, test) -> None:
+        nonlocal passed, failed
+        if figures_only and not name.startswith(FIGURE_CHECKS):
+            return
+        started = time.monotonic()
+        try:
+            result = test()
+            passed += 1
+            extra = f": {result}" if isinstance(result, str) else ""
+            print(f"ok   {name} ({time.monotonic() - started:.1f} s){extra}", flush=True)
+        except Exception as error:  # an assertion, a timeout or a broken page: one failure, go on
+            failed += 1
+            print(f"FAIL {name}: {error}", flush=True)
+            if not isinstance(error, AssertionError):
+                traceback.print_exc()
+
+    check("usage-ingest accepts app-busy's usage", lambda: ingest(today))
+
+    trouble = Trouble()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+        context.route(f"{ORIGIN}/**", retry_emulator_500)
+
+        def default_view():
+            console = Console(context, trouble)
+            apps = api({"Action": "DescribeApps"})["Apps"]
+            assert apps and apps[0]["AppId"] == "app-1", f"DescribeApps: {apps}"
+            made(console, 0, {"Action": "DescribeApps"})
+            options = console.page.evaluate(
+                "() => [...document.querySelectorAll('select#app option')].map(o => [o.value, o.textContent.trim()])")
+            same("select#app options", options,
+                 [[a["AppId"], f"{a['AppName']} ({a['AppId']})" if a["AppName"] is not None else a["AppId"]]
+                  for a in apps])
+            assert console.value_of("#period") == "7d", f"#period is {console.value_of('#period')!r}, not 7d"
+            expect_view(console, Window(apps[0]["AppId"], "AudioVideo", today - 6 * day, today), 0)
+            console.page.close()
+
+        check("on load: the first app, AudioVideo, the last 7 days", default_view)
+
+        busy = {}
+
+        def busy_30_days():
+            console = busy["console"] = Console(context, trouble)
+            since = len(console.requests)
+            console.select("#app", APP)
+            expect_view(console, Window(APP, "AudioVideo", today - 6 * day, today), since)
+            since = len(console.requests)
+            console.select("#period", "30d")
+            window = Window(APP, "AudioVideo", *last_30)
+            first_page = expect_view(console, window, since)
+            busy["rows"] = page_through(console, window, first_page, everything=True)
+            expect_download(console, window)
+
+        check(f"{APP} AudioVideo, last 30 days: totals, chart, every page, download, packages", busy_30_days)
+
+        def markup_as_text():
+            console = busy["console"]
+            names = {r["ClassName"] for r in busy["rows"]}
+            assert XSS_CLASS in names, f"the class {XSS_CLASS!r} is not among the rows' ClassName"
+            # Back to the first page of the window, then on to the page that holds the class.
+            console.select("#period", "7d")
+            console.select("#period", "30d")
+            window = Window(APP, "AudioVideo", *last_30)
+            where = next(i for i, r in enumerate(busy["rows"]) if r["ClassName"] == XSS_CLASS) // PAGE_SIZE + 1
+            for number in range(2, where + 1):
+                turn(console, window, "#page-next", number)
+            cells = console.page.evaluate("() => [...document.querySelectorAll("
+                                          "'table#details td[data-key=ClassName]')].map(td => td.textContent)")
+            assert XSS_CLASS in cells, f"no ClassName cell reads {XSS_CLASS!r} on page {where}: {cells}"
+            packages = console.page.evaluate("() => [...document.querySelectorAll("
+                                             "'table#packages td[data-key=PackageName]')].map(td => td.textContent)")
+            assert XSS_PACKAGE in packages, f"no PackageName cell reads {XSS_PACKAGE!r}: {packages}"
+            option = console.page.evaluate(
+                f"() => document.querySelector('select#app option[value={APP}]').textContent")
+            assert option == f"{APP_NAME} ({APP})", f"the app's option reads {option!r}"
+            no_markup(console, f"{APP} AudioVideo")
+
+        check("names with markup show as text (class, package, app)", markup_as_text)
+
+        def busy_service(service: str):
+            def test():
+                console = busy["console"]
+                since = len(console.requests)
+                console.select("#service", service)
+                window = Window(APP, service, *last_30)
+                first_page = expect_view(console, window, since)
+                if service != "Storage":
+                    page_through(console, window, first_page, everything=False)
+                    expect_download(console, window)
+                no_markup(console, f"{APP} {service}")
+            return test
+
+        check(f"{APP} Recording, last 30 days: totals, chart, pages, download", busy_service("Recording"))
+        check(f"{APP} Storage, last 30 days: totals, chart, no details", busy_service("Storage"))
+
+        def busy_custom():
+            console = busy["console"]
+            console.select("#service", "AudioVideo")
+            for service in SERVICES:
+                since = len(console.requests)
+                if service == "AudioVideo":
+                    console.custom(*custom_31)
+                else:  # the custom range stays when the service changes
+                    console.select("#service", service)
+                window = Window(APP, service, *custom_31)
+                first_page = expect_view(console, window, since)
+                if service != "Storage":
+                    page_through(console, window, first_page, everything=False)
+                    expect_download(console, window)
+
+        check(f"{APP} custom range {custom_31[0]}..{custom_31[1]} (31 days), every service", busy_custom)
+
+        def busy_today():
+            console = busy["console"]
+            console.select("#service", "AudioVideo")
+            since = len(console.requests)
+            console.select("#period", "today")
+            expect_view(console, Window(APP, "AudioVideo", today, today), since)
+
+        check(f"{APP} AudioVideo today (hourly)", busy_today)
+
+        def layout():
+            console = busy["console"]
+            console.select("#period", "30d")
+            (ROOT / ".local").mkdir(exist_ok=True)
+            for width in (1280, 375):
+                no_sideways_scroll(console, width)
+                console.page.screenshot(path=str(ROOT / ".local" / f"console-{width}.png"), full_page=True)
+            console.page.set_viewport_size({"width": 1280, "height": 800})
+            if os.environ.get("UPDATE_SCREENSHOT") == "1":
+                (ROOT / "docs").mkdir(exist_ok=True)
+                shutil.copyfile(ROOT / ".local" / "console-1280.png", ROOT / "docs" / "console.png")
+                return "docs/console.png updated"
+
+        check("no sideways scrolling at 1280 and 375 px; screenshots in .local/", layout)
+
+        def deep_link():
+            window = Window(APP, "Recording", today - 20 * day, today - 5 * day)
+            console = Console(context, trouble, window.hash())
+            same("controls after a deep link",
+                 {k: console.value_of(k) for k in ("#period", "#from", "#to")},
+                 {"#period": "custom", "#from": window.first.isoformat(), "#to": window.last.isoformat()})
+            expect_view(console, window, 0)
+            console.page.close()
+
+        check("a deep link loads its view directly", deep_link)
+
+        def error_view(window: Window, code: str):
+            def test():
+                answer = api(window.data_params(), ok=False)
+                assert answer.get("Code") == code, f"the API answered {answer} for {window}, expected {code}"
+                trouble.allowed_statuses.add(400)
+                try:
+                    console = Console(context, trouble, window.hash())
+                    assert console.state() == "error", f"{window}: data-state is {console.state()!r}, not 'error'"
+                    status = console.text_of("#status") or ""
+                    assert answer["Message"] in status and code in status, \
+                        f"#status reads {status!r}; expected the API's Code {code!r} and Message {answer['Message']!r}"
+                    console.page.close()
+                finally:
+                    trouble.allowed_statuses.discard(400)
+            return test
+
+        check("an unknown AppId shows the API's error",
+              error_view(Window("no-such-app", "AudioVideo", today - 6 * day, today), "InvalidAppIdParameter"))
+        check("a 32-day range shows the API's error",
+              error_view(Window(APP, "AudioVideo", today - 31 * day, today), "InvalidTimeSpan"))
+
+        check("page weight (same origin only, with a Content-Security-Policy)",
+              lambda: figures.append(page_weight(browser, trouble)) or figures[-1])
+        busy_31 = Window(APP, "AudioVideo", *custom_31)
+        check("time to chart and table",
+              lambda: figures.append(time_to_draw(browser, trouble, busy_31)) or figures[-1])
+
+        def no_trouble():
+            assert not trouble.items, "\n  ".join(["dialogs or errors in the page:"] + trouble.items)
+
+        check("no dialog, no console error, no page error on any page", no_trouble)
+        browser.close()
+
+    for line in figures:
+        print(line)
+    if emulator_retries:
+        print(f"(asked again after the local emulator's own HTTP 500: {emulator_retries})")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
