@@ -213,5 +213,53 @@ fn deduction(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest_path, answer_path, deduction);
+/// Verifying a signed request, as the official SDK sent it (the captured
+/// vectors): reading the signature, recomputing it, comparing in constant
+/// time, checking the timestamp. What a warm function spends besides its
+/// three DynamoDB requests (no KMS call: the secret is cached).
+fn signature_check(c: &mut Criterion) {
+    use rtc_usage::domain::signature::{HttpRequest, presented, timestamp_ok, verify};
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain/signature/vectors");
+    let mut group = c.benchmark_group("signature");
+    for name in ["acs3_post_query", "rpc_post_query"] {
+        let vector: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let r = &vector["request"];
+        let headers: Vec<(&str, &str)> = r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h[0].as_str().unwrap(), h[1].as_str().unwrap()))
+            .collect();
+        let request = HttpRequest {
+            method: r["method"].as_str().unwrap(),
+            path: r["path"].as_str().unwrap(),
+            raw_query: r["raw_query"].as_str().unwrap(),
+            headers,
+            body: b"",
+        };
+        let secret = vector["access_key_secret"].as_str().unwrap();
+        let signed = presented(&request).unwrap().unwrap();
+        let at = signed.timestamp.unwrap();
+        assert!(verify(&request, &signed, secret));
+        group.bench_function(format!("read, verify and check the time: {name}"), |b| {
+            b.iter(|| {
+                let p = presented(black_box(&request)).unwrap().unwrap();
+                black_box(verify(&request, &p, secret) && timestamp_ok(&p, at))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    ingest_path,
+    answer_path,
+    deduction,
+    signature_check
+);
 criterion_main!(benches);

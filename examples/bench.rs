@@ -1,6 +1,6 @@
 //! The benchmark suite: cost per event, query cost, rollup cost, a busy
 //! class, a year of class history, recording details and the caller's apps,
-//! cold start, against the local DynamoDB API, with the naive design beside ours in the same run. Run it with
+//! cold start, what an Alibaba-signed request's check adds, against the local DynamoDB API, with the naive design beside ours in the same run. Run it with
 //! `scripts/bench` (release build, full workload) or `scripts/bench --quick`
 //! (debug build, small workload; CI runs this so the suite never rots).
 //! Figures are printed, never asserted; what is asserted is that every
@@ -183,6 +183,7 @@ async fn main() {
     year_of_history(&local, &scale).await;
     recordings_and_apps(&local, &scale, now).await;
     cold_start(&local, &scale);
+    signed_access(&local, &scale, now).await;
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1630,4 +1631,90 @@ fn launch_until_first_poll(binary: &Path, local: &LocalDynamo) -> Duration {
     let _ = child.kill();
     let _ = child.wait();
     elapsed
+}
+
+/// What checking an Alibaba-signed request adds to a call: its DynamoDB
+/// requests and units (the key, the nonce, the second's counter) and its KMS
+/// calls, on the first call of a function instance and on warm ones; beside
+/// it, the verification's CPU from `cargo bench --bench core -- signature`.
+async fn signed_access(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
+    use rtc_usage::domain::access_key::AccessKeyId;
+    use rtc_usage::domain::signature::HttpRequest;
+    use rtc_usage::secrets::memory::MemorySealer;
+    use rtc_usage::secrets::{SecretCache, SecretSealer};
+    use rtc_usage::service::signed::authenticate;
+    use rtc_usage::store::access_keys::{AccessKeyRecord, AccessKeyStore};
+    use rtc_usage::testkit::alibaba_signer::{query_string, rpc_signature};
+
+    println!("\n## 8. Alibaba-signed access: what verifying a request adds\n");
+    let (store, meter) = metered_store(local).await;
+    let id = AccessKeyId::parse("RTCUBENCH000000000000001").expect("key id");
+    let secret = "bench-secret-0123456789abcdefg";
+    let sealer = MemorySealer::new();
+    store
+        .put_access_key(&AccessKeyRecord {
+            sealed_secret: sealer.seal(&id, secret.as_bytes()).await.expect("seal"),
+            id: id.clone(),
+            account: AccountId::parse(OWNER).expect("account"),
+            created_at: now,
+        })
+        .await
+        .expect("put key");
+    let secrets = SecretCache::new(sealer);
+    let stamp = chrono::DateTime::from_timestamp_millis(now.0)
+        .expect("now")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let signed_query = |nonce: usize| {
+        let mut params: Vec<(String, String)> = [
+            ("Action", "DescribeApps"),
+            ("AccessKeyId", id.as_str()),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("Timestamp", stamp.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        params.push(("SignatureNonce".to_owned(), format!("bench-{nonce}")));
+        let signature = rpc_signature("GET", &params, secret);
+        params.push(("Signature".to_owned(), signature));
+        query_string(&params)
+    };
+    println!("| call | requests | write units | read units | KMS calls | time (median) |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let calls = scale.queries.min(10);
+    for (name, range) in [("first (cold)", 0..1), ("warm", 1..calls)] {
+        meter.reset();
+        let opens_before = secrets.sealer().opens();
+        let mut times = Vec::new();
+        for n in range.clone() {
+            let query = signed_query(n);
+            let request = HttpRequest {
+                method: "GET",
+                path: "/",
+                raw_query: &query,
+                headers: vec![],
+                body: b"",
+            };
+            // Each call in its own second's counter: the limit is not measured here.
+            let at = now.plus_ms(1000 * n as i64);
+            let started = Instant::now();
+            authenticate(&store, &secrets, &request, at)
+                .await
+                .expect("a verified request");
+            times.push(started.elapsed());
+        }
+        let used = meter.snapshot();
+        let per = range.len() as f64;
+        println!(
+            "| {name} | {:.1} per call ({}) | {:.1} | {:.1} | {:.1} | {} |",
+            used.total_requests() as f64 / per,
+            requests_by_kind(&used),
+            used.write_units / per,
+            used.read_units / per,
+            (secrets.sealer().opens() - opens_before) as f64 / per,
+            ms(percentile(&mut times, 0.5)),
+        );
+    }
 }

@@ -8,7 +8,8 @@
 //! Tables are named by their logical id (CloudFormation names them in AWS).
 //! A table that already exists is left as it is. Prints one JSON document:
 //! `{"tables": {"UsageTable": "UsageTable"}, "functions": {"UsageQueryFunction":
-//! {"binary": "usage-query", "environment": {"USAGE_TABLE_NAME": "UsageTable"}}}}`.
+//! {"binary": "usage-query", "environment": {"USAGE_TABLE_NAME": "UsageTable"}}},
+//! "httpApis": {"AlibabaApi": {"stageVariables": {"callerAuthentication": "AlibabaSignature"}}}}`.
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use rtc_usage::testkit::template::{EnvValue, Template};
@@ -86,5 +87,19 @@ async fn main() {
             json!({"binary": function.binary, "environment": environment}),
         );
     }
-    println!("{}", json!({"tables": tables, "functions": functions}));
+    let http_apis: Map<String, Value> = template
+        .http_apis
+        .iter()
+        .map(|api| {
+            let variables = json!(api.stage_variables);
+            (
+                api.logical_id.clone(),
+                json!({ "stageVariables": variables }),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"tables": tables, "functions": functions, "httpApis": http_apis})
+    );
 }

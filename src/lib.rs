@@ -4,6 +4,9 @@
 //!   in integer milliseconds, errors. No AWS types, no I/O.
 //! - [`store`]: the storage port ([`store::UsageStore`]) and its adapters
 //!   (DynamoDB, in-memory, fault-injecting).
+//! - [`secrets`]: AccessKey secrets at rest — the sealing port
+//!   ([`secrets::SecretSealer`]), its KMS adapter, and the cache of opened
+//!   secrets.
 //! - [`service`]: the three use cases — query, ingest, rollup — over any store.
 //! - [`entry`]: what the Lambda binaries share — configuration, logging, and
 //!   the mapping of API Gateway / SQS / EventBridge payloads onto the services.
@@ -12,6 +15,7 @@
 
 pub mod domain;
 pub mod entry;
+pub mod secrets;
 pub mod service;
 pub mod store;
 #[cfg(feature = "testkit")]

@@ -9,8 +9,12 @@
 #[path = "integration/support.rs"]
 mod support;
 
+use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::entry::logging::json_subscriber;
 use rtc_usage::entry::{http, metrics::Metrics, sqs};
+use rtc_usage::secrets::memory::MemorySealer;
+use rtc_usage::secrets::{SecretCache, SecretSealer};
+use rtc_usage::store::access_keys::{AccessKeyRecord, AccessKeyStore};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use support::*;
@@ -35,7 +39,15 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-const SECRETS: [&str; 7] = [
+/// The sample signed event's AccessKey (`events/apigw-http-alibaba-signed.json`).
+const SIGNED_KEY: &str = "RTCU7Q2M9X4K1B8N3V6C5Z0L";
+const SIGNED_SECRET: &str = "FixtureSecretOnly4Events0abcde";
+
+const SECRETS: [&str; 11] = [
+    SIGNED_SECRET,
+    "yB8HVxgcVC4bYNX69Zws7lF5tQQ",
+    "6f1a3c9e-0d4b-4c55-9b1e-2f7d8a0c4e21",
+    "0badc0ffee",
     "AKIAIOSFODNN7EXAMPLE",
     "arn:aws:iam::",
     "Signature=",
@@ -94,6 +106,32 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         );
         http::handle(&store, None, &request, now()).await;
     }
+    // Alibaba-signed requests: accepted, replayed, forged. Neither the
+    // secret, nor a signature, nor a nonce may show.
+    let fixture_key = AccessKeyId::parse(SIGNED_KEY).unwrap();
+    let sealer = MemorySealer::new();
+    store
+        .put_access_key(&AccessKeyRecord {
+            sealed_secret: sealer
+                .seal(&fixture_key, SIGNED_SECRET.as_bytes())
+                .await
+                .unwrap(),
+            id: fixture_key,
+            account: rtc_usage::domain::ids::AccountId::parse(OWNER).unwrap(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    let secrets = SecretCache::new(sealer);
+    let signed = fixture("apigw-http-alibaba-signed.json");
+    let mut forged = signed.clone();
+    forged["headers"]["authorization"] = json!(
+        "ACS3-HMAC-SHA256 Credential=RTCU7Q2M9X4K1B8N3V6C5Z0L,SignedHeaders=host,Signature=0badc0ffee"
+    );
+    for event in [&signed, &signed, &forged] {
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        http::serve(&store, &secrets, None, &request, at("2026-11-23T10:00:00Z")).await;
+    }
     let broken = rtc_usage::store::dynamo::DynamoStore::new(client(), "missing-table");
     http::handle(
         &broken,
@@ -131,4 +169,14 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         )
     );
     assert!(lines.iter().any(|l| l["message"] == "store read failed"));
+    let signed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["message"] == "signed request refused")
+        .filter_map(|l| l["code"].as_str())
+        .collect();
+    assert_eq!(
+        signed,
+        ["SignatureNonceUsed", "SignatureDoesNotMatch"],
+        "{text}"
+    );
 }

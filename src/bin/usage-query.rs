@@ -1,18 +1,28 @@
-//! `usage-query`: API Gateway → `DescribeLiveRtcRecordUsageData`.
+//! `usage-query`: API Gateway → the usage API (`DescribeLiveRtcRecordUsageData`
+//! and the usage page's actions, IAM or Alibaba-signed) and the usage console.
 
 use lambda_http::{Error, Request, run, service_fn};
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::entry::{config::Config, http, logging};
+use rtc_usage::entry::{config, config::Config, http, logging};
+use rtc_usage::secrets::SecretCache;
+use rtc_usage::secrets::kms::KmsSealer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init();
     let config = Config::from_env()?;
-    let store = config.dynamo_store().await;
+    let sdk = config::sdk_config().await;
+    let store = config.dynamo_store_with(&sdk);
+    // AccessKey secrets, opened once per key for the life of this instance.
+    let secrets = SecretCache::new(KmsSealer::opener(aws_sdk_kms::Client::new(&sdk)));
     let dev_caller = config.dev_caller.as_ref();
     run(service_fn(|request: Request| {
-        let store = &store;
-        async move { Ok::<_, Error>(http::handle(store, dev_caller, &request, UtcMillis::now()).await) }
+        let (store, secrets) = (&store, &secrets);
+        async move {
+            Ok::<_, Error>(
+                http::serve(store, secrets, dev_caller, &request, UtcMillis::now()).await,
+            )
+        }
     }))
     .await
 }

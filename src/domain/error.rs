@@ -7,6 +7,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     ForbiddenRam,
+    InvalidAccessKeyIdNotFound,
+    SignatureDoesNotMatch,
+    InvalidTimeStampExpired,
+    SignatureNonceUsed,
+    ThrottlingUser,
     MissingParameter,
     InvalidActionNotFound,
     InvalidStartTimeMalformed,
@@ -27,8 +32,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order the validation reaches them.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::ForbiddenRam,
+        ErrorCode::InvalidAccessKeyIdNotFound,
+        ErrorCode::SignatureDoesNotMatch,
+        ErrorCode::InvalidTimeStampExpired,
+        ErrorCode::SignatureNonceUsed,
+        ErrorCode::ThrottlingUser,
         ErrorCode::MissingParameter,
         ErrorCode::InvalidActionNotFound,
         ErrorCode::InvalidStartTimeMalformed,
@@ -50,6 +60,11 @@ impl ErrorCode {
     pub fn code(self) -> &'static str {
         match self {
             ErrorCode::ForbiddenRam => "Forbidden.RAM",
+            ErrorCode::InvalidAccessKeyIdNotFound => "InvalidAccessKeyId.NotFound",
+            ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            ErrorCode::InvalidTimeStampExpired => "InvalidTimeStamp.Expired",
+            ErrorCode::SignatureNonceUsed => "SignatureNonceUsed",
+            ErrorCode::ThrottlingUser => "Throttling.User",
             ErrorCode::MissingParameter => "MissingParameter",
             ErrorCode::InvalidActionNotFound => "InvalidAction.NotFound",
             ErrorCode::InvalidStartTimeMalformed => "InvalidStartTime.Malformed",
@@ -74,6 +89,9 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::ForbiddenRam => 403,
+            ErrorCode::InvalidAccessKeyIdNotFound => 403,
+            ErrorCode::SignatureDoesNotMatch => 403,
+            ErrorCode::ThrottlingUser => 429,
             ErrorCode::InvalidActionNotFound => 404,
             ErrorCode::InternalError => 500,
             _ => 400,
@@ -84,6 +102,21 @@ impl ErrorCode {
         match self {
             ErrorCode::ForbiddenRam => {
                 "Sign the request with AWS Signature Version 4 credentials of the account that owns the app."
+            }
+            ErrorCode::InvalidAccessKeyIdNotFound => {
+                "Use an AccessKey ID issued for your account that has not been revoked."
+            }
+            ErrorCode::SignatureDoesNotMatch => {
+                "Sign the request with the AccessKey secret issued with its AccessKey ID, as Alibaba Cloud's SDKs do (ACS3-HMAC-SHA256, or HMAC-SHA1 signature version 1.0)."
+            }
+            ErrorCode::InvalidTimeStampExpired => {
+                "Set x-acs-date or Timestamp to the current UTC time as YYYY-MM-DDThh:mm:ssZ, at most 15 minutes off."
+            }
+            ErrorCode::SignatureNonceUsed => {
+                "Use a new random nonce (x-acs-signature-nonce or SignatureNonce) for every request."
+            }
+            ErrorCode::ThrottlingUser => {
+                "Send at most 10 requests per second with one AccessKey, and retry later."
             }
             ErrorCode::MissingParameter => {
                 "Supply Action and every parameter the action requires, each non-empty."
@@ -135,6 +168,9 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// How to fix it: the code's own sentence, unless the refusal needs a
+    /// more precise one.
+    recommend: &'static str,
 }
 
 impl ApiError {
@@ -143,6 +179,13 @@ impl ApiError {
             ErrorCode::ForbiddenRam => {
                 "User not authorized to operate on the specified resource: the request carries no AWS account identity."
             }
+            ErrorCode::InvalidAccessKeyIdNotFound => "Specified access key is not found.",
+            ErrorCode::SignatureDoesNotMatch => {
+                "Specified signature is not matched with our calculation."
+            }
+            ErrorCode::InvalidTimeStampExpired => "Specified time stamp or date value is expired.",
+            ErrorCode::SignatureNonceUsed => "Specified signature nonce was used already.",
+            ErrorCode::ThrottlingUser => "Request was denied due to user flow control.",
             ErrorCode::MissingParameter => "A mandatory parameter is not supplied.",
             ErrorCode::InvalidActionNotFound => {
                 "Specified api is not found, please check your url and method."
@@ -181,6 +224,17 @@ impl ApiError {
         ApiError {
             code,
             message: message.to_owned(),
+            recommend: code.recommend(),
+        }
+    }
+
+    /// `Forbidden.RAM` on the Alibaba-signed API: the request carries no
+    /// AccessKey signature, and an AWS signature would not help there.
+    pub fn unsigned() -> Self {
+        ApiError {
+            code: ErrorCode::ForbiddenRam,
+            message: "User not authorized to operate on the specified resource: the request carries no AccessKey signature.".to_owned(),
+            recommend: "Sign the request with an AccessKey issued for your account (ACS3-HMAC-SHA256 or HMAC-SHA1 signature version 1.0), as Alibaba Cloud's SDKs do.",
         }
     }
 
@@ -191,11 +245,12 @@ impl ApiError {
             message: format!(
                 "The input parameter \"{parameter}\" that is mandatory for processing this request is not supplied."
             ),
+            recommend: ErrorCode::MissingParameter.recommend(),
         }
     }
 
     pub fn recommend(&self) -> &'static str {
-        self.code.recommend()
+        self.recommend
     }
 }
 
@@ -222,7 +277,7 @@ mod tests {
             assert!(error.recommend().ends_with('.'), "{code:?}");
             assert!(!error.message.contains("{"), "{code:?}");
             assert!(
-                [400, 403, 404, 500].contains(&code.http_status()),
+                [400, 403, 404, 429, 500].contains(&code.http_status()),
                 "{code:?}"
             );
         }
@@ -275,10 +330,40 @@ mod tests {
     #[test]
     fn statuses_other_than_400() {
         assert_eq!(ErrorCode::ForbiddenRam.http_status(), 403);
+        assert_eq!(ErrorCode::InvalidAccessKeyIdNotFound.http_status(), 403);
+        assert_eq!(ErrorCode::SignatureDoesNotMatch.http_status(), 403);
+        assert_eq!(ErrorCode::ThrottlingUser.http_status(), 429);
         assert_eq!(ErrorCode::InvalidActionNotFound.http_status(), 404);
         assert_eq!(ErrorCode::InternalError.http_status(), 500);
         let others = ErrorCode::ALL.iter().filter(|c| c.http_status() == 400);
-        assert_eq!(others.count(), ErrorCode::ALL.len() - 3);
+        assert_eq!(others.count(), ErrorCode::ALL.len() - 6);
+    }
+
+    #[test]
+    fn the_alibaba_signature_codes() {
+        let cases = [
+            (
+                ErrorCode::InvalidAccessKeyIdNotFound,
+                "InvalidAccessKeyId.NotFound",
+                403,
+            ),
+            (
+                ErrorCode::SignatureDoesNotMatch,
+                "SignatureDoesNotMatch",
+                403,
+            ),
+            (
+                ErrorCode::InvalidTimeStampExpired,
+                "InvalidTimeStamp.Expired",
+                400,
+            ),
+            (ErrorCode::SignatureNonceUsed, "SignatureNonceUsed", 400),
+            (ErrorCode::ThrottlingUser, "Throttling.User", 429),
+        ];
+        for (code, text, status) in cases {
+            assert_eq!(code.code(), text);
+            assert_eq!(code.http_status(), status, "{text}");
+        }
     }
 
     #[test]

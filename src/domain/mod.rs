@@ -1,6 +1,7 @@
 //! The core: everything about usage that is true whatever stores or serves it.
 //! No AWS types, no I/O, no clock reads (callers pass `now`).
 
+pub mod access_key;
 pub mod class;
 pub mod commit;
 pub mod deduction;
@@ -11,6 +12,7 @@ pub mod ids;
 pub mod query;
 pub mod retention;
 pub mod rollup;
+pub mod signature;
 pub mod storage;
 pub mod time;
 pub mod usage;

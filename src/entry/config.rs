@@ -78,10 +78,22 @@ impl Config {
     /// credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`) from the
     /// environment; retries as [`sdk_retry_config`] says.
     pub async fn dynamo_store(&self) -> DynamoStore {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(sdk_retry_config())
-            .load()
-            .await;
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &self.table_name)
+        self.dynamo_store_with(&sdk_config().await)
     }
+
+    /// The DynamoDB store over an SDK configuration already loaded.
+    pub fn dynamo_store_with(&self, sdk: &aws_config::SdkConfig) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &self.table_name)
+    }
+}
+
+/// The SDK's standard configuration — region, credentials and each
+/// service's endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_KMS`)
+/// from the environment — with the project's retries. Loaded once per
+/// function instance, shared by its clients.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(sdk_retry_config())
+        .load()
+        .await
 }

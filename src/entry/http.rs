@@ -5,10 +5,14 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::{self, CsvFile};
 use crate::domain::ids::AccountId;
 use crate::domain::query::QueryParams;
+use crate::domain::signature::{HttpRequest, Scheme};
 use crate::domain::time::UtcMillis;
 use crate::entry::console::{self, Route};
+use crate::secrets::{SecretCache, SecretSealer};
 use crate::service::query::{Answer, answer};
+use crate::service::signed;
 use crate::store::UsageStore;
+use crate::store::access_keys::AccessKeyStore;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -76,24 +80,33 @@ pub fn caller_of(request: &Request, route: Route) -> Caller {
 /// `x-acs-action` header when `Action` is absent. Any other body is not
 /// parameters and is ignored.
 pub fn params_of(request: &Request) -> QueryParams {
-    let query = request
+    let (pairs, action_header) = parameters(request);
+    QueryParams::from_pairs(pairs).with_action_header(action_header)
+}
+
+/// The parameters as `(name, value)` pairs (query string, then form body),
+/// and the values of the `x-acs-action` header.
+fn parameters(request: &Request) -> (Vec<(String, String)>, Vec<&str>) {
+    let mut pairs: Vec<(String, String)> = request
         .query_string_parameters_ref()
         .into_iter()
         .flat_map(|q| q.iter())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
-    let form = form_body(request).map(|body| {
-        form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect::<Vec<_>>()
-    });
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    if let Some(body) = form_body(request) {
+        pairs.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
     let action_header = request
         .headers()
         .get_all(ACTION_HEADER)
         .iter()
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    QueryParams::from_pairs(query.chain(form.into_iter().flatten()))
-        .with_action_header(action_header)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    (pairs, action_header)
 }
+
+/// The parameter that names the action.
+const ACTION: &str = "Action";
 
 /// Where Alibaba's V3 signature puts the action.
 const ACTION_HEADER: &str = "x-acs-action";
@@ -111,10 +124,16 @@ fn form_body(request: &Request) -> Option<&[u8]> {
     if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return None;
     }
+    Some(body_bytes(request))
+}
+
+/// The request's body as bytes (API Gateway may have base64-encoded it;
+/// `lambda_http` decodes that).
+fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
-        Body::Text(text) => Some(text.as_bytes()),
-        Body::Binary(bytes) => Some(bytes),
-        _ => None,
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
     }
 }
 
@@ -135,7 +154,101 @@ pub async fn handle<S: UsageStore>(
     if caller.account.is_none() {
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }
-    let params = params_of(request);
+    respond(store, &caller, params_of(request), now).await
+}
+
+/// Answers a request on the Alibaba-signed API (contract section 9): the
+/// caller is the account of the AccessKey whose signature the request
+/// carries, checked before any usage rule; nothing else names a caller here,
+/// not even the development caller.
+pub async fn handle_signed<S, K>(
+    store: &S,
+    secrets: &SecretCache<K>,
+    request: &Request,
+    now: UtcMillis,
+) -> Response<Body>
+where
+    S: UsageStore + AccessKeyStore,
+    K: SecretSealer,
+{
+    let mut caller = caller_of(request, Route::Api);
+    caller.account = None;
+    let headers: Vec<(&str, &str)> = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let view = HttpRequest {
+        method: request.method().as_str(),
+        path: request.raw_http_path(),
+        raw_query: request.uri().query().unwrap_or_default(),
+        headers,
+        body: body_bytes(request),
+    };
+    let signed = match signed::authenticate(store, secrets, &view, now).await {
+        Ok(signed) => signed,
+        Err(error) => {
+            tracing::info!(
+                request_id = %caller.request_id,
+                status = error.code.http_status(),
+                code = error.code.code(),
+                "signed request refused"
+            );
+            return error_response(&caller, &error);
+        }
+    };
+    caller.account = Some(signed.account.as_str().to_owned());
+    let (pairs, action_header) = parameters(request);
+    // The RPC signature covers the parameters but no header: its action
+    // must be a signed `Action` parameter, so that an unsigned
+    // `x-acs-action` can refuse the request but never choose what it does.
+    if signed.scheme == Scheme::RpcHmacSha1
+        && !pairs.iter().any(|(k, v)| k == ACTION && !v.is_empty())
+    {
+        return error_response(&caller, &ApiError::missing(ACTION));
+    }
+    let params = QueryParams::from_pairs(pairs).with_action_header(action_header);
+    respond(store, &caller, params, now).await
+}
+
+/// Answers one request of whichever API it came through.
+pub async fn serve<S, K>(
+    store: &S,
+    secrets: &SecretCache<K>,
+    dev_caller: Option<&AccountId>,
+    request: &Request,
+    now: UtcMillis,
+) -> Response<Body>
+where
+    S: UsageStore + AccessKeyStore,
+    K: SecretSealer,
+{
+    if is_alibaba_signed_api(request) {
+        handle_signed(store, secrets, request, now).await
+    } else {
+        handle(store, dev_caller, request, now).await
+    }
+}
+
+/// The stage variable that marks the API whose requests must carry an
+/// Alibaba AccessKey signature (template.yaml sets it on that API's stage).
+pub const CALLER_AUTHENTICATION_VARIABLE: &str = "callerAuthentication";
+pub const ALIBABA_SIGNATURE: &str = "AlibabaSignature";
+
+pub fn is_alibaba_signed_api(request: &Request) -> bool {
+    request
+        .stage_variables_ref()
+        .and_then(|v| v.first(CALLER_AUTHENTICATION_VARIABLE))
+        == Some(ALIBABA_SIGNATURE)
+}
+
+/// The usage API's answer to `caller`, as HTTP.
+async fn respond<S: UsageStore>(
+    store: &S,
+    caller: &Caller,
+    params: QueryParams,
+    now: UtcMillis,
+) -> Response<Body> {
     let answered = answer(
         store,
         caller.account.as_deref(),
@@ -173,7 +286,7 @@ pub async fn handle<S: UsageStore>(
                 code = error.code.code(),
                 "usage query refused"
             );
-            error_response(&caller, &error)
+            error_response(caller, &error)
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod ingest;
 pub mod query;
 pub mod rollup;
 pub mod settle;
+pub mod signed;
 #[cfg(test)]
 mod tests;
 pub mod usage;

@@ -2,6 +2,7 @@
 //! calls fail: refused before anything happened (unavailable, throttled), or
 //! applied but reported as failed (a timeout after the commit). Used by the
 //! exactly-once tests, the soak and the benchmark; deterministic per seed.
+//! It wraps the AccessKeys' port too.
 
 use super::*;
 use std::sync::Mutex;
@@ -247,6 +248,47 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         to: UtcMillis,
     ) -> StoreResult<Readings> {
         self.read(self.inner.measurements(app, since, from, to))
+            .await
+    }
+}
+
+/// The AccessKeys' operations fail the same ways: reads before anything
+/// happened; writes before, or after they landed.
+impl<S: UsageStore + AccessKeyStore> AccessKeyStore for FaultyStore<S> {
+    async fn put_access_key(&self, record: &AccessKeyRecord) -> StoreResult<()> {
+        self.write(self.inner.put_access_key(record)).await
+    }
+    async fn access_key(
+        &self,
+        id: &crate::domain::access_key::AccessKeyId,
+    ) -> StoreResult<Option<StoredAccessKey>> {
+        self.read(self.inner.access_key(id)).await
+    }
+    async fn revoke_access_key(
+        &self,
+        id: &crate::domain::access_key::AccessKeyId,
+        at: UtcMillis,
+    ) -> StoreResult<bool> {
+        self.write(self.inner.revoke_access_key(id, at)).await
+    }
+    async fn use_nonce(
+        &self,
+        key: &crate::domain::access_key::AccessKeyId,
+        nonce: &str,
+        until: UtcMillis,
+        now: UtcMillis,
+    ) -> StoreResult<bool> {
+        self.write(self.inner.use_nonce(key, nonce, until, now))
+            .await
+    }
+    async fn count_request(
+        &self,
+        key: &crate::domain::access_key::AccessKeyId,
+        second: i64,
+        limit: u32,
+        now: UtcMillis,
+    ) -> StoreResult<bool> {
+        self.write(self.inner.count_request(key, second, limit, now))
             .await
     }
 }

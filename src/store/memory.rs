@@ -3,7 +3,9 @@
 //! unit tests of the services. Never the only proof: the integration tests
 //! run the same services against a real DynamoDB API.
 
+use super::access_keys::{nonce_expired, nonce_expiry_second};
 use super::*;
+use crate::domain::access_key::AccessKeyId;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
 use crate::domain::storage::Reading;
@@ -33,6 +35,12 @@ struct State {
     counted: HashSet<EventKey>,
     /// Storage readings per app, in the order DynamoDB keeps them.
     measurements: BTreeSet<(AppId, Reading)>,
+    access_keys: HashMap<AccessKeyId, StoredAccessKey>,
+    /// Used nonces per AccessKey, with their expiry as DynamoDB stores it
+    /// (whole seconds); expired ones stay until overwritten, as under TTL.
+    nonces: HashMap<(AccessKeyId, String), i64>,
+    /// Requests counted per AccessKey and epoch second.
+    requests: HashMap<(AccessKeyId, i64), u32>,
 }
 
 impl State {
@@ -473,6 +481,82 @@ impl UsageStore for MemoryStore {
             } else {
                 Vec::new()
             },
+        }))
+    }
+}
+
+impl AccessKeyStore for MemoryStore {
+    async fn put_access_key(&self, record: &AccessKeyRecord) -> StoreResult<()> {
+        self.with(|s| {
+            if s.access_keys.contains_key(&record.id) {
+                return Err(StoreError::Conflict(format!(
+                    "an AccessKey with id {} exists; nothing was written",
+                    record.id
+                )));
+            }
+            let stored = StoredAccessKey {
+                record: record.clone(),
+                status: AccessKeyStatus::Active,
+            };
+            s.access_keys.insert(record.id.clone(), stored);
+            Ok(())
+        })
+    }
+
+    async fn access_key(&self, id: &AccessKeyId) -> StoreResult<Option<StoredAccessKey>> {
+        Ok(self.with(|s| s.access_keys.get(id).cloned()))
+    }
+
+    async fn revoke_access_key(&self, id: &AccessKeyId, at: UtcMillis) -> StoreResult<bool> {
+        Ok(self.with(|s| match s.access_keys.get_mut(id) {
+            None => false,
+            Some(key) => {
+                if key.status == AccessKeyStatus::Active {
+                    key.status = AccessKeyStatus::Revoked { at };
+                }
+                true
+            }
+        }))
+    }
+
+    async fn use_nonce(
+        &self,
+        key: &AccessKeyId,
+        nonce: &str,
+        until: UtcMillis,
+        now: UtcMillis,
+    ) -> StoreResult<bool> {
+        Ok(self.with(|s| {
+            let entry = s.nonces.entry((key.clone(), nonce.to_owned()));
+            match entry {
+                std::collections::hash_map::Entry::Occupied(mut used) => {
+                    if !nonce_expired(*used.get(), now) {
+                        return false;
+                    }
+                    used.insert(nonce_expiry_second(until));
+                }
+                std::collections::hash_map::Entry::Vacant(fresh) => {
+                    fresh.insert(nonce_expiry_second(until));
+                }
+            }
+            true
+        }))
+    }
+
+    async fn count_request(
+        &self,
+        key: &AccessKeyId,
+        second: i64,
+        limit: u32,
+        _now: UtcMillis,
+    ) -> StoreResult<bool> {
+        Ok(self.with(|s| {
+            let counted = s.requests.entry((key.clone(), second)).or_default();
+            if *counted >= limit {
+                return false;
+            }
+            *counted += 1;
+            true
         }))
     }
 }

@@ -2,7 +2,9 @@
 //! `dynamo` is the production adapter; `memory` a fast in-process stand-in
 //! for unit tests; `faulty` wraps either to inject failures. The last two are
 //! test support: built for tests and with the `testkit` feature only.
+//! [`access_keys`] is the AccessKeys' port, which both stores implement too.
 
+pub mod access_keys;
 pub mod dynamo;
 #[cfg(any(test, feature = "testkit"))]
 pub mod faulty;
@@ -19,6 +21,8 @@ use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
+
+pub use access_keys::{AccessKeyRecord, AccessKeyStatus, AccessKeyStore, StoredAccessKey};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

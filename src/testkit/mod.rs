@@ -1,11 +1,15 @@
 //! Test support, never in the Lambda binaries (feature `testkit`): Amazon's
-//! DynamoDB Local for tests, the benchmark, the soak and local runs, and the
-//! tables of `template.yaml`.
+//! DynamoDB Local for tests, the benchmark, the soak and local runs, the
+//! tables of `template.yaml`, moto's server as a local KMS for tests, and
+//! a signer of Alibaba-signed requests.
 
+pub mod alibaba_signer;
 mod local_dynamo;
+mod local_kms;
 pub mod template;
 
 pub use local_dynamo::LocalDynamo;
+pub use local_kms::LocalKms;
 
 use crate::domain::ids::{AccountId, AppId};
 use crate::store::UsageStore;

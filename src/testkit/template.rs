@@ -63,10 +63,20 @@ pub enum EnvValue {
     TableRef(String),
 }
 
+/// An HTTP API (`AWS::Serverless::HttpApi`): the stage variables its
+/// `$default` stage hands the function with every request, which a local
+/// stand-in for the API must hand it too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpApiSpec {
+    pub logical_id: String,
+    pub stage_variables: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Template {
     pub tables: Vec<TableSpec>,
     pub functions: Vec<FunctionSpec>,
+    pub http_apis: Vec<HttpApiSpec>,
 }
 
 impl Template {
@@ -92,6 +102,7 @@ impl Template {
             .and_then(|f| f.get("Environment"));
         let mut tables = Vec::new();
         let mut functions = Vec::new();
+        let mut http_apis = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or("a resource id is not a string")?;
             let within = |e: Error| format!("{id}: {e}");
@@ -101,6 +112,9 @@ impl Template {
                 }
                 Some("AWS::Serverless::Function") => {
                     functions.push(function(id, resource, global_env).map_err(within)?)
+                }
+                Some("AWS::Serverless::HttpApi") => {
+                    http_apis.push(http_api(id, resource.get("Properties")).map_err(within)?)
                 }
                 _ => {}
             }
@@ -114,7 +128,11 @@ impl Template {
                 }
             }
         }
-        Ok(Template { tables, functions })
+        Ok(Template {
+            tables,
+            functions,
+            http_apis,
+        })
     }
 
     pub fn table(&self, logical_id: &str) -> Option<&TableSpec> {
@@ -168,6 +186,31 @@ fn key_schema(value: Option<&Value>) -> Result<Vec<(String, KeyType)>, Error> {
             Ok((name.to_owned(), kind))
         })
         .collect()
+}
+
+/// Stage variables are plain strings here; anything else (an intrinsic
+/// function) could not be handed over locally, so it is refused.
+fn http_api(id: &str, properties: Option<&Value>) -> Result<HttpApiSpec, Error> {
+    let mut stage_variables = BTreeMap::new();
+    if let Some(variables) = properties.and_then(|p| p.get("StageVariables")) {
+        let variables = variables
+            .as_mapping()
+            .ok_or("StageVariables is not a mapping")?;
+        for (name, value) in variables {
+            let name = name
+                .as_str()
+                .ok_or("a stage variable name is not a string")?;
+            let value = match value {
+                Value::String(text) => text,
+                _ => return Err(format!("stage variable {name} is not a plain string")),
+            };
+            stage_variables.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    Ok(HttpApiSpec {
+        logical_id: id.to_owned(),
+        stage_variables,
+    })
 }
 
 fn table(id: &str, properties: Option<&Value>) -> Result<TableSpec, Error> {
@@ -410,6 +453,40 @@ mod tests {
             .collect();
         binaries.sort();
         assert_eq!(binaries, ["usage-ingest", "usage-query", "usage-rollup"]);
+        let apis: Vec<(&str, Vec<(&str, &str)>)> = template
+            .http_apis
+            .iter()
+            .map(|api| {
+                let variables = api
+                    .stage_variables
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                (api.logical_id.as_str(), variables)
+            })
+            .collect();
+        assert_eq!(
+            apis,
+            [(
+                "AlibabaApi",
+                vec![("callerAuthentication", "AlibabaSignature")]
+            )]
+        );
+    }
+
+    #[test]
+    fn stage_variables_must_be_plain_strings() {
+        let with = |variables: &str| {
+            Template::parse(&format!(
+                "Resources:\n  A:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      StageVariables: {variables}\n"
+            ))
+        };
+        assert_eq!(
+            with("{a: b}").unwrap().http_apis[0].stage_variables["a"],
+            "b"
+        );
+        assert!(with("{a: !Ref X}").is_err());
+        assert!(with("[a]").is_err());
     }
 
     #[test]

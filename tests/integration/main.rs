@@ -1,6 +1,7 @@
 //! Integration tests: the services and Lambda entry points against a real
 //! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
+mod access_keys;
 mod classes;
 mod console;
 mod exact_json;
@@ -13,6 +14,7 @@ mod recording_oracle;
 mod rollup;
 mod sdk_requests;
 mod settle;
+mod signed;
 mod storage;
 mod store_contract;
 mod support;

@@ -5,6 +5,7 @@
 //! the fast store cannot drift from the real one unnoticed.
 
 use crate::support::*;
+use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::domain::commit::{CommitGroup, HourAdd};
 use rtc_usage::domain::event::EventKey;
 use rtc_usage::domain::ids::{AccountId, AppId};
@@ -661,6 +662,221 @@ async fn storage_measurements(store: impl UsageStore) {
     );
 }
 
+fn access_key_id(n: u32) -> AccessKeyId {
+    AccessKeyId::parse(&format!("RTCU{n:020}")).unwrap()
+}
+
+fn access_key(n: u32, account_id: &str) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: access_key_id(n),
+        account: account(account_id),
+        // Every byte value, as a KMS ciphertext may hold.
+        sealed_secret: (0..=255u8).rev().chain([n as u8]).collect(),
+        created_at: now(),
+    }
+}
+
+async fn access_keys_are_stored_once(store: impl AccessKeyStore) {
+    let (a, b) = (access_key(1, OWNER), access_key(2, OTHER_ACCOUNT));
+    assert_eq!(store.access_key(&a.id).await.unwrap(), None);
+    store.put_access_key(&a).await.unwrap();
+    store.put_access_key(&b).await.unwrap();
+    let active = |record: &AccessKeyRecord| StoredAccessKey {
+        record: record.clone(),
+        status: AccessKeyStatus::Active,
+    };
+    assert_eq!(store.access_key(&a.id).await.unwrap(), Some(active(&a)));
+    assert_eq!(store.access_key(&b.id).await.unwrap(), Some(active(&b)));
+    // The same id again, with anything in it: refused, nothing written.
+    let mut again = access_key(1, OTHER_ACCOUNT);
+    again.sealed_secret = vec![1, 2, 3];
+    for attempt in [again, a.clone()] {
+        assert!(
+            matches!(
+                store.put_access_key(&attempt).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{attempt:?}"
+        );
+    }
+    assert_eq!(store.access_key(&a.id).await.unwrap(), Some(active(&a)));
+    // A revoked key's id is taken too.
+    store.revoke_access_key(&a.id, now()).await.unwrap();
+    assert!(matches!(
+        store.put_access_key(&access_key(1, OWNER)).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn revoking_an_access_key_is_idempotent(store: impl AccessKeyStore) {
+    let (a, b) = (access_key(1, OWNER), access_key(2, OWNER));
+    store.put_access_key(&a).await.unwrap();
+    store.put_access_key(&b).await.unwrap();
+    let first = now().plus_ms(1_000);
+    assert!(store.revoke_access_key(&a.id, first).await.unwrap());
+    let revoked = StoredAccessKey {
+        record: a.clone(),
+        status: AccessKeyStatus::Revoked { at: first },
+    };
+    assert_eq!(
+        store.access_key(&a.id).await.unwrap(),
+        Some(revoked.clone())
+    );
+    assert!(!store.access_key(&a.id).await.unwrap().unwrap().is_active());
+    assert!(
+        store
+            .revoke_access_key(&a.id, first.plus_ms(60_000))
+            .await
+            .unwrap(),
+        "revoking again: the key exists"
+    );
+    assert_eq!(
+        store.access_key(&a.id).await.unwrap(),
+        Some(revoked),
+        "the first revocation's instant stays"
+    );
+    assert!(
+        store.access_key(&b.id).await.unwrap().unwrap().is_active(),
+        "other keys are untouched"
+    );
+    let unknown = access_key_id(3);
+    assert!(!store.revoke_access_key(&unknown, first).await.unwrap());
+    assert_eq!(
+        store.access_key(&unknown).await.unwrap(),
+        None,
+        "revoking an unknown key writes nothing"
+    );
+}
+
+async fn a_nonce_is_fresh_once(store: impl AccessKeyStore) {
+    let (a, b) = (access_key_id(1), access_key_id(2));
+    let until = retention::nonce_expiry(now(), now());
+    assert!(store.use_nonce(&a, "n-1", until, now()).await.unwrap());
+    assert!(!store.use_nonce(&a, "n-1", until, now()).await.unwrap());
+    assert!(
+        !store
+            .use_nonce(&a, "n-1", until.plus_ms(3_600_000), now().plus_ms(60_000))
+            .await
+            .unwrap(),
+        "still used a minute later, whatever the new expiry"
+    );
+    assert!(
+        store.use_nonce(&b, "n-1", until, now()).await.unwrap(),
+        "another key's same nonce is its own"
+    );
+    assert!(store.use_nonce(&a, "n-2", until, now()).await.unwrap());
+    // Nonces are caller-chosen text: any of it is a fixed-size key.
+    let huge = "ň".repeat(50_000);
+    for nonce in ["", "#", "NONCE#RTCU", "\u{0}\u{1f}", "e\u{301}", "é", &huge] {
+        assert!(
+            store.use_nonce(&a, nonce, until, now()).await.unwrap(),
+            "{nonce:?}"
+        );
+        assert!(
+            !store.use_nonce(&a, nonce, until, now()).await.unwrap(),
+            "{nonce:?}"
+        );
+    }
+}
+
+async fn a_used_nonce_is_fresh_again_once_expired(store: impl AccessKeyStore) {
+    let key = access_key_id(1);
+    // An item whose expiry has passed (TTL deletes it lazily, days later).
+    assert!(
+        store
+            .use_nonce(&key, "old", now().minus_ms(60_000), now())
+            .await
+            .unwrap()
+    );
+    let until = retention::nonce_expiry(now(), now());
+    assert!(
+        store.use_nonce(&key, "old", until, now()).await.unwrap(),
+        "an expired use counts as none"
+    );
+    assert!(!store.use_nonce(&key, "old", until, now()).await.unwrap());
+    // The edges: storage keeps expiry in whole seconds, rounded up, so a
+    // nonce is in use through its expiry's second and fresh from the next.
+    let edge = now().plus_ms(500); // not on a whole second
+    assert!(store.use_nonce(&key, "edge", edge, now()).await.unwrap());
+    for at in [edge.minus_ms(1), edge, edge.plus_ms(499)] {
+        assert!(
+            !store.use_nonce(&key, "edge", until, at).await.unwrap(),
+            "{at:?}"
+        );
+    }
+    assert!(
+        store
+            .use_nonce(&key, "edge", until, edge.plus_ms(500))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_nonce(&key, "edge", until, edge.plus_ms(500))
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_uses_of_a_nonce_find_it_fresh_once(store: impl AccessKeyStore + 'static) {
+    let store = std::sync::Arc::new(store);
+    let until = retention::nonce_expiry(now(), now());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .use_nonce(&access_key_id(1), "race", until, now())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut fresh = 0;
+    for task in tasks {
+        fresh += usize::from(task.await.unwrap());
+    }
+    assert_eq!(fresh, 1);
+}
+
+async fn requests_are_counted_up_to_the_limit_per_second(store: impl AccessKeyStore) {
+    let (a, b) = (access_key_id(1), access_key_id(2));
+    let second = now().0 / 1000;
+    for i in 0..10 {
+        assert!(
+            store.count_request(&a, second, 10, now()).await.unwrap(),
+            "{i}"
+        );
+    }
+    assert!(!store.count_request(&a, second, 10, now()).await.unwrap());
+    assert!(!store.count_request(&a, second, 10, now()).await.unwrap());
+    assert!(
+        store.count_request(&a, second, 11, now()).await.unwrap(),
+        "the refused ones were not counted"
+    );
+    assert!(
+        store
+            .count_request(&a, second + 1, 10, now().plus_ms(1_000))
+            .await
+            .unwrap(),
+        "the next second starts over"
+    );
+    assert!(
+        store.count_request(&b, second, 10, now()).await.unwrap(),
+        "per key"
+    );
+    assert!(!store.count_request(&b, second + 5, 0, now()).await.unwrap());
+    // Concurrent requests in one second: exactly the limit counted.
+    let counts = (0..16).map(|_| store.count_request(&b, second + 7, 10, now()));
+    let counted = futures::future::join_all(counts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|counted| *counted)
+        .count();
+    assert_eq!(counted, 10);
+}
+
 /// Runs every case against a new memory store and a new DynamoDB table.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -694,4 +910,10 @@ contract!(
     day_snapshot,
     write_day_is_conditional_on_the_change_counter,
     storage_measurements,
+    access_keys_are_stored_once,
+    revoking_an_access_key_is_idempotent,
+    a_nonce_is_fresh_once,
+    a_used_nonce_is_fresh_again_once_expired,
+    concurrent_uses_of_a_nonce_find_it_fresh_once,
+    requests_are_counted_up_to_the_limit_per_second,
 );

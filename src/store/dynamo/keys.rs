@@ -15,13 +15,20 @@
 //! | deduction state | `APP#{appId}` | `AV#L#S` |
 //! | user mark | `AVU#{appId}#{YYYY-MM-DD}#{classId}#{I or P}` | digest of the user id |
 //! | storage measurement | `APP#{appId}` | `STO#M#{epoch ms, 15 digits}#{bytes, 16 digits}` |
+//! | AccessKey | `AK#{accessKeyId}` | `AK` |
+//! | nonce used with an AccessKey | `NONCE#{accessKeyId}#{SHA-256 of the nonce, hex}` | `NONCE` |
+//! | an AccessKey's requests in one second | `RATE#{accessKeyId}#{epoch second}` | `RATE` |
 //!
 //! An app's hours (and days, and rows) are one contiguous, sortable key
 //! range, so a 31-day query is one `Query` page. User marks have partitions
 //! of their own: they are written once per user and row, never read by a
 //! query, and would otherwise grow the app's partition with its audience.
+//! AccessKeys, nonces and request counters are each an item of their own
+//! partition: each is read or written alone, by its whole key, and a
+//! key's traffic spreads over a new partition key per nonce and per second.
 
 use super::item::{Item, s};
+use crate::domain::access_key::AccessKeyId;
 use crate::domain::class::UsageType;
 use crate::domain::commit::{RowKey, UserMark};
 use crate::domain::event::EventKey;
@@ -288,6 +295,84 @@ pub fn measurement_of(item: &Item) -> StoreResult<Reading> {
         .ok_or_else(|| StoreError::Corrupt("storage measurement key".into()))
 }
 
+const ACCESS_KEY_PREFIX: &str = "AK#";
+pub const ACCESS_KEY_SK: &str = "AK";
+const NONCE_PREFIX: &str = "NONCE#";
+pub const NONCE_SK: &str = "NONCE";
+const RATE_PREFIX: &str = "RATE#";
+pub const RATE_SK: &str = "RATE";
+
+pub fn access_key_key(id: &AccessKeyId) -> Item {
+    key(format!("{ACCESS_KEY_PREFIX}{id}"), ACCESS_KEY_SK)
+}
+
+/// The AccessKey of an AccessKey item, from its key.
+pub fn access_key_of(item: &Item) -> StoreResult<AccessKeyId> {
+    Some(item)
+        .filter(|item| attr(item, SK) == Some(ACCESS_KEY_SK))
+        .and_then(|item| attr(item, PK))
+        .and_then(|pk| pk.strip_prefix(ACCESS_KEY_PREFIX))
+        .and_then(AccessKeyId::parse)
+        .ok_or_else(|| StoreError::Corrupt("access key item key".into()))
+}
+
+/// A nonce's key: the nonce as its SHA-256 digest. A nonce is whatever
+/// text the caller chose; as a digest it is always 64 hex characters, so a
+/// huge nonce (DynamoDB refuses partition keys over 2,048 bytes) or one
+/// holding `#` or odd Unicode can neither fail the write nor alias another
+/// key, and the item stays far under 1 KB (one write unit).
+pub fn nonce_key(id: &AccessKeyId, nonce: &str) -> Item {
+    key(
+        format!("{NONCE_PREFIX}{id}#{}", nonce_digest(nonce)),
+        NONCE_SK,
+    )
+}
+
+/// SHA-256 of the nonce's UTF-8 bytes, lowercase hex.
+pub fn nonce_digest(nonce: &str) -> String {
+    Sha256::digest(nonce.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The AccessKey and nonce digest of a nonce item, from its key.
+pub fn nonce_of(item: &Item) -> StoreResult<(AccessKeyId, String)> {
+    Some(item)
+        .filter(|item| attr(item, SK) == Some(NONCE_SK))
+        .and_then(|item| attr(item, PK))
+        .and_then(|pk| pk.strip_prefix(NONCE_PREFIX))
+        .and_then(|rest| rest.split_once('#'))
+        .filter(|(_, digest)| {
+            digest.len() == 64
+                && digest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .and_then(|(id, digest)| Some((AccessKeyId::parse(id)?, digest.to_owned())))
+        .ok_or_else(|| StoreError::Corrupt("nonce item key".into()))
+}
+
+pub fn rate_key(id: &AccessKeyId, second: i64) -> Item {
+    key(format!("{RATE_PREFIX}{id}#{second}"), RATE_SK)
+}
+
+/// The AccessKey and epoch second of a request counter, from its key.
+pub fn rate_of(item: &Item) -> StoreResult<(AccessKeyId, i64)> {
+    Some(item)
+        .filter(|item| attr(item, SK) == Some(RATE_SK))
+        .and_then(|item| attr(item, PK))
+        .and_then(|pk| pk.strip_prefix(RATE_PREFIX))
+        .and_then(|rest| rest.split_once('#'))
+        .and_then(|(id, second)| {
+            let parsed: i64 = second.parse().ok()?;
+            // Only the form `rate_key` writes: no sign, no leading zeros.
+            (parsed.to_string() == second).then_some(())?;
+            Some((AccessKeyId::parse(id)?, parsed))
+        })
+        .ok_or_else(|| StoreError::Corrupt("request counter key".into()))
+}
+
 /// A primary key.
 pub fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
@@ -352,6 +437,62 @@ mod tests {
         let event = EventKey::of("src", "id");
         assert_eq!(event_of(&key(event_pk(&event), EVENT_SK)), Some(event));
         assert_eq!(usage_day(day), "REC#2024-02-29");
+    }
+
+    #[test]
+    fn access_key_items_round_trip_and_refuse_other_shapes() {
+        let id = AccessKeyId::parse("RTCU0123456789ABCDEFGHIJ").unwrap();
+        assert_eq!(access_key_of(&access_key_key(&id)).unwrap(), id);
+        let item = nonce_key(&id, "a nonce");
+        let (of, digest) = nonce_of(&item).unwrap();
+        assert_eq!((of, digest.len()), (id.clone(), 64));
+        assert_eq!(
+            digest,
+            nonce_digest("a nonce"),
+            "the digest is of the nonce's text"
+        );
+        for second in [0, 1_795_428_000, -1] {
+            assert_eq!(
+                rate_of(&rate_key(&id, second)).unwrap(),
+                (id.clone(), second)
+            );
+        }
+        // One AccessKey's items are each their own partition, and none of
+        // them reads as another kind.
+        let items = [access_key_key(&id), nonce_key(&id, "n"), rate_key(&id, 7)];
+        assert!(nonce_of(&items[0]).is_err() && rate_of(&items[0]).is_err());
+        assert!(access_key_of(&items[1]).is_err() && rate_of(&items[1]).is_err());
+        assert!(access_key_of(&items[2]).is_err() && nonce_of(&items[2]).is_err());
+        for (pk, sk) in [
+            ("AK#LTAI0123456789ABCDEFGHIJ", "AK"),
+            ("AK#RTCU0123456789ABCDEFGHIJ", "NONCE"),
+            ("RATE#RTCU0123456789ABCDEFGHIJ#007", "RATE"),
+            ("RATE#RTCU0123456789ABCDEFGHIJ#+7", "RATE"),
+            ("RATE#RTCU0123456789ABCDEFGHIJ", "RATE"),
+            ("NONCE#RTCU0123456789ABCDEFGHIJ#ABCD", "NONCE"),
+        ] {
+            let item = key(pk.to_owned(), sk);
+            assert!(
+                access_key_of(&item).is_err()
+                    && nonce_of(&item).is_err()
+                    && rate_of(&item).is_err(),
+                "{pk} {sk}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_nonce_is_a_fixed_size_key() {
+        let id = AccessKeyId::parse("RTCU0123456789ABCDEFGHIJ").unwrap();
+        let huge = "x".repeat(100_000);
+        let nonces = ["", "#", "NONCE#RTCU#", "\u{0}", "é", "e\u{301}", &huge];
+        let mut pks = std::collections::BTreeSet::new();
+        for nonce in nonces {
+            let item = nonce_key(&id, nonce);
+            let pk = attr(&item, PK).unwrap().to_owned();
+            assert_eq!(pk.len(), "NONCE#".len() + 24 + 1 + 64, "{nonce:?}");
+            assert!(pks.insert(pk));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`error`]: what a failed request means for its caller;
 //! - `av`: the audio/video requests (classes, packages, rows);
 //! - `storage`: the storage measurements' requests;
+//! - `access_keys`: the AccessKeys' port (keys, nonces, request counters);
 //! - this file: the recording and registration requests, and the trait.
 
 use super::*;
@@ -21,6 +22,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod access_keys;
 mod av;
 mod error;
 pub mod item;

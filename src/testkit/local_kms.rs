@@ -1,0 +1,77 @@
+//! A local AWS KMS for tests: moto's server, started by `scripts/moto_kms.py`
+//! on a free 127.0.0.1 port and stopped when the process that started it
+//! ends (the launcher watches its parent). `./setup` installs it (moto is
+//! pinned in `requirements-dev.txt`).
+
+use crate::secrets::KmsSealer;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+pub struct LocalKms {
+    pub endpoint: String,
+    _server: Child,
+}
+
+impl LocalKms {
+    /// Starts moto's server; fails loudly if it is not installed.
+    pub fn start() -> Self {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut server = Command::new("python3")
+            .arg(repo.join("scripts/moto_kms.py"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto's server (scripts/moto_kms.py)");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("its stdout"))
+            .read_line(&mut line)
+            .expect("read its port");
+        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| {
+            panic!("moto's server did not start (said {line:?}); run ./setup, which installs it")
+        });
+        LocalKms {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _server: server,
+        }
+    }
+
+    /// One server per process, started on first use.
+    pub fn shared() -> &'static LocalKms {
+        static SHARED: OnceLock<LocalKms> = OnceLock::new();
+        SHARED.get_or_init(LocalKms::start)
+    }
+
+    /// A client for it, with the project's retries.
+    pub fn client(&self) -> Client {
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+            .retry_config(crate::entry::config::sdk_retry_config())
+            .endpoint_url(&self.endpoint)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// A new symmetric encryption key (as the template's), its key id.
+    pub async fn create_key(&self) -> String {
+        let out = self
+            .client()
+            .create_key()
+            .description("rtc-usage test: AccessKey secrets")
+            .send()
+            .await
+            .expect("create a KMS key");
+        out.key_metadata.expect("the key's metadata").key_id
+    }
+
+    /// A sealer over a new key, and the key's id.
+    pub async fn fresh_sealer(&self) -> (KmsSealer, String) {
+        let key_id = self.create_key().await;
+        (KmsSealer::new(self.client(), key_id.clone()), key_id)
+    }
+}
