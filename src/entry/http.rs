@@ -187,15 +187,7 @@ where
     };
     let signed = match signed::authenticate(store, secrets, &view, now).await {
         Ok(signed) => signed,
-        Err(error) => {
-            tracing::info!(
-                request_id = %caller.request_id,
-                status = error.code.http_status(),
-                code = error.code.code(),
-                "signed request refused"
-            );
-            return error_response(&caller, &error);
-        }
+        Err(error) => return refused(&caller, &error, "signed request"),
     };
     caller.account = Some(signed.account.as_str().to_owned());
     let (pairs, action_header) = parameters(request);
@@ -279,16 +271,20 @@ async fn respond<S: UsageStore>(
             );
             json_response(200, &body)
         }
-        Err(error) => {
-            tracing::info!(
-                request_id = %caller.request_id,
-                status = error.code.http_status(),
-                code = error.code.code(),
-                "usage query refused"
-            );
-            error_response(caller, &error)
-        }
+        Err(error) => refused(caller, &error, "usage query"),
     }
+}
+
+/// The error's answer, logged as `{what} refused` with the request id,
+/// status and code: what operators need, and nothing the caller sent.
+fn refused(caller: &Caller, error: &ApiError, what: &str) -> Response<Body> {
+    tracing::info!(
+        request_id = %caller.request_id,
+        status = error.code.http_status(),
+        code = error.code.code(),
+        "{what} refused"
+    );
+    error_response(caller, error)
 }
 
 #[derive(Serialize)]

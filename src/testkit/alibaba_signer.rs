@@ -20,10 +20,16 @@ pub fn percent_encode(text: &str) -> String {
 }
 
 /// `name=value&…`, each percent-encoded, in the order given.
-pub fn query_string(pairs: &[(String, String)]) -> String {
+pub fn query_string<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode(k.as_ref()),
+                percent_encode(v.as_ref())
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }

@@ -2,41 +2,27 @@
 //! 127.0.0.1 port and stopped when the process that started it ends (the
 //! launcher watches its parent). `./setup` installs it.
 
+use super::launcher::{Launched, launch};
 use super::template::Template;
 use crate::store::dynamo::{DynamoStore, RequestMeter};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub struct LocalDynamo {
     pub endpoint: String,
-    _server: Child,
+    _launcher: Child,
 }
 
 impl LocalDynamo {
     /// Starts DynamoDB Local; fails loudly if it is not installed.
     pub fn start() -> Self {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut server = Command::new("python3")
-            .arg(repo.join("scripts/dynamodb_local.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start DynamoDB Local (scripts/dynamodb_local.py)");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("its stdout"))
-            .read_line(&mut line)
-            .expect("read its port");
-        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| {
-            panic!("DynamoDB Local did not start (said {line:?}); run ./setup, which installs it")
-        });
+        let Launched { endpoint, launcher } = launch("scripts/dynamodb_local.py", "DynamoDB Local");
         LocalDynamo {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _server: server,
+            endpoint,
+            _launcher: launcher,
         }
     }
 

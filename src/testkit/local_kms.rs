@@ -3,39 +3,25 @@
 //! ends (the launcher watches its parent). `./setup` installs it (moto is
 //! pinned in `requirements-dev.txt`).
 
+use super::launcher::{Launched, launch};
 use crate::secrets::KmsSealer;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 
 pub struct LocalKms {
     pub endpoint: String,
-    _server: Child,
+    _launcher: Child,
 }
 
 impl LocalKms {
     /// Starts moto's server; fails loudly if it is not installed.
     pub fn start() -> Self {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut server = Command::new("python3")
-            .arg(repo.join("scripts/moto_kms.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto's server (scripts/moto_kms.py)");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("its stdout"))
-            .read_line(&mut line)
-            .expect("read its port");
-        let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| {
-            panic!("moto's server did not start (said {line:?}); run ./setup, which installs it")
-        });
+        let Launched { endpoint, launcher } = launch("scripts/moto_kms.py", "moto's server");
         LocalKms {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _server: server,
+            endpoint,
+            _launcher: launcher,
         }
     }
 

@@ -4,6 +4,7 @@
 //! a signer of Alibaba-signed requests.
 
 pub mod alibaba_signer;
+mod launcher;
 mod local_dynamo;
 mod local_kms;
 pub mod template;

@@ -31,7 +31,6 @@ The last line is `N passed, M failed`; the exit status is 1 on any failure.
 """
 import datetime as dt
 import gzip
-import hashlib
 import json
 import os
 import random
@@ -39,15 +38,15 @@ import shutil
 import statistics
 import sys
 import time
-import traceback
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
+
+sys.dont_write_bytecode = True  # no tests/__pycache__ in the work tree
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import pysupport  # noqa: E402  (tests/pysupport.py)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -78,20 +77,9 @@ WAIT_MS = 30_000
 # Content-Security-Policy forbids evaluating strings, as Playwright does with
 # a bare expression.)
 DRAWN = "() => Number(document.body.dataset.generation || 0) > 0 && document.body.dataset.state !== 'loading'"
-# Loopback only: a proxy configured in the environment must not see these requests.
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-
-def env(name: str) -> str:
-    value = os.environ.get(name, "").rstrip("/")
-    if not value:
-        sys.exit(f"console_test: {name} is not set; run me as "
-                 "scripts/run-local --then .venv/bin/python tests/browser/console_test.py")
-    return value
-
-
-QUERY_BASE_URL = env("QUERY_BASE_URL")
-LAMBDA_INVOKE_URL = env("LAMBDA_INVOKE_URL")
+QUERY_BASE_URL = pysupport.env("QUERY_BASE_URL", __file__)
+LAMBDA_INVOKE_URL = pysupport.env("LAMBDA_INVOKE_URL", __file__)
 CONSOLE_URL = f"{QUERY_BASE_URL}/console"
 ORIGIN = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(QUERY_BASE_URL))
 
@@ -217,96 +205,33 @@ def usage_events(today: dt.date) -> list:
     return events
 
 
-def sqs_record(event: dict, sent_ms: int) -> dict:
-    """One SQS message as Lambda delivers it (events/sqs-class-batch.json's shape)."""
-    body = json.dumps({"specversion": "1.0", "id": event["id"], "source": event["source"],
-                       "type": event["type"], "time": event["time"], "datacontenttype": "application/json",
-                       "data": event["data"]}, separators=(",", ":"), ensure_ascii=False)
-    message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event['source']}#{event['id']}"))
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"AQEB{message_id.replace('-', '')}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": str(sent_ms),
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": str(sent_ms + 100),
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rtc-usage-events",
-        "awsRegion": "us-east-1",
-    }
-
-
 def ingest(today: dt.date) -> str:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     cutoff = now - dt.timedelta(seconds=30)  # strictly in the past
     events = [e for e in usage_events(today) if e["at"] <= cutoff]
-    url = f"{LAMBDA_INVOKE_URL}/2015-03-31/functions/usage-ingest/invocations"
     started = time.monotonic()
     for offset in range(0, len(events), BATCH):
-        sent_ms = int(time.time() * 1000)
-        batch = {"Records": [sqs_record(e, sent_ms) for e in events[offset:offset + BATCH]]}
-        request = urllib.request.Request(url, data=json.dumps(batch, ensure_ascii=False).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with HTTP.open(request, timeout=300) as response:
-            answer = json.loads(response.read())
-        assert answer == {"batchItemFailures": []}, \
-            f"usage-ingest refused part of batch {offset // BATCH + 1}: {json.dumps(answer)[:2000]}"
+        pysupport.ingest(LAMBDA_INVOKE_URL, events[offset:offset + BATCH], f"batch {offset // BATCH + 1}")
     seconds = time.monotonic() - started
     return f"{len(events)} events in {-(-len(events) // BATCH)} batches, {seconds:.1f} s"
 
 
 # ====================================================================== API ==
-# The local Lambda emulator (cargo lambda watch 1.9.2) now and then answers a
-# function-URL request with HTTP 500 of its own (to urllib with a bare problem
-# document; in the browser Playwright may even show the asset's body): about 1 in 100 of the
-# page's script and CSV answers, never the small or JSON ones. The function's
-# answer to the same request is right every time (asked 600 times through the
-# Invoke API), and every error of the function carries the contract's error
-# body (with its Code). So a 500 without that body is asked again (a few
-# times at most), and counted.
-ATTEMPTS = 5
-emulator_retries = 0
-
-
-def emulator_500(status: int, body) -> bool:
-    if status != 500:
-        return False
-    try:
-        answer = json.loads(body)
-    except (ValueError, TypeError):
-        return True
-    return not (isinstance(answer, dict) and "Code" in answer)
-
-
+# The local emulator's own HTTP 500s are asked again (pysupport says why).
 def retry_emulator_500(route) -> None:
     """Playwright route handler: the request, asked again while the emulator fails it."""
-    global emulator_retries
-    for attempt in range(ATTEMPTS):
+    for attempt in range(pysupport.ATTEMPTS):
         response = route.fetch()
-        if attempt == ATTEMPTS - 1 or not emulator_500(response.status, response.body()):
+        if attempt == pysupport.ATTEMPTS - 1 or not pysupport.emulator_500(response.status, response.body()):
             break
-        emulator_retries += 1
+        pysupport.emulator_retries += 1
     route.fulfill(response=response)
 
 
 def api_raw(params: dict):
     """GET /console/api?params: (HTTP status, body bytes)."""
-    global emulator_retries
     url = f"{QUERY_BASE_URL}/console/api?{urllib.parse.urlencode(params)}"
-    for attempt in range(ATTEMPTS):
-        try:
-            with HTTP.open(url, timeout=300) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        if attempt == ATTEMPTS - 1 or not emulator_500(status, body):
-            return status, body
-        emulator_retries += 1
+    return pysupport.fetch_past_emulator_500("GET", url, timeout=300)
 
 
 def api(params: dict, ok: bool = True) -> dict:
@@ -592,6 +517,15 @@ def page_through(console: Console, window: Window, first_page: dict, everything:
     return seen
 
 
+def expect_service_view(console: Console, window: Window, since: int) -> None:
+    """expect_view, then (but for Storage, which has no details) a few
+    pages on and back, and the download."""
+    first_page = expect_view(console, window, since)
+    if window.service != "Storage":
+        page_through(console, window, first_page, everything=False)
+        expect_download(console, window)
+
+
 def expect_download(console: Console, window: Window) -> None:
     status, expected = api_raw(window.params("ExportUsageDetails"))
     assert status == 200, f"{window}: ExportUsageDetails answered HTTP {status}: {expected[:300]!r}"
@@ -627,10 +561,9 @@ def no_sideways_scroll(console: Console, width: int) -> None:
 def cold_load(browser, url: str, trouble: Trouble):
     """Loads url in a fresh context (a cold cache), without request
     interception (which would disable the cache and add its own latency), until
-    the view is drawn. A load the emulator failed (see EMULATOR_500) is done
-    again. Returns (context, page, the document's response, every response)."""
-    global emulator_retries
-    for attempt in range(ATTEMPTS):
+    the view is drawn. A load the emulator failed (see pysupport's emulator_500)
+    is done again. Returns (context, page, the document's response, every response)."""
+    for attempt in range(pysupport.ATTEMPTS):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         seen = Trouble()
@@ -646,8 +579,8 @@ def cold_load(browser, url: str, trouble: Trouble):
                 break
             page.wait_for_timeout(50)
         flaked = any(r.status == 500 and emulator_500_seen(r) for r in responses)
-        if flaked and attempt < ATTEMPTS - 1:
-            emulator_retries += 1
+        if flaked and attempt < pysupport.ATTEMPTS - 1:
+            pysupport.emulator_retries += 1
             context.close()
             continue
         trouble.items += seen.items
@@ -660,7 +593,7 @@ def emulator_500_seen(response) -> bool:
         body = response.body()
     except Exception:  # no body kept
         body = None
-    return emulator_500(response.status, body)
+    return pysupport.emulator_500(response.status, body)
 
 
 def page_weight(browser, trouble: Trouble) -> str:
@@ -703,27 +636,15 @@ def main() -> int:
     day = dt.timedelta(days=1)
     last_30 = (today - 29 * day, today)
     custom_31 = (today - 30 * day, today)
-    passed, failed, figures = 0, 0, []
+    checks, figures = pysupport.Checks(), []
 
     # --figures (scripts/bench): the data, the two figures and the page's
     # trouble check only.
     figures_only = "--figures" in sys.argv[1:]
 
     def check(name: str, test) -> None:
-        nonlocal passed, failed
-        if figures_only and not name.startswith(FIGURE_CHECKS):
-            return
-        started = time.monotonic()
-        try:
-            result = test()
-            passed += 1
-            extra = f": {result}" if isinstance(result, str) else ""
-            print(f"ok   {name} ({time.monotonic() - started:.1f} s){extra}", flush=True)
-        except Exception as error:  # an assertion, a timeout or a broken page: one failure, go on
-            failed += 1
-            print(f"FAIL {name}: {error}", flush=True)
-            if not isinstance(error, AssertionError):
-                traceback.print_exc()
+        if not figures_only or name.startswith(FIGURE_CHECKS):
+            checks.run(name, test)
 
     check("usage-ingest accepts app-busy's usage", lambda: ingest(today))
 
@@ -794,11 +715,7 @@ def main() -> int:
                 console = busy["console"]
                 since = len(console.requests)
                 console.select("#service", service)
-                window = Window(APP, service, *last_30)
-                first_page = expect_view(console, window, since)
-                if service != "Storage":
-                    page_through(console, window, first_page, everything=False)
-                    expect_download(console, window)
+                expect_service_view(console, Window(APP, service, *last_30), since)
                 no_markup(console, f"{APP} {service}")
             return test
 
@@ -814,11 +731,7 @@ def main() -> int:
                     console.custom(*custom_31)
                 else:  # the custom range stays when the service changes
                     console.select("#service", service)
-                window = Window(APP, service, *custom_31)
-                first_page = expect_view(console, window, since)
-                if service != "Storage":
-                    page_through(console, window, first_page, everything=False)
-                    expect_download(console, window)
+                expect_service_view(console, Window(APP, service, *custom_31), since)
 
         check(f"{APP} custom range {custom_31[0]}..{custom_31[1]} (31 days), every service", busy_custom)
 
@@ -892,10 +805,9 @@ def main() -> int:
 
     for line in figures:
         print(line)
-    if emulator_retries:
-        print(f"(asked again after the local emulator's own HTTP 500: {emulator_retries})")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    if pysupport.emulator_retries:
+        print(f"(asked again after the local emulator's own HTTP 500: {pysupport.emulator_retries})")
+    return checks.summary()
 
 
 if __name__ == "__main__":

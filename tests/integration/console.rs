@@ -14,8 +14,9 @@ const CONSOLE_PAGE: &str = "apigw-rest-console-page.json";
 const OWNER_APP: &str = "owner-app";
 const OTHER_APP: &str = "other-app";
 
-/// OWNER and OTHER_ACCOUNT each own one app.
-async fn world() -> DynamoStore {
+/// OWNER and OTHER_ACCOUNT each own one app; the console route's sample
+/// request (OWNER's claim), to change.
+async fn world() -> (DynamoStore, Value) {
     let store = fresh_store().await;
     for (app, account) in [(OWNER_APP, OWNER), (OTHER_APP, OTHER_ACCOUNT)] {
         store
@@ -26,11 +27,15 @@ async fn world() -> DynamoStore {
             .await
             .unwrap();
     }
-    store
+    (store, fixture(CONSOLE_API))
 }
 
 fn claims(event: &mut Value) -> &mut Value {
     &mut event["requestContext"]["authorizer"]["claims"]
+}
+
+fn iam_account(event: &mut Value) -> &mut Value {
+    &mut event["requestContext"]["identity"]["accountId"]
 }
 
 async fn ask(store: &DynamoStore, event: &Value, dev_caller: Option<&AccountId>) -> Answer {
@@ -69,8 +74,7 @@ async fn the_sample_payload_is_a_cognito_request_on_the_console_route() {
 /// The claim names the caller on the console's data route.
 #[tokio::test]
 async fn a_cognito_claim_is_the_caller_on_the_console_route() {
-    let store = world().await;
-    let mut event = fixture(CONSOLE_API);
+    let (store, mut event) = world().await;
     assert_eq!(apps(&ask(&store, &event, None).await), [OWNER_APP]);
     *claims(&mut event) = json!({"custom:accountId": OTHER_ACCOUNT, "token_use": "id"});
     assert_eq!(apps(&ask(&store, &event, None).await), [OTHER_APP]);
@@ -80,32 +84,29 @@ async fn a_cognito_claim_is_the_caller_on_the_console_route() {
 /// request has no caller.
 #[tokio::test]
 async fn the_same_claim_on_the_iam_route_is_ignored() {
-    let store = world().await;
-    let mut event = fixture(CONSOLE_API);
+    let (store, mut event) = world().await;
     event["resource"] = json!("/");
     event["path"] = json!("/");
     event["requestContext"]["resourcePath"] = json!("/");
     event["requestContext"]["path"] = json!("/Prod/");
     assert_forbidden(&ask(&store, &event, None).await);
     // An IAM identity there is the caller, whatever the claim says.
-    event["requestContext"]["identity"]["accountId"] = json!(OTHER_ACCOUNT);
+    *iam_account(&mut event) = json!(OTHER_ACCOUNT);
     assert_eq!(apps(&ask(&store, &event, None).await), [OTHER_APP]);
 }
 
 /// A claim never overrides an IAM identity, even on the console route.
 #[tokio::test]
 async fn a_claim_never_overrides_an_iam_identity() {
-    let store = world().await;
-    let mut event = fixture(CONSOLE_API);
-    event["requestContext"]["identity"]["accountId"] = json!(OTHER_ACCOUNT);
+    let (store, mut event) = world().await;
+    *iam_account(&mut event) = json!(OTHER_ACCOUNT);
     assert_eq!(apps(&ask(&store, &event, None).await), [OTHER_APP]);
 }
 
 /// Without a claim, an IAM identity or a development caller: 403.
 #[tokio::test]
 async fn a_missing_or_malformed_identity_is_refused() {
-    let store = world().await;
-    let mut event = fixture(CONSOLE_API);
+    let (store, mut event) = world().await;
     let malformed = [
         json!(null),
         json!(""),
@@ -136,8 +137,7 @@ async fn a_missing_or_malformed_identity_is_refused() {
 /// account's app is refused like an unknown one.
 #[tokio::test]
 async fn the_console_route_keeps_the_apis_rules() {
-    let store = world().await;
-    let mut event = fixture(CONSOLE_API);
+    let (store, mut event) = world().await;
     let mut refusals = Vec::new();
     for app in [OTHER_APP, "no-such-app"] {
         let query = json!({"Action": "DescribeUsagePackages", "AppId": app});

@@ -10,6 +10,7 @@ use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::testkit::alibaba_signer::{percent_encode, query_string};
 use serde_json::{Value, json};
 
 /// app-1 (OWNER) with the fixture's recordings and class; app-2 of another account.
@@ -99,14 +100,6 @@ const SHAPES: [Shape; 6] = [
     Shape::PostFormHeader,
 ];
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 fn set_header(api: Api, event: &mut Value, name: &str, value: &str) {
     event["headers"][name] = json!(value);
     if api == Api::Rest {
@@ -155,7 +148,7 @@ fn shaped(api: Api, shape: Shape, pairs: &[(&str, &str)]) -> Value {
         set_method(api, &mut event, "POST");
     }
     if !body.is_empty() || matches!(shape, Shape::PostFormHeader) {
-        let text = form(&body);
+        let text = query_string(&body);
         set_header(
             api,
             &mut event,
@@ -247,7 +240,9 @@ async fn a_name_in_both_query_and_body_is_a_repeat() {
             event["queryStringParameters"] = Value::Object(query);
             match api {
                 Api::Rest => event["multiValueQueryStringParameters"] = json!({ name: [value] }),
-                Api::Http => event["rawQueryString"] = json!(format!("{}={}", name, encode(value))),
+                Api::Http => {
+                    event["rawQueryString"] = json!(format!("{}={}", name, percent_encode(value)))
+                }
             }
             let (got, text) = send(&store, &event).await;
             let body: Value = serde_json::from_str(&text).unwrap();

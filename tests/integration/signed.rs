@@ -99,6 +99,23 @@ impl Signing {
             nonce: nonce.to_owned(),
         }
     }
+
+    /// The owner's key signed with a secret that is not its own.
+    fn forged(at: UtcMillis, nonce: &str) -> Self {
+        Signing {
+            secret: OTHER_SECRET,
+            ..Signing::owner(at, nonce)
+        }
+    }
+
+    /// OTHER_ACCOUNT's key.
+    fn other(at: UtcMillis, nonce: &str) -> Self {
+        Signing {
+            key: OTHER_KEY,
+            secret: OTHER_SECRET,
+            ..Signing::owner(at, nonce)
+        }
+    }
 }
 
 /// The payload of an RPC-signed request: the action's parameters and the
@@ -212,10 +229,9 @@ fn assert_refused(a: &Answer, status: u16, code: &str) {
 /// The IAM API's answer to the same parameters, without its RequestId.
 async fn iam_answer(world: &World, pairs: &[(&str, &str)]) -> Value {
     let request = api_request(Api::Http, pairs, Some(OWNER));
-    let mut a = answer(http::handle(&world.store, None, &request, now()).await);
+    let a = answer(http::handle(&world.store, None, &request, now()).await);
     assert_eq!(a.status, 200, "{}", a.text);
-    a.body.as_object_mut().unwrap().remove("RequestId");
-    a.body
+    without_request_id(&a)
 }
 
 fn without_request_id(a: &Answer) -> Value {
@@ -304,12 +320,7 @@ async fn refusals_answer_in_the_contracts_order() {
     // No signature at all: 403 Forbidden.RAM, the development caller unused.
     let unsigned = {
         let mut event = base_event("GET");
-        event["rawQueryString"] = json!(query_string(
-            &QUERY
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<Vec<_>>()
-        ));
+        event["rawQueryString"] = json!(query_string(&QUERY));
         event
     };
     let a = send(&world, &unsigned, t).await;
@@ -402,10 +413,7 @@ async fn refusals_answer_in_the_contracts_order() {
 async fn a_nonce_is_used_once_and_only_by_a_verified_request() {
     let world = world().await;
     let t = now();
-    let forged = Signing {
-        secret: OTHER_SECRET,
-        ..Signing::owner(t, "shared-nonce")
-    };
+    let forged = Signing::forged(t, "shared-nonce");
     assert_refused(
         &send(&world, &rpc_event("GET", &QUERY, &forged), t).await,
         403,
@@ -427,11 +435,7 @@ async fn a_nonce_is_used_once_and_only_by_a_verified_request() {
     let acs3 = acs3_event("GET", &QUERY, &Signing::owner(t, "shared-nonce"));
     assert_refused(&send(&world, &acs3, t).await, 400, "SignatureNonceUsed");
     // Another key's same nonce is its own.
-    let other = Signing {
-        key: OTHER_KEY,
-        secret: OTHER_SECRET,
-        ..Signing::owner(t, "shared-nonce")
-    };
+    let other = Signing::other(t, "shared-nonce");
     let a = send(
         &world,
         &rpc_event("GET", &[("Action", "DescribeApps")], &other),
@@ -457,10 +461,7 @@ async fn the_eleventh_request_within_a_second_is_throttled() {
     let second = UtcMillis(now().0 - now().0.rem_euclid(1000));
     let apps = [("Action", "DescribeApps")];
     for i in 0..5 {
-        let forged = Signing {
-            secret: OTHER_SECRET,
-            ..Signing::owner(second, &format!("forged-{i}"))
-        };
+        let forged = Signing::forged(second, &format!("forged-{i}"));
         let a = send(&world, &rpc_event("GET", &apps, &forged), second.plus_ms(i)).await;
         assert_refused(&a, 403, "SignatureDoesNotMatch");
     }
@@ -482,11 +483,7 @@ async fn the_eleventh_request_within_a_second_is_throttled() {
     )
     .await;
     assert_refused(&eleventh, 429, "Throttling.User");
-    let other = Signing {
-        key: OTHER_KEY,
-        secret: OTHER_SECRET,
-        ..Signing::owner(at, "other-key")
-    };
+    let other = Signing::other(at, "other-key");
     assert_eq!(
         send(&world, &rpc_event("GET", &apps, &other), at)
             .await
@@ -509,11 +506,7 @@ async fn the_eleventh_request_within_a_second_is_throttled() {
 async fn another_accounts_app_answers_like_an_unknown_app() {
     let world = world().await;
     let t = now();
-    let other = Signing {
-        key: OTHER_KEY,
-        secret: OTHER_SECRET,
-        ..Signing::owner(t, "theirs")
-    };
+    let other = Signing::other(t, "theirs");
     let theirs = send(&world, &rpc_event("GET", &QUERY, &other), t).await;
     let mut unknown_query = QUERY;
     unknown_query[1] = ("AppId", "no-such-app");

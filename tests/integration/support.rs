@@ -7,6 +7,7 @@ use lambda_http::Request;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter};
 use rtc_usage::testkit::LocalDynamo;
+use rtc_usage::testkit::alibaba_signer::query_string;
 use serde_json::Value;
 use std::path::Path;
 
@@ -88,11 +89,7 @@ pub fn api_event(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Val
                 account.map_or(Value::Null, |a| Value::String(a.to_owned()));
         }
         Api::Http => {
-            let raw: Vec<String> = pairs
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                .collect();
-            event["rawQueryString"] = Value::String(raw.join("&"));
+            event["rawQueryString"] = Value::String(query_string(pairs));
             event["queryStringParameters"] = Value::Object(single);
             match account {
                 Some(a) => {
@@ -109,18 +106,6 @@ pub fn api_event(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Val
         }
     }
     event
-}
-
-/// Percent-encodes everything but unreserved characters, as clients do.
-pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub fn query_pairs<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {

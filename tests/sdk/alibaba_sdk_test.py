@@ -42,16 +42,12 @@ import hmac
 from http.client import HTTPConnection
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import traceback
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -61,6 +57,10 @@ from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.exceptions import ClientException
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException
+
+sys.dont_write_bytecode = True  # no tests/__pycache__ in the work tree
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import pysupport  # noqa: E402  (tests/pysupport.py)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTION = "DescribeLiveRtcRecordUsageData"
@@ -72,39 +72,28 @@ RATE = 10  # requests per second and AccessKey (section 9)
 # One signed request per key every so often: the checks that are not about
 # the rate must never meet it.
 PACE_SECONDS = 0.12
-# Loopback only: a proxy configured in the environment must not see these requests.
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-
-def env(name: str) -> str:
-    value = os.environ.get(name, "").rstrip("/")
-    if not value:
-        sys.exit(f"alibaba_sdk_test: {name} is not set; run me as "
-                 "scripts/run-local --then .venv/bin/python tests/sdk/alibaba_sdk_test.py")
-    return value
-
-
-ALIBABA_API_URL = env("ALIBABA_API_URL")
-QUERY_BASE_URL = env("QUERY_BASE_URL")
-LAMBDA_INVOKE_URL = env("LAMBDA_INVOKE_URL")
+ALIBABA_API_URL = pysupport.env("ALIBABA_API_URL", __file__)
+QUERY_BASE_URL = pysupport.env("QUERY_BASE_URL", __file__)
+LAMBDA_INVOKE_URL = pysupport.env("LAMBDA_INVOKE_URL", __file__)
 for _name in ("USAGE_TABLE_NAME", "ACCESS_KEY_KMS_KEY_ID", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"):
-    env(_name)
+    pysupport.env(_name, __file__)
 ENDPOINT = urllib.parse.urlsplit(ALIBABA_API_URL).netloc  # 127.0.0.1:PORT, as a caller configures it
 
 
 # ================================================================ plumbing ==
-def send_http(method: str, url: str, body: bytes = None, headers: dict = None, timeout: float = 60):
-    """(HTTP status, parsed JSON body or raw bytes); an error status is an answer too."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with HTTP.open(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+def parsed(answer: tuple) -> tuple:
+    """(HTTP status, parsed JSON body or raw bytes)."""
+    status, raw = answer
     try:
         return status, json.loads(raw)
     except ValueError:
         return status, raw
+
+
+def send_http(method: str, url: str, body: bytes = None, headers: dict = None):
+    """(HTTP status, parsed JSON body or raw bytes); an error status is an answer too."""
+    return parsed(pysupport.fetch(method, url, body=body, headers=headers))
 
 
 def query_string(params: dict) -> str:
@@ -113,13 +102,10 @@ def query_string(params: dict) -> str:
 
 def iam_query(params: dict) -> tuple:
     """The same query through the IAM route (the development caller stands
-    in), retrying the local emulator's own rare 500s (a 500 without the
-    contract's error body, see tests/browser/console_test.py)."""
-    for _ in range(5):
-        status, answer = send_http("GET", f"{QUERY_BASE_URL}/?{query_string({'Action': ACTION, **params})}")
-        if not (status == 500 and not (isinstance(answer, dict) and "Code" in answer)):
-            break
-    return status, answer
+    in), asked again after the local emulator's own rare 500s (a 500 without
+    the contract's error body, see tests/pysupport.py)."""
+    url = f"{QUERY_BASE_URL}/?{query_string({'Action': ACTION, **params})}"
+    return parsed(pysupport.fetch_past_emulator_500("GET", url))
 
 
 class Pacer:
@@ -293,25 +279,6 @@ def assert_raw(answer: tuple, status: int, code: str = None) -> None:
 
 
 # ================================================================== ingest ==
-def sqs_record(event: dict, sent_ms: int) -> dict:
-    """One SQS message as Lambda delivers it (events/sqs-usage-batch.json's shape)."""
-    body = json.dumps({"specversion": "1.0", "datacontenttype": "application/json", **event},
-                      separators=(",", ":"), ensure_ascii=False)
-    message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event['source']}#{event['id']}"))
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"AQEB{message_id.replace('-', '')}",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(sent_ms),
-                       "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent_ms + 100)},
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rtc-usage-events",
-        "awsRegion": "us-east-1",
-    }
-
-
 # Usage with millisecond boundaries in today's first hour (UTC): V720
 # 00:00:01.100 .. 00:00:13.445 (12.345 s) and audio 00:00:20.000 .. 00:00:20.999
 # (0.999 s). Past at any time of the day: end times may be up to 5 minutes ahead.
@@ -326,12 +293,7 @@ def ingest_fractional(today: dt.date) -> str:
                "data": {"appId": APP, "recordMode": "0", **media,
                         "startTime": f"{today}T{start}Z", "endTime": f"{today}T{end}Z"}}
               for name, media, start, end in FRACTIONAL]
-    sent_ms = int(time.time() * 1000)
-    batch = {"Records": [sqs_record(e, sent_ms) for e in events]}
-    status, answer = send_http("POST", f"{LAMBDA_INVOKE_URL}/2015-03-31/functions/usage-ingest/invocations",
-                          body=json.dumps(batch).encode(), headers={"Content-Type": "application/json"},
-                          timeout=300)
-    assert status == 200 and answer == {"batchItemFailures": []}, f"usage-ingest answered {status}: {answer}"
+    pysupport.ingest(LAMBDA_INVOKE_URL, events)
     return ", ".join(f"{e['data']['startTime']} .. {e['data']['endTime']}" for e in events)
 
 
@@ -427,21 +389,8 @@ def main() -> int:
     today = now.date()
     yesterday = today - dt.timedelta(days=1)
     tomorrow = today + dt.timedelta(days=1)
-    passed, failed, figures = 0, 0, []
-
-    def check(name: str, test) -> None:
-        nonlocal passed, failed
-        started = time.monotonic()
-        try:
-            result = test()
-            passed += 1
-            extra = f": {result}" if isinstance(result, str) else ""
-            print(f"ok   {name} ({time.monotonic() - started:.1f} s){extra}", flush=True)
-        except Exception as error:  # an assertion or a broken call: one failure, go on
-            failed += 1
-            print(f"FAIL {name}: {error}", flush=True)
-            if not isinstance(error, AssertionError):
-                traceback.print_exc()
+    checks, figures = pysupport.Checks(), []
+    check = checks.run
 
     keys = {}
 
@@ -451,8 +400,7 @@ def main() -> int:
 
     check("usage-keys issues two AccessKeys for 111122223333 and one for another account", issue_all)
     if len(keys) < 3:
-        print(f"{passed} passed, {failed + 1} failed")
-        return 1
+        return checks.summary(not_run=1)
     a, b, other = keys["a"], keys["b"], keys["other"]
     check("usage-ingest accepts usage with millisecond boundaries (today's first hour)",
           lambda: ingest_fractional(today))
@@ -637,8 +585,7 @@ def main() -> int:
     print()
     for figure in figures:
         print(figure)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -125,6 +125,14 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
+/// The vector `name`.
+fn case_named(name: &str) -> Case {
+    cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no vector {name}"))
+}
+
 /// Whether the request verifies with `secret`, from start to end.
 fn accepts(request: &Owned, secret: &str) -> bool {
     let view = request.view();
@@ -230,10 +238,7 @@ fn the_acs3_canonical_request_is_the_sdks() {
     // `Utils.get_authorization`'s canonical request for `acs3_post_query`,
     // printed by the SDK from the captured request's decoded parameters.
     let expected = "POST\n/\nAppId=app%20%C3%BCn%C3%AF%2A~%2B%2F%20%E6%B5%8B%E8%AF%95%20a%3Db%26c%25&EndTime=2026-11-20T12%3A00%3A00Z&Interval=3600&RecordMode=0&StartTime=2026-11-20T10%3A00%3A00Z\naccept:application/json\nhost:127.0.0.1:39845\nuser-agent:AlibabaCloud (Linux; x86_64) Python/3.11.7 Core/0.4.3 TeaDSL/2\nx-acs-action:DescribeLiveRtcRecordUsageData\nx-acs-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\nx-acs-credentials-provider:static_ak\nx-acs-date:2026-11-24T03:36:03Z\nx-acs-signature-nonce:e3926c5ac632a14ff6792f602b7ec1b4\nx-acs-version:2016-11-01\n\naccept;host;user-agent;x-acs-action;x-acs-content-sha256;x-acs-credentials-provider;x-acs-date;x-acs-signature-nonce;x-acs-version\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "acs3_post_query")
-        .unwrap();
+    let case = case_named("acs3_post_query");
     let p = present(&case.request);
     let canonical = acs3::canonical_request(&case.request.view(), &p.signed_headers);
     assert_eq!(canonical.as_deref(), Some(expected));
@@ -244,10 +249,7 @@ fn the_rpc_string_to_sign_is_the_sdks() {
     // `Utils.get_rpcsignature`'s string to sign for `rpc_post_form`, query
     // and body parameters together.
     let expected = "POST&%2F&AccessKeyId%3DFakeKeyIdForVectors01%26Action%3DDescribeLiveRtcRecordUsageData%26AppId%3Dapp%2520%25C3%25BCn%25C3%25AF%252A~%252B%252F%2520%25E6%25B5%258B%25E8%25AF%2595%2520a%253Db%2526c%2525%26EndTime%3D2026-11-20T12%253A00%253A00Z%26Format%3Djson%26Interval%3D3600%26RecordMode%3D0%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D423ba55755904029780fd3cea3d436ab%26SignatureVersion%3D1.0%26StartTime%3D2026-11-20T10%253A00%253A00Z%26Timestamp%3D2026-11-24T03%253A36%253A03Z%26Version%3D2016-11-01";
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "rpc_post_form")
-        .unwrap();
+    let case = case_named("rpc_post_form");
     assert_eq!(rpc::string_to_sign(&case.request.view()), expected);
 }
 
@@ -371,13 +373,7 @@ fn acs3_must_sign_host_every_x_acs_header_and_content_type() {
         let resign = |request: &mut Owned, signed: &[String]| {
             let canonical = acs3::canonical_request(&request.view(), signed).unwrap();
             let signature = acs3::sign(&canonical, &case.secret).unwrap();
-            let authorization = format!(
-                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={}",
-                case.access_key_id,
-                signed.join(";"),
-                encoding::hex_lower(&signature)
-            );
-            request.set_header("authorization", &authorization);
+            set_authorization(request, &case, signed, &encoding::hex_lower(&signature));
         };
 
         // Re-signing with the SDK's own list gives the SDK's own header.
@@ -438,16 +434,21 @@ fn acs3_must_sign_host_every_x_acs_header_and_content_type() {
     }
 }
 
+/// An ACS3 `Authorization` of `case`'s key, naming `signed`, with
+/// `signature` (hex).
+fn set_authorization(request: &mut Owned, case: &Case, signed: &[String], signature: &str) {
+    let authorization = format!(
+        "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={signature}",
+        case.access_key_id,
+        signed.join(";"),
+    );
+    request.set_header("authorization", &authorization);
+}
+
 /// An `Authorization` naming `signed`, with any signature: nothing can
 /// sign a header that is not there.
 fn resign_absent(request: &mut Owned, case: &Case, signed: &[String]) {
-    let authorization = format!(
-        "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={}",
-        case.access_key_id,
-        signed.join(";"),
-        "0".repeat(64)
-    );
-    request.set_header("authorization", &authorization);
+    set_authorization(request, case, signed, &"0".repeat(64));
     assert!(acs3::canonical_request(&request.view(), signed).is_none());
 }
 
@@ -465,10 +466,7 @@ fn repeated_header_values_are_sorted_and_comma_joined_like_the_sdk() {
     // What `get_canonicalized_headers` does with a name given twice: each
     // value trimmed, sorted, joined with `,`: the same with API Gateway's one
     // comma-joined entry as with two entries.
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "acs3_get_query")
-        .unwrap();
+    let case = case_named("acs3_get_query");
     let p = present(&case.request);
     let mut two = case.request.clone();
     two.headers.push(("user-agent".into(), " Extra/1 ".into()));
@@ -763,10 +761,7 @@ fn fifteen_minutes_either_way_and_not_a_millisecond_more() {
 
 #[test]
 fn a_missing_or_unreadable_timestamp_is_read_but_never_within_the_window() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "acs3_get_query")
-        .unwrap();
+    let case = case_named("acs3_get_query");
     for date in [
         "",
         "2026-11-24 03:36:03",
@@ -784,10 +779,7 @@ fn a_missing_or_unreadable_timestamp_is_read_but_never_within_the_window() {
     request.headers.retain(|(n, _)| n != "x-acs-date");
     assert_eq!(present(&request).timestamp, None);
 
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "rpc_get_query")
-        .unwrap();
+    let case = case_named("rpc_get_query");
     let mut request = case.request.clone();
     let pairs: Vec<Pair> = form_pairs(request.raw_query.as_bytes())
         .into_iter()
@@ -799,22 +791,15 @@ fn a_missing_or_unreadable_timestamp_is_read_but_never_within_the_window() {
 
 // ------------------------------------------------------------- refusals
 
-fn acs3_case() -> Case {
-    cases()
-        .into_iter()
-        .find(|c| c.name == "acs3_get_query")
-        .unwrap()
-}
-
 fn with_authorization(value: &str) -> Result<Option<Presented>, SignatureError> {
-    let mut request = acs3_case().request;
+    let mut request = case_named("acs3_get_query").request;
     request.set_header("authorization", value);
     presented(&request.view())
 }
 
 #[test]
 fn unsigned_requests_present_nothing() {
-    let case = acs3_case();
+    let case = case_named("acs3_get_query");
     // The SDK's anonymous call: date, nonce and hash headers, no Authorization.
     let mut request = case.request.clone();
     request.headers.retain(|(n, _)| n != "authorization");
@@ -999,7 +984,7 @@ fn malformed_authorization_headers() {
         assert_eq!(with_authorization(&value), Err(error), "{shown}");
     }
     // Spaces around fields are tolerated: the SDK's header with `, `.
-    let case = acs3_case();
+    let case = case_named("acs3_get_query");
     let sdk = case
         .request
         .header("authorization")
@@ -1012,7 +997,7 @@ fn malformed_authorization_headers() {
 
 #[test]
 fn repeated_or_missing_signature_headers() {
-    let case = acs3_case();
+    let case = case_named("acs3_get_query");
     let mut twice = case.request.clone();
     let authorization = twice.header("authorization").unwrap().to_owned();
     twice
@@ -1058,10 +1043,7 @@ fn repeated_or_missing_signature_headers() {
 }
 
 fn rpc_with(change: impl Fn(&mut Vec<Pair>)) -> Result<Option<Presented>, SignatureError> {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "rpc_get_query")
-        .unwrap();
+    let case = case_named("rpc_get_query");
     let mut request = case.request;
     let mut pairs = form_pairs(request.raw_query.as_bytes());
     change(&mut pairs);
@@ -1205,24 +1187,17 @@ fn malformed_rpc_signatures() {
         assert!(!matches!(error.code(), ErrorCode::ForbiddenRam));
     }
     // A request is RPC-signed as soon as any signature parameter is there.
-    for only in [
-        "AccessKeyId",
-        "Signature",
-        "SignatureMethod",
-        "SignatureVersion",
-        "SignatureNonce",
-        "SignatureType",
-    ] {
+    let unsign = |p: &mut Vec<Pair>| {
+        p.retain(|(n, _)| !SIGNATURE_NAMES.contains(&String::from_utf8_lossy(n).as_ref()))
+    };
+    for only in SIGNATURE_NAMES {
         let outcome = rpc_with(|p| {
-            p.retain(|(n, _)| !SIGNATURE_NAMES.contains(&String::from_utf8_lossy(n).as_ref()));
+            unsign(p);
             p.push((only.as_bytes().to_vec(), b"x".to_vec()));
         });
         assert!(!matches!(outcome, Ok(None)), "{only}");
     }
-    let unsigned = rpc_with(|p| {
-        p.retain(|(n, _)| !SIGNATURE_NAMES.contains(&String::from_utf8_lossy(n).as_ref()))
-    });
-    assert_eq!(unsigned, Ok(None));
+    assert_eq!(rpc_with(unsign), Ok(None));
 }
 
 const SIGNATURE_NAMES: [&str; 6] = [
@@ -1236,10 +1211,7 @@ const SIGNATURE_NAMES: [&str; 6] = [
 
 #[test]
 fn rpc_body_parameters_count_only_in_a_form_post() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "rpc_post_form")
-        .unwrap();
+    let case = case_named("rpc_post_form");
     // Without the form type, the body is not parameters: the signed AppId
     // and RecordMode are missing.
     for content_type in ["text/plain", "application/json", "multipart/form-data"] {

@@ -2,7 +2,7 @@
 //! item of its own partition (see the key layout in `keys.rs`).
 
 use super::DynamoStore;
-use super::error::{classify, condition_failed};
+use super::error::{classify, condition_held};
 use super::item::{
     CREATED_AT, EXPIRES_AT, REQUESTS, REVOKED_AT, UpdateExpr, access_key_item, epoch_seconds, n,
     stored_access_key,
@@ -26,13 +26,13 @@ impl AccessKeyStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Err(StoreError::Conflict(format!(
+        if condition_held(result)? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
                 "an AccessKey with id {} exists; nothing was written",
                 record.id
-            ))),
-            Err(err) => Err(classify(err)),
+            )))
         }
     }
 
@@ -69,11 +69,7 @@ impl AccessKeyStore for DynamoStore {
             .set_expression_attribute_values(Some(expr.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(classify(err)),
-        }
+        condition_held(result)
     }
 
     /// One `PutItem`, conditional on no live item: absent, or its expiry
@@ -98,11 +94,7 @@ impl AccessKeyStore for DynamoStore {
             .expression_attribute_values(":now", epoch_seconds(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(classify(err)),
-        }
+        condition_held(result)
     }
 
     /// One `UpdateItem`: `ADD n 1` if `n` is absent or below the limit.
@@ -135,10 +127,6 @@ impl AccessKeyStore for DynamoStore {
             .set_expression_attribute_values(Some(expr.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(classify(err)),
-        }
+        condition_held(result)
     }
 }

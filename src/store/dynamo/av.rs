@@ -3,7 +3,7 @@
 //! delegates here.
 
 use super::DynamoStore;
-use super::error::{built, classify};
+use super::error::{built, classify, condition_held};
 use super::item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, get_n, get_s, n, s};
 use super::keys::*;
 use crate::domain::class::{ClassFact, ClassFactEvent, ClassFacts, Package};
@@ -444,11 +444,11 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(expr.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(WriteDayOutcome::Written),
-            Err(err) if super::error::condition_failed(&err) => Ok(WriteDayOutcome::Changed),
-            Err(err) => Err(classify(err)),
-        }
+        Ok(if condition_held(result)? {
+            WriteDayOutcome::Written
+        } else {
+            WriteDayOutcome::Changed
+        })
     }
 
     pub(super) async fn pending_apps_impl(

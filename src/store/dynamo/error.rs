@@ -1,6 +1,6 @@
 //! What a failed DynamoDB request means for its caller.
 
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreResult};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::CancellationReason;
 use std::fmt::Debug;
@@ -49,6 +49,20 @@ where
 {
     err.as_service_error().and_then(ProvideErrorMetadata::code)
         == Some("ConditionalCheckFailedException")
+}
+
+/// A conditional request's outcome: `true` if it was carried out, `false`
+/// if only its condition did not hold; any other failure classified.
+pub fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> StoreResult<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if condition_failed(&err) => Ok(false),
+        Err(err) => Err(classify(err)),
+    }
 }
 
 /// Why a cancelled transaction was cancelled, when it was not one of its

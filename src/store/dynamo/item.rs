@@ -12,6 +12,7 @@ use crate::store::{
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use std::str::FromStr;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -60,6 +61,17 @@ pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 }
 
 pub fn get_n(item: &Item, name: &str) -> StoreResult<Option<u64>> {
+    number(item, name, || {
+        StoreError::Corrupt(format!("{name} is not a whole number"))
+    })
+}
+
+/// A number attribute as a `T`, if present; `corrupt()` if it is not one.
+fn number<T: FromStr>(
+    item: &Item,
+    name: &str,
+    corrupt: impl FnOnce() -> StoreError,
+) -> StoreResult<Option<T>> {
     match item.get(name) {
         None => Ok(None),
         Some(v) => v
@@ -67,7 +79,7 @@ pub fn get_n(item: &Item, name: &str) -> StoreResult<Option<u64>> {
             .ok()
             .and_then(|t| t.parse().ok())
             .map(Some)
-            .ok_or_else(|| StoreError::Corrupt(format!("{name} is not a whole number"))),
+            .ok_or_else(corrupt),
     }
 }
 
@@ -116,15 +128,7 @@ pub fn access_key_item(record: &AccessKeyRecord) -> Item {
 pub fn stored_access_key(item: &Item) -> StoreResult<StoredAccessKey> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("access key {what}"));
     let millis = |name: &str| -> StoreResult<Option<UtcMillis>> {
-        match item.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_n()
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .map(|ms| Some(UtcMillis(ms)))
-                .ok_or_else(|| corrupt(name)),
-        }
+        Ok(number(item, name, || corrupt(name))?.map(UtcMillis))
     };
     let record = AccessKeyRecord {
         id: access_key_of(item)?,

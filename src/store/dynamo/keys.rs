@@ -302,16 +302,22 @@ pub const NONCE_SK: &str = "NONCE";
 const RATE_PREFIX: &str = "RATE#";
 pub const RATE_SK: &str = "RATE";
 
+/// What follows `prefix` in the partition key of an item whose sort key is
+/// `sk`: the AccessKeys' items are told apart by both.
+fn pk_after<'a>(item: &'a Item, sk: &str, prefix: &str) -> Option<&'a str> {
+    Some(item)
+        .filter(|item| attr(item, SK) == Some(sk))
+        .and_then(|item| attr(item, PK))
+        .and_then(|pk| pk.strip_prefix(prefix))
+}
+
 pub fn access_key_key(id: &AccessKeyId) -> Item {
     key(format!("{ACCESS_KEY_PREFIX}{id}"), ACCESS_KEY_SK)
 }
 
 /// The AccessKey of an AccessKey item, from its key.
 pub fn access_key_of(item: &Item) -> StoreResult<AccessKeyId> {
-    Some(item)
-        .filter(|item| attr(item, SK) == Some(ACCESS_KEY_SK))
-        .and_then(|item| attr(item, PK))
-        .and_then(|pk| pk.strip_prefix(ACCESS_KEY_PREFIX))
+    pk_after(item, ACCESS_KEY_SK, ACCESS_KEY_PREFIX)
         .and_then(AccessKeyId::parse)
         .ok_or_else(|| StoreError::Corrupt("access key item key".into()))
 }
@@ -338,10 +344,7 @@ pub fn nonce_digest(nonce: &str) -> String {
 
 /// The AccessKey and nonce digest of a nonce item, from its key.
 pub fn nonce_of(item: &Item) -> StoreResult<(AccessKeyId, String)> {
-    Some(item)
-        .filter(|item| attr(item, SK) == Some(NONCE_SK))
-        .and_then(|item| attr(item, PK))
-        .and_then(|pk| pk.strip_prefix(NONCE_PREFIX))
+    pk_after(item, NONCE_SK, NONCE_PREFIX)
         .and_then(|rest| rest.split_once('#'))
         .filter(|(_, digest)| {
             digest.len() == 64
@@ -359,10 +362,7 @@ pub fn rate_key(id: &AccessKeyId, second: i64) -> Item {
 
 /// The AccessKey and epoch second of a request counter, from its key.
 pub fn rate_of(item: &Item) -> StoreResult<(AccessKeyId, i64)> {
-    Some(item)
-        .filter(|item| attr(item, SK) == Some(RATE_SK))
-        .and_then(|item| attr(item, PK))
-        .and_then(|pk| pk.strip_prefix(RATE_PREFIX))
+    pk_after(item, RATE_SK, RATE_PREFIX)
         .and_then(|rest| rest.split_once('#'))
         .and_then(|(id, second)| {
             let parsed: i64 = second.parse().ok()?;

@@ -31,7 +31,7 @@ pub mod keys;
 mod meter;
 mod storage;
 
-use error::{built, cancellation_error, classify, condition_failed};
+use error::{built, cancellation_error, classify, condition_failed, condition_held};
 use item::{
     APP_NAME, CounterWrite, EXPIRES_AT, Item, OWNER, ROLLED_SEQ, SEQ, UpdateExpr, day_record,
     epoch_seconds, get_s, hour_record, n, s,
@@ -576,11 +576,11 @@ impl UsageStore for DynamoStore {
             .set_expression_attribute_values(Some(expr.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(WriteDayOutcome::Written),
-            Err(err) if condition_failed(&err) => Ok(WriteDayOutcome::Changed),
-            Err(err) => Err(classify(err)),
-        }
+        Ok(if condition_held(result)? {
+            WriteDayOutcome::Written
+        } else {
+            WriteDayOutcome::Changed
+        })
     }
 
     async fn put_measurements(
