@@ -4,8 +4,12 @@ scripts/run-local: it turns each HTTP request into the Lambda event AWS sends
 invokes the function through the Lambda emulator's Invoke API, and turns the
 function's answer back into the HTTP response.
 
-Only what the template declares is routed (`GET /` and `POST /`); anything
-else gets API Gateway's own 404. As API Gateway does for HTTP APIs, a request
+For the Alibaba-signed API only what the template declares is routed (`GET /`
+and `POST /`); anything else gets API Gateway's own 404. Without routes it
+stands in for the query function's own URL (every method and path, the
+`$default` route), which run-local uses instead of cargo-lambda's function
+URL emulation: that emulation now and then answers larger responses with an
+HTTP 500 of its own, which its Invoke API never did. As API Gateway does for HTTP APIs, a request
 body is handed over base64-encoded, repeated headers and query parameters are
 joined with commas, and header names are lower-cased.
 """
@@ -24,7 +28,8 @@ ROUTES = {("GET", "/"), ("POST", "/")}
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def event_of(method: str, target: str, headers, body: bytes, stage_variables: dict, host: str) -> dict:
+def event_of(method: str, target: str, headers, body: bytes, stage_variables: dict, host: str,
+             route: str) -> dict:
     path, _, raw_query = target.partition("?")
     joined = {}
     for name, value in headers.items():
@@ -34,7 +39,6 @@ def event_of(method: str, target: str, headers, body: bytes, stage_variables: di
     for name, value in urllib.parse.parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
     now = dt.datetime.now(dt.timezone.utc)
-    route = f"{method} {path}"
     event = {
         "version": "2.0",
         "routeKey": route,
@@ -64,8 +68,9 @@ def event_of(method: str, target: str, headers, body: bytes, stage_variables: di
     return event
 
 
-def serve(invoke_url: str, function: str, stage_variables: dict) -> str:
-    """Serves on a free 127.0.0.1 port in a background thread; returns its URL."""
+def serve(invoke_url: str, function: str, stage_variables: dict, routes=ROUTES) -> str:
+    """Serves on a free 127.0.0.1 port in a background thread; returns its URL.
+    routes: the (method, path) pairs routed, or None for all of them."""
     invocations = f"{invoke_url}/2015-03-31/functions/{function}/invocations"
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -80,16 +85,18 @@ def serve(invoke_url: str, function: str, stage_variables: dict) -> str:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has the headers only
+                self.wfile.write(body)
 
         def handle_any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.partition("?")[0]
-            if (self.command, path) not in ROUTES:
+            if routes is not None and (self.command, path) not in routes:
                 return self.answer(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+            route = "$default" if routes is None else f"{self.command} {path}"
             event = event_of(self.command, self.path, self.headers, body, stage_variables,
-                             self.headers.get("Host", "127.0.0.1"))
+                             self.headers.get("Host", "127.0.0.1"), route)
             request = urllib.request.Request(invocations, data=json.dumps(event).encode(), method="POST")
             try:
                 with _HTTP.open(request, timeout=60) as response:
@@ -104,7 +111,12 @@ def serve(invoke_url: str, function: str, stage_variables: dict) -> str:
             payload = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode()
             self.answer(int(result.get("statusCode", 200)), headers, payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+        def __getattr__(self, name):
+            # Every method reaches the function (a function URL hands it any
+            # method; the routes decide the rest), whatever its name.
+            if name.startswith("do_"):
+                return self.handle_any
+            raise AttributeError(name)
 
     class Server(http.server.ThreadingHTTPServer):
         # Callers open many connections at once (a burst of signed requests);
