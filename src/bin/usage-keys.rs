@@ -26,7 +26,7 @@
 use rtc_usage::domain::access_key::{ACCESS_KEY_ID_PREFIX, AccessKeyId, AccessKeySecret};
 use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::entry::config::{TABLE_ENV, sdk_retry_config};
+use rtc_usage::entry::config::{TABLE_ENV, sdk_config};
 use rtc_usage::secrets::kms::KMS_KEY_ENV;
 use rtc_usage::secrets::{KmsSealer, SecretSealer};
 use rtc_usage::store::dynamo::DynamoStore;
@@ -159,13 +159,6 @@ struct Revoked<'a> {
 /// Fills `buf` from the OS's random source.
 fn os_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the OS's random source failed after answering once");
-}
-
-async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(sdk_retry_config())
-        .load()
-        .await
 }
 
 async fn issue(account: AccountId) -> Result<(), String> {

@@ -197,7 +197,7 @@ where
     if signed.scheme == Scheme::RpcHmacSha1
         && !pairs.iter().any(|(k, v)| k == ACTION && !v.is_empty())
     {
-        return error_response(&caller, &ApiError::missing(ACTION));
+        return refused(&caller, &ApiError::missing(ACTION), "signed request");
     }
     let params = QueryParams::from_pairs(pairs).with_action_header(action_header);
     respond(store, &caller, params, now).await

@@ -41,13 +41,6 @@ impl KmsSealer {
         }
     }
 
-    /// A client with the SDK's standard configuration — region, credentials
-    /// and endpoint (`AWS_ENDPOINT_URL_KMS`) from the environment — and the
-    /// project's retries ([`crate::entry::config::sdk_retry_config`]).
-    pub async fn client_from_env() -> Client {
-        Client::new(&crate::entry::config::sdk_config().await)
-    }
-
     pub fn client(&self) -> &Client {
         &self.client
     }
