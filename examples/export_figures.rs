@@ -237,7 +237,7 @@ async fn main() {
         let before = status_kib("VmRSS:");
         reset_peak();
         let started = Instant::now();
-        let response = http::handle(&store, None, &request, now).await;
+        let response = http::handle(&store, None, &request, now).await.0;
         times.push(started.elapsed());
         if let (Some(before), Some(peak)) = (before, status_kib("VmHWM:")) {
             peaks.push(peak.saturating_sub(before));

@@ -11,7 +11,7 @@ mod support;
 
 use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::entry::logging::json_subscriber;
-use rtc_usage::entry::{http, metrics::Metrics, sqs};
+use rtc_usage::entry::{metrics::Metrics, sqs};
 use rtc_usage::secrets::memory::MemorySealer;
 use rtc_usage::secrets::{SecretCache, SecretSealer};
 use rtc_usage::store::access_keys::{AccessKeyRecord, AccessKeyStore};
@@ -95,16 +95,18 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         (query_pairs(&[("StartTime", "BODY-MARKER")]), Some(OWNER)),
         (query_pairs(&[]), None),
     ] {
-        let mut request = api_request(Api::Rest, &pairs, account);
-        request.headers_mut().insert(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261123/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=deadbeef".parse().unwrap(),
-        );
-        request.headers_mut().insert(
-            "x-amz-security-token",
-            "SESSION-TOKEN-SECRET".parse().unwrap(),
-        );
-        http::handle(&store, None, &request, now()).await;
+        let mut event = api_event(Api::Rest, &pairs, account);
+        for (name, value) in [
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261123/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=deadbeef",
+            ),
+            ("x-amz-security-token", "SESSION-TOKEN-SECRET"),
+        ] {
+            event["headers"][name] = json!(value);
+            event["multiValueHeaders"][name] = json!([value]);
+        }
+        handle_event(&store, None, &event, now()).await;
     }
     // Alibaba-signed requests: accepted, replayed, forged. Neither the
     // secret, nor a signature, nor a nonce may show.
@@ -129,17 +131,10 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         "ACS3-HMAC-SHA256 Credential=RTCU7Q2M9X4K1B8N3V6C5Z0L,SignedHeaders=host,Signature=0badc0ffee"
     );
     for event in [&signed, &signed, &forged] {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        http::serve(&store, &secrets, None, &request, at("2026-11-23T10:00:00Z")).await;
+        serve_event(&store, &secrets, None, event, at("2026-11-23T10:00:00Z")).await;
     }
     let broken = rtc_usage::store::dynamo::DynamoStore::new(client(), "missing-table");
-    http::handle(
-        &broken,
-        None,
-        &api_request(Api::Http, &query_pairs(&[]), Some(OWNER)),
-        now(),
-    )
-    .await;
+    api_answer(&broken, Api::Http, &query_pairs(&[]), Some(OWNER)).await;
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text

@@ -1,5 +1,6 @@
 //! API Gateway → the query service, and the one place answers and errors
-//! become HTTP: JSON bodies, and the export's CSV file.
+//! become HTTP: JSON bodies, and the export's CSV file, handed to the Lambda
+//! runtime exactly as built ([`HttpAnswer`]).
 
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::{self, CsvFile};
@@ -14,8 +15,10 @@ use crate::service::signed;
 use crate::store::UsageStore;
 use crate::store::access_keys::AccessKeyStore;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 
 /// Who is asking and under which ids, as API Gateway says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,16 +148,16 @@ pub async fn handle<S: UsageStore>(
     dev_caller: Option<&AccountId>,
     request: &Request,
     now: UtcMillis,
-) -> Response<Body> {
+) -> HttpAnswer {
     let route = console::route_of(request);
     if !matches!(route, Route::Api | Route::ConsoleApi) {
-        return console::respond(route, request);
+        return HttpAnswer(console::respond(route, request));
     }
     let mut caller = caller_of(request, route);
     if caller.account.is_none() {
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }
-    respond(store, &caller, params_of(request), now).await
+    HttpAnswer(respond(store, &caller, params_of(request), now).await)
 }
 
 /// Answers a request on the Alibaba-signed API (contract section 9): the
@@ -162,6 +165,20 @@ pub async fn handle<S: UsageStore>(
 /// carries, checked before any usage rule; nothing else names a caller here,
 /// not even the development caller.
 pub async fn handle_signed<S, K>(
+    store: &S,
+    secrets: &SecretCache<K>,
+    request: &Request,
+    now: UtcMillis,
+) -> HttpAnswer
+where
+    S: UsageStore + AccessKeyStore,
+    K: SecretSealer,
+{
+    HttpAnswer(signed_answer(store, secrets, request, now).await)
+}
+
+/// [`handle_signed`]'s answer, before it is handed over.
+async fn signed_answer<S, K>(
     store: &S,
     secrets: &SecretCache<K>,
     request: &Request,
@@ -203,6 +220,27 @@ where
     respond(store, &caller, params, now).await
 }
 
+/// An answer as the function hands it to the Lambda runtime: the status,
+/// headers and body built here, unchanged.
+///
+/// A plain `Response` would not arrive as built. `lambda_http` (1.3) passes
+/// the body of every answer whose `Content-Type` starts with `text` (or is
+/// JSON, JavaScript, XML or YAML) through `encoding_rs`'s `decode`, which
+/// sniffs a byte order mark and removes it: the export's CSV, which the
+/// contract opens with one (so that spreadsheet programs read its names as
+/// UTF-8), would lose it before API Gateway ever saw it. Every body here is
+/// already what API Gateway must receive — UTF-8 text (`Body::Text`, sent with
+/// `isBase64Encoded: false`) or nothing — so this answer skips that
+/// conversion; the runtime serializes it as it is.
+#[derive(Debug)]
+pub struct HttpAnswer(pub Response<Body>);
+
+impl IntoResponse for HttpAnswer {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 /// Answers one request of whichever API it came through.
 pub async fn serve<S, K>(
     store: &S,
@@ -210,7 +248,7 @@ pub async fn serve<S, K>(
     dev_caller: Option<&AccountId>,
     request: &Request,
     now: UtcMillis,
-) -> Response<Body>
+) -> HttpAnswer
 where
     S: UsageStore + AccessKeyStore,
     K: SecretSealer,

@@ -18,7 +18,6 @@ use rtc_usage::domain::error::ErrorCode;
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
-use rtc_usage::entry::http;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
 use rtc_usage::service::query;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
@@ -2090,7 +2089,7 @@ async fn http_ask<S: UsageStore>(
     pairs: &[(&str, &str)],
     account: Option<&str>,
 ) -> Answer {
-    answer(http::handle(store, None, &api_request(Api::Rest, pairs, account), now()).await)
+    api_answer(store, Api::Rest, pairs, account).await
 }
 
 /// The contract's error shape: the five fields, each a non-empty string.

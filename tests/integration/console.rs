@@ -4,7 +4,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::entry::http;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::{Value, json};
@@ -39,8 +38,7 @@ fn iam_account(event: &mut Value) -> &mut Value {
 }
 
 async fn ask(store: &DynamoStore, event: &Value, dev_caller: Option<&AccountId>) -> Answer {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("REST payload");
-    answer(http::handle(store, dev_caller, &request, now()).await)
+    answer(handle_event(store, dev_caller, event, now()).await)
 }
 
 fn apps(a: &Answer) -> Vec<String> {
@@ -152,27 +150,25 @@ async fn the_console_route_keeps_the_apis_rules() {
     assert_eq!(refusals[0].0, "InvalidAppIdParameter");
 }
 
-fn page_response(event: &Value) -> lambda_http::Response<lambda_http::Body> {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("REST payload");
-    futures::executor::block_on(async {
+/// A console route's answer as the runtime posts it; the page and its files
+/// go as text, never base64.
+fn page_response(event: &Value) -> Posted {
+    let posted = futures::executor::block_on(async {
         let store = rtc_usage::store::memory::MemoryStore::default();
-        http::handle(&store, None, &request, now()).await
-    })
+        handle_event(&store, None, event, now()).await
+    });
+    assert!(!posted.is_base64_encoded);
+    posted
 }
 
-fn header<'a>(response: &'a lambda_http::Response<lambda_http::Body>, name: &str) -> &'a str {
+fn header<'a>(response: &'a Posted, name: &str) -> &'a str {
     response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
+        .header(name)
         .unwrap_or_else(|| panic!("no {name} header"))
 }
 
-fn body_text(response: &lambda_http::Response<lambda_http::Body>) -> &str {
-    match response.body() {
-        lambda_http::Body::Text(text) => text,
-        other => panic!("unexpected body {other:?}"),
-    }
+fn body_text(response: &Posted) -> &str {
+    response.text()
 }
 
 #[test]
@@ -180,7 +176,7 @@ fn the_page_is_served_without_sign_in_with_its_policy() {
     let event = fixture(CONSOLE_PAGE);
     assert!(event["requestContext"]["identity"]["accountId"].is_null());
     let response = page_response(&event);
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status, 200);
     assert_eq!(
         header(&response, "content-type"),
         "text/html; charset=utf-8"
@@ -218,7 +214,7 @@ fn sign_in_settings_that_are_not_plain_names_are_left_out() {
     ] {
         event["stageVariables"]["consoleSignInDomain"] = json!(bad);
         let response = page_response(&event);
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status, 200);
         let html = body_text(&response);
         assert!(!html.contains("rtc-usage-sign-in"), "{bad}");
         assert!(!html.contains("alert(1)"));
@@ -241,7 +237,7 @@ fn the_pages_files_are_served_and_nothing_else() {
         event["pathParameters"] = json!({ "file": file });
         event["path"] = json!(format!("/console/assets/{file}"));
         let response = page_response(&event);
-        assert_eq!(response.status(), 200, "{file}");
+        assert_eq!(response.status, 200, "{file}");
         assert_eq!(header(&response, "content-type"), content_type);
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
         let on_disk = std::fs::read_to_string(
@@ -265,7 +261,7 @@ fn the_pages_files_are_served_and_nothing_else() {
         "",
     ] {
         event["pathParameters"] = json!({ "file": missing });
-        assert_eq!(page_response(&event).status(), 404, "{missing}");
+        assert_eq!(page_response(&event).status, 404, "{missing}");
     }
 }
 

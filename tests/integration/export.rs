@@ -31,7 +31,6 @@ use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::usage_api::MAX_EXPORT_BYTES;
-use rtc_usage::entry::http;
 use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
 use rtc_usage::service::query::{self, Answer};
 use rtc_usage::store::dynamo::DynamoStore;
@@ -575,13 +574,16 @@ async fn an_empty_export_is_the_header_alone() {
 }
 
 // ---------------------------------------------------------------------------
-// Through the HTTP entry point.
+// Through the HTTP entry point, as the Lambda runtime receives the answer.
 
 struct Response {
     status: u16,
     content_type: String,
     disposition: Option<String>,
     text: String,
+    /// The body's bytes as API Gateway sends them on.
+    bytes: Vec<u8>,
+    is_base64_encoded: bool,
 }
 
 async fn handle<S: UsageStore>(
@@ -590,27 +592,14 @@ async fn handle<S: UsageStore>(
     pairs: &[(&str, &str)],
     account: Option<&str>,
 ) -> Response {
-    let response = http::handle(store, None, &api_request(api, pairs, account), now()).await;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().expect("an ASCII header").to_owned())
-    };
-    let (content_type, disposition) = (
-        header("content-type").unwrap_or_default(),
-        header("content-disposition"),
-    );
-    let status = response.status().as_u16();
-    let text = match response.into_body() {
-        lambda_http::Body::Text(text) => text,
-        other => panic!("not a text body: {other:?}"),
-    };
+    let posted = handle_event(store, None, &api_event(api, pairs, account), now()).await;
     Response {
-        status,
-        content_type,
-        disposition,
-        text,
+        status: posted.status,
+        content_type: posted.header("content-type").unwrap_or_default().to_owned(),
+        disposition: posted.header("content-disposition").map(str::to_owned),
+        text: posted.text().to_owned(),
+        is_base64_encoded: posted.is_base64_encoded,
+        bytes: posted.body,
     }
 }
 
@@ -658,7 +647,12 @@ async fn the_file_through_the_http_entry_point() {
             response.disposition.as_deref(),
             Some("attachment; filename=\"usage-app-1-AudioVideo-2026-11-20-2026-11-22.csv\"")
         );
-        assert_eq!(response.text, from_service.text);
+        // Text, not base64: API Gateway sends the body on as it is, with no
+        // binary media type to configure and whatever the client's `Accept`.
+        assert!(!response.is_base64_encoded);
+        // Byte for byte the service's file: the byte order mark first.
+        assert_eq!(response.bytes[..3], [0xEF, 0xBB, 0xBF], "{api:?}");
+        assert_eq!(response.bytes, from_service.text.as_bytes());
         let rows = python_reads(&response.text);
         assert_eq!(rows.len(), 3, "the header and the fixture's two rows");
         assert_eq!(

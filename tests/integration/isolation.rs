@@ -4,7 +4,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::entry::http;
 use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
@@ -60,43 +59,21 @@ async fn assert_refused_like_unknown(app_values: &[&str]) {
         }
         let mut unknown = pairs.clone();
         unknown.push(("AppId", "no-such-app"));
-        let a = answer(
-            http::handle(
-                &store,
-                None,
-                &api_request(api, &tricked, Some(OWNER)),
-                now(),
-            )
-            .await,
-        );
-        let b = answer(
-            http::handle(
-                &store,
-                None,
-                &api_request(api, &unknown, Some(OWNER)),
-                now(),
-            )
-            .await,
-        );
+        let a = api_answer(&store, api, &tricked, Some(OWNER)).await;
+        let b = api_answer(&store, api, &unknown, Some(OWNER)).await;
         assert_eq!(a.status, 400, "{app_values:?} via {api:?}: {}", a.text);
         assert_eq!(a.body["Code"], "InvalidAppIdParameter");
         assert_eq!(a.text, b.text, "{app_values:?} via {api:?}");
         assert!(!a.text.contains("Duration"), "no usage data");
     }
     // The victim itself is answered: the refusal above is about the caller.
-    let victim = answer(
-        http::handle(
-            &store,
-            None,
-            &api_request(
-                Api::Rest,
-                &query_pairs(&[("AppId", VICTIM_APP)]),
-                Some(OTHER_ACCOUNT),
-            ),
-            now(),
-        )
-        .await,
-    );
+    let victim = api_answer(
+        &store,
+        Api::Rest,
+        &query_pairs(&[("AppId", VICTIM_APP)]),
+        Some(OTHER_ACCOUNT),
+    )
+    .await;
     assert_eq!(victim.body["TotalSummaryDuration"], json!(600));
 }
 
@@ -142,12 +119,10 @@ async fn url_encoding_on_the_wire_is_decoded_before_the_check() {
         "Action=DescribeLiveRtcRecordUsageData&AppId=%76ictim%2Dapp&StartTime=2026-11-20T00%3A00%3A00Z&EndTime=2026-11-21T00%3A00%3A00Z&RecordMode=0"
     );
     event["requestContext"]["authorizer"]["iam"]["accountId"] = json!(OWNER);
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let a = answer(http::handle(&store, None, &request, now()).await);
+    let a = answer(handle_event(&store, None, &event, now()).await);
     assert_eq!(a.body["Code"], "InvalidAppIdParameter", "{}", a.text);
     event["requestContext"]["authorizer"]["iam"]["accountId"] = json!(OTHER_ACCOUNT);
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let a = answer(http::handle(&store, None, &request, now()).await);
+    let a = answer(handle_event(&store, None, &event, now()).await);
     assert_eq!(a.status, 200, "the owner, same encoding: {}", a.text);
 }
 
@@ -164,7 +139,6 @@ async fn caller_cannot_be_claimed_in_parameters_or_headers() {
     event["multiValueHeaders"]["X-Amz-Account-Id"] = json!([OTHER_ACCOUNT]);
     event["requestContext"]["accountId"] = json!(OTHER_ACCOUNT); // the API owner's account, not the caller's
     event["requestContext"]["identity"]["accountId"] = json!(OWNER);
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let a = answer(http::handle(&store, None, &request, now()).await);
+    let a = answer(handle_event(&store, None, &event, now()).await);
     assert_eq!(a.body["Code"], "InvalidAppIdParameter", "{}", a.text);
 }

@@ -12,6 +12,7 @@ mod properties;
 mod query;
 mod recording_oracle;
 mod rollup;
+mod runtime_api;
 mod sdk_requests;
 mod settle;
 mod signed;

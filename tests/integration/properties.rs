@@ -10,7 +10,6 @@ use crate::workload::{expected_buckets, query_time};
 use proptest::prelude::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
 use rtc_usage::domain::query::{QueryParams, validate};
-use rtc_usage::entry::http;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::memory::MemoryStore;
@@ -100,8 +99,8 @@ proptest! {
         rt.block_on(store.register(&AppId::parse("app-1").unwrap(), &AccountId::parse(OWNER).unwrap())).unwrap();
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let api = if rest { Api::Rest } else { Api::Http };
-        let request = api_request(api, &refs, with_caller.then_some(OWNER));
-        let a = answer(rt.block_on(http::handle(&store, None, &request, now())));
+        let event = api_event(api, &refs, with_caller.then_some(OWNER));
+        let a = answer(rt.block_on(handle_event(&store, None, &event, now())));
         prop_assert_eq!(&a.content_type, "application/json");
         match a.status {
             200 => {
@@ -166,8 +165,8 @@ fn ask(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let api = if rest { Api::Rest } else { Api::Http };
-    let request = api_request(api, &refs, with_caller.then_some(OWNER));
-    answer(rt.block_on(http::handle(store, None, &request, now())))
+    let event = api_event(api, &refs, with_caller.then_some(OWNER));
+    answer(rt.block_on(handle_event(store, None, &event, now())))
 }
 
 /// A query the contract accepts, in whole seconds: `StartTime` from

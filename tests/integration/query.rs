@@ -2,7 +2,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::entry::http;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
@@ -30,7 +29,7 @@ async fn ask(
     pairs: &[(&str, &str)],
     account: Option<&str>,
 ) -> Answer {
-    answer(http::handle(store, None, &api_request(api, pairs, account), now()).await)
+    api_answer(store, api, pairs, account).await
 }
 
 fn assert_error(a: &Answer, status: u16, code: &str) {
@@ -213,13 +212,13 @@ async fn forbidden_without_a_caller_before_anything_else() {
 async fn dev_caller_stands_in_only_when_set_and_only_for_missing_identity() {
     let store = seeded_store().await;
     let dev = AccountId::parse(OWNER).unwrap();
-    let request = api_request(Api::Rest, &query_pairs(&[]), None);
+    let event = api_event(Api::Rest, &query_pairs(&[]), None);
     assert_eq!(
-        answer(http::handle(&store, Some(&dev), &request, now()).await).status,
+        answer(handle_event(&store, Some(&dev), &event, now()).await).status,
         200
     );
-    let request = api_request(Api::Rest, &query_pairs(&[]), Some(OTHER_ACCOUNT));
-    let a = answer(http::handle(&store, Some(&dev), &request, now()).await);
+    let event = api_event(Api::Rest, &query_pairs(&[]), Some(OTHER_ACCOUNT));
+    let a = answer(handle_event(&store, Some(&dev), &event, now()).await);
     assert_error(&a, 400, "InvalidAppIdParameter");
 }
 
@@ -344,15 +343,7 @@ async fn a_repeated_parameter_never_selects_another_app() {
 #[tokio::test]
 async fn storage_failure_is_a_500_internal_error_in_the_same_shape() {
     let store = DynamoStore::new(client(), "no-such-table");
-    let a = answer(
-        http::handle(
-            &store,
-            None,
-            &api_request(Api::Rest, &query_pairs(&[]), Some(OWNER)),
-            now(),
-        )
-        .await,
-    );
+    let a = api_answer(&store, Api::Rest, &query_pairs(&[]), Some(OWNER)).await;
     assert_error(&a, 500, "InternalError");
     assert!(
         !a.text.contains("no-such-table") && !a.text.contains("ResourceNotFound"),

@@ -5,7 +5,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::entry::http;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
@@ -170,14 +169,9 @@ fn shaped(api: Api, shape: Shape, pairs: &[(&str, &str)]) -> Value {
 }
 
 async fn send(store: &DynamoStore, event: &Value) -> (u16, String) {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("payload");
-    let response = http::handle(store, None, &request, now()).await;
-    let status = response.status().as_u16();
-    let text = match response.into_body() {
-        lambda_http::Body::Text(t) => t,
-        other => panic!("unexpected body {other:?}"),
-    };
-    (status, text)
+    let posted = handle_event(store, None, event, now()).await;
+    assert!(!posted.is_base64_encoded);
+    (posted.status, posted.text().to_owned())
 }
 
 /// The answer without its RequestId, which differs per request.

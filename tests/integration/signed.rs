@@ -11,7 +11,6 @@ use base64::Engine as _;
 use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::entry::http;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::secrets::memory::MemorySealer;
@@ -212,9 +211,8 @@ fn set_body(event: &mut Value, content_type: &str, body: &str) {
 /// Sends through `http::serve` with a development caller set: on the signed
 /// API it must never stand in.
 async fn send(world: &World, event: &Value, at: UtcMillis) -> Answer {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("payload 2.0");
     let dev = AccountId::parse(OWNER).unwrap();
-    answer(http::serve(&world.store, &world.secrets, Some(&dev), &request, at).await)
+    answer(serve_event(&world.store, &world.secrets, Some(&dev), event, at).await)
 }
 
 fn assert_refused(a: &Answer, status: u16, code: &str) {
@@ -228,8 +226,7 @@ fn assert_refused(a: &Answer, status: u16, code: &str) {
 
 /// The IAM API's answer to the same parameters, without its RequestId.
 async fn iam_answer(world: &World, pairs: &[(&str, &str)]) -> Value {
-    let request = api_request(Api::Http, pairs, Some(OWNER));
-    let a = answer(http::handle(&world.store, None, &request, now()).await);
+    let a = api_answer(&world.store, Api::Http, pairs, Some(OWNER)).await;
     assert_eq!(a.status, 200, "{}", a.text);
     without_request_id(&a)
 }
@@ -572,8 +569,7 @@ async fn a_signature_is_no_caller_on_the_iam_api() {
     let t = now();
     let mut event = rpc_event("GET", &QUERY, &Signing::owner(t, "iam"));
     event.as_object_mut().unwrap().remove("stageVariables");
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let a = answer(http::serve(&world.store, &world.secrets, None, &request, t).await);
+    let a = answer(serve_event(&world.store, &world.secrets, None, &event, t).await);
     assert_refused(&a, 403, "Forbidden.RAM");
 }
 

@@ -1,13 +1,21 @@
 //! Shared by the integration tests: the local DynamoDB API (one server per
-//! test binary, a table per test), the `events/` fixtures, and API Gateway
-//! requests built from them.
+//! test binary, a table per test), the `events/` fixtures, API Gateway
+//! requests built from them, and the query function's answers as the Lambda
+//! runtime posts them (`rtc_usage::testkit::lambda_boundary`): every
+//! HTTP-facing test reads an answer there, after `lambda_http`'s conversion,
+//! never the `Response` a handler built.
 
 use aws_sdk_dynamodb::Client;
-use lambda_http::Request;
+use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
+use rtc_usage::entry::http;
+use rtc_usage::secrets::{SecretCache, SecretSealer};
+use rtc_usage::store::UsageStore;
+use rtc_usage::store::access_keys::AccessKeyStore;
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter};
 use rtc_usage::testkit::LocalDynamo;
 use rtc_usage::testkit::alibaba_signer::query_string;
+pub use rtc_usage::testkit::lambda_boundary::{Posted, invoke};
 use serde_json::Value;
 use std::path::Path;
 
@@ -59,12 +67,6 @@ pub enum Api {
 
 /// The API Gateway fixture with its query string and caller replaced.
 /// `account: None` removes the IAM identity.
-pub fn api_request(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Request {
-    lambda_http::request::from_str(&api_event(api, pairs, account).to_string())
-        .expect("API Gateway payload")
-}
-
-/// `api_request`'s payload, as JSON to change further.
 pub fn api_event(api: Api, pairs: &[(&str, &str)], account: Option<&str>) -> Value {
     let mut event = match api {
         Api::Rest => fixture("apigw-rest-query.json"),
@@ -123,6 +125,41 @@ pub fn query_pairs<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a st
     pairs
 }
 
+/// What `http::handle` (the API Gateway APIs with IAM or the console's
+/// sign-in; `dev_caller` as the local development caller) posts to the
+/// runtime for `event`.
+pub async fn handle_event<S: UsageStore>(
+    store: &S,
+    dev_caller: Option<&AccountId>,
+    event: &Value,
+    now: UtcMillis,
+) -> Posted {
+    invoke(event, |request| async move {
+        http::handle(store, dev_caller, &request, now).await
+    })
+    .await
+}
+
+/// What `http::serve` (whichever API the event came through, the
+/// Alibaba-signed one included) posts to the runtime for `event`.
+pub async fn serve_event<S, K>(
+    store: &S,
+    secrets: &SecretCache<K>,
+    dev_caller: Option<&AccountId>,
+    event: &Value,
+    now: UtcMillis,
+) -> Posted
+where
+    S: UsageStore + AccessKeyStore,
+    K: SecretSealer,
+{
+    invoke(event, |request| async move {
+        http::serve(store, secrets, dev_caller, &request, now).await
+    })
+    .await
+}
+
+/// A JSON answer as the caller receives it.
 pub struct Answer {
     pub status: u16,
     pub body: Value,
@@ -130,25 +167,32 @@ pub struct Answer {
     pub content_type: String,
 }
 
-pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> Answer {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = match response.into_body() {
-        lambda_http::Body::Text(t) => t,
-        other => panic!("unexpected body {other:?}"),
-    };
+/// Reads a posted JSON answer: text (never base64), and JSON.
+pub fn answer(posted: Posted) -> Answer {
+    assert!(
+        !posted.is_base64_encoded,
+        "a JSON answer goes as text: {}",
+        String::from_utf8_lossy(&posted.raw)
+    );
+    let text = posted.text().to_owned();
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     Answer {
-        status,
+        status: posted.status,
         body,
         text,
-        content_type,
+        content_type: posted.header("content-type").unwrap_or_default().to_owned(),
     }
+}
+
+/// The usage API's JSON answer to `pairs` through `api`, with `account` as
+/// the IAM caller.
+pub async fn api_answer<S: UsageStore>(
+    store: &S,
+    api: Api,
+    pairs: &[(&str, &str)],
+    account: Option<&str>,
+) -> Answer {
+    answer(handle_event(store, None, &api_event(api, pairs, account), now()).await)
 }
 
 /// RFC 3339 in a random offset, sometimes with sub-millisecond digits that

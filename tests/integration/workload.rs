@@ -7,7 +7,6 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
-use rtc_usage::entry::http;
 use rtc_usage::service::ingest::{
     FailureKind, InboundMessage, IngestReport, RetryPolicy, ingest_batch,
 };
@@ -323,15 +322,8 @@ pub async fn assert_queries_match<S: UsageStore>(
                         ("StartTime", &start_text),
                         ("EndTime", &end_text),
                     ]);
-                    let a = answer(
-                        http::handle(
-                            store,
-                            None,
-                            &api_request(Api::Rest, &pairs, Some(OWNER)),
-                            now,
-                        )
-                        .await,
-                    );
+                    let event = api_event(Api::Rest, &pairs, Some(OWNER));
+                    let a = answer(handle_event(store, None, &event, now).await);
                     assert_eq!(a.status, 200, "{}", a.text);
                     let window = Window {
                         start,

@@ -1,0 +1,125 @@
+//! The built functions as Lambda runs them: `usage-ingest` and `usage-query`
+//! started as processes against a stand-in Lambda Runtime API and DynamoDB
+//! Local, with `template.yaml`'s environment names. What they post to the
+//! Runtime API is what API Gateway and SQS receive — so the export's bytes
+//! are checked there, byte order mark first, and compared with the answer
+//! the in-process boundary (`lambda_boundary::invoke`) gives the other tests.
+
+use crate::support::*;
+use rtc_usage::entry::config::TABLE_ENV;
+use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::testkit::LocalDynamo;
+use rtc_usage::testkit::runtime_api::{self, RuntimeApi};
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Runs `binary` over `events` and returns what it posted for each.
+fn run_function(binary: &str, store: &DynamoStore, events: Vec<Value>) -> Vec<runtime_api::Posted> {
+    let count = events.len();
+    let runtime = RuntimeApi::serve(events);
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "local")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(TABLE_ENV, store.table())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &LocalDynamo::shared().endpoint)
+        .env("HOME", "/nonexistent")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the function starts");
+    let posted: Vec<_> = (0..count)
+        .map(|n| {
+            runtime
+                .next_posted(Duration::from_secs(30))
+                .unwrap_or_else(|| panic!("{binary} posted nothing for invocation {n}"))
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    posted
+}
+
+fn response(posted: runtime_api::Posted) -> Posted {
+    match posted {
+        runtime_api::Posted::Response(raw) => Posted::parse(raw),
+        runtime_api::Posted::Error(raw) => {
+            panic!("the handler failed: {}", String::from_utf8_lossy(&raw))
+        }
+    }
+}
+
+fn export_event(api: Api) -> Value {
+    api_event(
+        api,
+        &[
+            ("Action", "ExportUsageDetails"),
+            ("AppId", "app-1"),
+            ("StartTime", "2026-11-20T00:00:00Z"),
+            ("EndTime", "2026-11-22T00:00:00Z"),
+            ("ServiceType", "AudioVideo"),
+        ],
+        Some(OWNER),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_export_leaves_the_function_with_its_byte_order_mark() {
+    let store = fresh_store().await;
+    let (ingest, query) = (
+        env!("CARGO_BIN_EXE_usage-ingest").to_owned(),
+        env!("CARGO_BIN_EXE_usage-query").to_owned(),
+    );
+    // The class fixture through the ingest function: every message counted.
+    let runner = store.clone();
+    let ingested = tokio::task::spawn_blocking(move || {
+        run_function(&ingest, &runner, vec![fixture("sqs-class-batch.json")])
+    })
+    .await
+    .unwrap();
+    let batch = ingested.into_iter().next().unwrap();
+    let runtime_api::Posted::Response(raw) = batch else {
+        panic!("ingest failed: {batch:?}")
+    };
+    let batch: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(batch, json!({"batchItemFailures": []}));
+
+    let events = vec![export_event(Api::Rest), export_event(Api::Http)];
+    let runner = store.clone();
+    let answers = tokio::task::spawn_blocking(move || run_function(&query, &runner, events))
+        .await
+        .unwrap();
+    for (answer, api) in answers.into_iter().zip([Api::Rest, Api::Http]) {
+        let posted = response(answer);
+        assert_eq!(posted.status, 200, "{api:?}: {}", posted.text());
+        assert_eq!(
+            posted.header("content-type"),
+            Some("text/csv; charset=utf-8")
+        );
+        assert_eq!(
+            posted.header("content-disposition"),
+            Some("attachment; filename=\"usage-app-1-AudioVideo-2026-11-20-2026-11-21.csv\"")
+        );
+        // Text, so API Gateway passes it on unchanged: no binary media type
+        // needed, whatever the client's `Accept` says.
+        assert_eq!(posted.json["isBase64Encoded"], json!(false));
+        // The posted JSON carries the mark as the character itself, and the
+        // body's bytes start with it.
+        let raw_json = String::from_utf8(posted.raw.clone()).unwrap();
+        assert!(
+            raw_json.contains("\"body\":\"\u{feff}Date,Application,"),
+            "{raw_json}"
+        );
+        assert_eq!(posted.body[..3], [0xEF, 0xBB, 0xBF]);
+        assert!(posted.text().contains("Demo School 演示学校"));
+        // The same bytes as the in-process boundary the other tests use.
+        let in_process = handle_event(&store, None, &export_event(api), now()).await;
+        assert_eq!(posted.body, in_process.body, "{api:?}");
+    }
+}
