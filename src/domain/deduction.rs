@@ -337,7 +337,7 @@ mod tests {
         );
     }
 
-    /// The README's worked example, row by row.
+    /// The worked example of `docs/classes.md`, row by row.
     #[test]
     fn the_worked_example() {
         let day = |d: i64| Day::parse_key("2026-11-01").unwrap().0 + d - 1;

@@ -201,4 +201,88 @@ mod tests {
         // Through the conversion an empty body becomes an empty string.
         assert_eq!(posted.json["body"], "");
     }
+
+    fn http_api_event() -> Value {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "domainName": "api.example.com",
+                "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "test"},
+                "requestId": "req-1",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 1_795_435_200_000_i64
+            },
+            "isBase64Encoded": false
+        })
+    }
+
+    /// Found here: although `lambda_http` says repeated headers are joined
+    /// with commas for an HTTP API, its serializer posts the first value
+    /// alone. The project never repeats a response header.
+    #[tokio::test]
+    async fn an_http_api_answer_keeps_only_the_first_of_repeated_headers() {
+        let posted = invoke(&http_api_event(), |_| async {
+            Response::builder()
+                .header("X-Two", "a")
+                .header("X-Two", "b")
+                .body(Body::Empty)
+                .unwrap()
+        })
+        .await;
+        assert_eq!(posted.json["headers"]["x-two"], "a", "{}", posted.json);
+        assert_eq!(posted.header_values("x-two"), ["a"]);
+    }
+
+    /// Non-ASCII text is posted as the characters themselves (JSON allows
+    /// it; API Gateway reads the string as UTF-8).
+    #[tokio::test]
+    async fn non_ascii_text_is_posted_unescaped() {
+        let posted = invoke(&rest_event(), |_| async {
+            text_answer("application/json", "{\"Name\":\"演示学校 😀\"}")
+        })
+        .await;
+        let raw = String::from_utf8(posted.raw.clone()).unwrap();
+        assert!(raw.contains("演示学校 😀"), "{raw}");
+        assert_eq!(posted.text(), "{\"Name\":\"演示学校 😀\"}");
+    }
+
+    /// A content type `lambda_http` does not count as text goes as base64,
+    /// which a REST API passes on decoded only for its `BinaryMediaTypes`.
+    #[tokio::test]
+    async fn a_body_of_another_content_type_goes_as_base64() {
+        let posted = invoke(&rest_event(), |_| async {
+            text_answer("application/octet-stream", "\u{feff}a,b")
+        })
+        .await;
+        assert!(posted.is_base64_encoded);
+        assert_eq!(posted.body, "\u{feff}a,b".as_bytes());
+    }
+
+    /// What the query function hands over instead: the body and headers as
+    /// built, the mark kept, an empty body left out.
+    #[tokio::test]
+    async fn an_http_answer_is_posted_as_built() {
+        use crate::entry::http::HttpAnswer;
+        let posted = invoke(&rest_event(), |_| async {
+            HttpAnswer(text_answer("text/csv; charset=utf-8", "\u{feff}a,b\r\n"))
+        })
+        .await;
+        assert_eq!(posted.body, "\u{feff}a,b\r\n".as_bytes());
+        assert!(!posted.is_base64_encoded);
+        let empty = invoke(&rest_event(), |_| async {
+            HttpAnswer(Response::builder().status(204).body(Body::Empty).unwrap())
+        })
+        .await;
+        assert!(empty.json.get("body").is_none(), "{}", empty.json);
+        assert!(empty.body.is_empty());
+    }
 }
