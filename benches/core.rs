@@ -11,9 +11,10 @@ use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::deduction::{Ledger, RowOrder};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AppId, ClassId, Name, PackageId};
-use rtc_usage::domain::query::{QueryParams, UsageReport, validate};
+use rtc_usage::domain::query::{QueryParams, UsageReport, ValidQuery};
 use rtc_usage::domain::time::{Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::usage::{Tier, TierMillis};
+use rtc_usage::domain::usage_api::{ApiRequest, validate_request};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::json;
@@ -63,6 +64,14 @@ fn ingest_path(c: &mut Criterion) {
     group.finish();
 }
 
+/// The query a valid `DescribeLiveRtcRecordUsageData` asks.
+fn record_query(params: &QueryParams) -> ValidQuery {
+    match validate_request(params, now()).expect("valid") {
+        ApiRequest::RecordUsage(query) => query,
+        other => panic!("not the record usage query: {other:?}"),
+    }
+}
+
 fn answer_path(c: &mut Criterion) {
     let params = QueryParams::from_pairs([
         ("Action", "DescribeLiveRtcRecordUsageData"),
@@ -71,12 +80,12 @@ fn answer_path(c: &mut Criterion) {
         ("EndTime", "2026-11-23T00:00:00Z"),
         ("RecordMode", "0"),
     ]);
-    let query = validate(&params, now()).expect("valid");
+    let query = record_query(&params);
     c.bench_function(
         "validate + build + serialize the answer, 744 hourly buckets",
         |b| {
             b.iter(|| {
-                let query = validate(black_box(&params), now()).expect("valid");
+                let query = record_query(black_box(&params));
                 let report = UsageReport::build("req", &query, |bucket| {
                     let mut usage = TierMillis::default();
                     usage.add(Tier::V720, (bucket.0 / 1000) as u64 % 3_600_000);

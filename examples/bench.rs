@@ -19,7 +19,7 @@ use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
-use rtc_usage::service::query::{Answer, answer, describe_record_usage};
+use rtc_usage::service::query::{Answer, answer};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::dynamo::{CapacityUse, DynamoStore, RequestMeter, av_row_sk, item_size};
 use rtc_usage::store::{CommitOutcome, RegisterOutcome, UsageStore};
@@ -480,9 +480,12 @@ async fn query_and_rollup_cost(
         let params = params.clone();
         async move {
             meter.reset();
-            let report = describe_record_usage(store, Some(OWNER), &params, "bench", now)
+            let (_, answered) = answer(store, Some(OWNER), &params, "bench", now)
                 .await
                 .expect("query");
+            let Answer::RecordUsage(report) = answered else {
+                panic!("a record usage answer");
+            };
             let used = meter.snapshot();
             format!(
                 "{} | {} | {}",
@@ -498,7 +501,7 @@ async fn query_and_rollup_cost(
             let mut samples = Vec::new();
             for _ in 0..scale.queries {
                 let t = Instant::now();
-                describe_record_usage(store, Some(OWNER), &params, "bench", now)
+                answer(store, Some(OWNER), &params, "bench", now)
                     .await
                     .expect("query");
                 samples.push(t.elapsed());

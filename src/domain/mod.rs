@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub mod ids;
+pub mod params;
 pub mod query;
 pub mod retention;
 pub mod rollup;

@@ -5,7 +5,7 @@
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::CsvFile;
 use crate::domain::ids::{AccountId, Name};
-use crate::domain::query::{QueryParams, UsageReport, ValidQuery, validate};
+use crate::domain::query::{QueryParams, UsageReport, ValidQuery};
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::TierMillis;
 use crate::domain::usage_api::{
@@ -76,21 +76,6 @@ pub(crate) fn refuse_unless_owner(
         Some(r) if r.owner == *caller => Ok(r.name),
         _ => Err(ApiError::new(ErrorCode::InvalidAppIdParameter)),
     }
-}
-
-/// Answers one query for `caller` (the AWS account API Gateway authenticated).
-pub async fn describe_record_usage<S: UsageStore>(
-    store: &S,
-    caller: Option<&str>,
-    params: &QueryParams,
-    request_id: &str,
-    now: UtcMillis,
-) -> Result<UsageReport, ApiError> {
-    let caller = caller
-        .and_then(AccountId::parse)
-        .ok_or_else(|| ApiError::new(ErrorCode::ForbiddenRam))?;
-    let query = validate(params, now)?;
-    record_usage(store, &caller, &query, request_id).await
 }
 
 async fn record_usage<S: UsageStore>(

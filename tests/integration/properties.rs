@@ -9,7 +9,8 @@ use crate::support::*;
 use crate::workload::{expected_buckets, query_time};
 use proptest::prelude::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::domain::query::{QueryParams, validate};
+use rtc_usage::domain::query::QueryParams;
+use rtc_usage::domain::usage_api::{ApiRequest, validate_request};
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::memory::MemoryStore;
@@ -84,7 +85,7 @@ proptest! {
     #[test]
     fn validation_accepts_only_what_the_contract_allows(pairs in pairs()) {
         let now = now();
-        if let Ok(q) = validate(&QueryParams::from_pairs(pairs), now) {
+        if let Ok(ApiRequest::RecordUsage(q)) = validate_request(&QueryParams::from_pairs(pairs), now) {
             prop_assert!(q.end > q.start);
             prop_assert!(q.end.0 - q.start.0 >= 300_000 && q.end.0 - q.start.0 <= 2_678_400_000);
             prop_assert!(q.start <= now && q.start.0 >= now.0 - 366 * 86_400_000);

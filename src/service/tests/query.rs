@@ -8,7 +8,7 @@ use crate::domain::query::{QueryParams, UsageReport};
 use crate::domain::rollup::RollupRequest;
 use crate::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use crate::domain::usage::{RecordMode, Seconds, Tier};
-use crate::service::query::describe_record_usage;
+use crate::service::query::{Answer, answer};
 use crate::service::rollup::{Deadline, run_rollup};
 use crate::store::UsageStore;
 use crate::store::faulty::{FaultPlan, FaultyStore};
@@ -37,7 +37,10 @@ async fn ask(
     caller: Option<&str>,
     params: &QueryParams,
 ) -> Result<UsageReport, ApiError> {
-    describe_record_usage(store, caller, params, "req-1", now()).await
+    match answer(store, caller, params, "req-1", now()).await? {
+        (_, Answer::RecordUsage(report)) => Ok(report),
+        (action, _) => panic!("answered as {action:?}"),
+    }
 }
 
 /// app-1 belongs to the caller, app-2 to another account; both have usage.

@@ -1,0 +1,65 @@
+//! The answer of `DescribeApps`: the caller's apps and their names.
+
+use super::serialize::{display, display_or_null};
+use crate::domain::ids::{AppId, Name};
+use serde::Serialize;
+
+/// `DescribeApps`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppsAnswer {
+    pub request_id: String,
+    pub apps: Vec<AppEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppEntry {
+    #[serde(serialize_with = "display")]
+    pub app_id: AppId,
+    /// As registered; null where no registration carried a name.
+    #[serde(serialize_with = "display_or_null")]
+    pub app_name: Option<Name>,
+}
+
+impl AppsAnswer {
+    /// The caller's apps, listed in `AppId` byte order whatever order they
+    /// come in.
+    pub fn new(request_id: &str, apps: impl IntoIterator<Item = (AppId, Option<Name>)>) -> Self {
+        let mut apps: Vec<AppEntry> = apps
+            .into_iter()
+            .map(|(app_id, app_name)| AppEntry { app_id, app_name })
+            .collect();
+        apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
+        AppsAnswer {
+            request_id: request_id.to_owned(),
+            apps,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn describe_apps_answer() {
+        let answer = AppsAnswer::new(
+            "req-1",
+            [
+                (app("a_1"), None),
+                (app("a-1"), Some(name("Math \"101\" — 数学"))),
+                (app("B"), Some(name("b"))),
+            ],
+        );
+        assert_eq!(
+            json(&answer),
+            r#"{"RequestId":"req-1","Apps":[{"AppId":"B","AppName":"b"},{"AppId":"a-1","AppName":"Math \"101\" — 数学"},{"AppId":"a_1","AppName":null}]}"#
+        );
+        assert_eq!(
+            json(&AppsAnswer::new("req-2", [])),
+            r#"{"RequestId":"req-2","Apps":[]}"#
+        );
+    }
+}

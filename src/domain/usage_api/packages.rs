@@ -1,0 +1,174 @@
+//! The answer of `DescribeUsagePackages`: each package of an app, what the
+//! app's rows took from it, and where it stands on the request's day.
+
+use super::serialize::{day_key, display};
+use crate::domain::class::Package;
+use crate::domain::deduction::Ledger;
+use crate::domain::ids::{AppId, Name, PackageId};
+use crate::domain::time::Day;
+use serde::Serialize;
+
+/// Where a package stands on a given UTC day: the first that applies.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash)]
+pub enum PackageStatus {
+    /// The day is before `ValidFrom`.
+    NotStarted,
+    /// The day is after `ValidTo`.
+    Expired,
+    /// Nothing left.
+    Exhausted,
+    Active,
+}
+
+impl PackageStatus {
+    pub fn on(today: Day, valid_from: Day, valid_to: Day, remaining_minutes: u64) -> Self {
+        if today < valid_from {
+            PackageStatus::NotStarted
+        } else if today > valid_to {
+            PackageStatus::Expired
+        } else if remaining_minutes == 0 {
+            PackageStatus::Exhausted
+        } else {
+            PackageStatus::Active
+        }
+    }
+}
+
+/// One package of `DescribeUsagePackages`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackageBalance {
+    #[serde(serialize_with = "display")]
+    pub package_id: PackageId,
+    #[serde(serialize_with = "display")]
+    pub package_name: Name,
+    pub minutes: u64,
+    pub used_minutes: u64,
+    pub remaining_minutes: u64,
+    #[serde(serialize_with = "day_key")]
+    pub valid_from: Day,
+    #[serde(serialize_with = "day_key")]
+    pub valid_to: Day,
+    pub status: PackageStatus,
+}
+
+impl PackageBalance {
+    /// `package` after rows took `used_minutes` from it, as it stands on
+    /// `today` (the request's UTC day).
+    pub fn new(package: &Package, used_minutes: u64, today: Day) -> Self {
+        debug_assert!(
+            used_minutes <= package.minutes,
+            "a package paid more than it holds"
+        );
+        let remaining = package.minutes.saturating_sub(used_minutes);
+        PackageBalance {
+            package_id: package.id.clone(),
+            package_name: package.name.clone(),
+            minutes: package.minutes,
+            used_minutes,
+            remaining_minutes: remaining,
+            valid_from: package.valid_from,
+            valid_to: package.valid_to,
+            status: PackageStatus::on(today, package.valid_from, package.valid_to, remaining),
+        }
+    }
+}
+
+/// `DescribeUsagePackages`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackagesAnswer {
+    pub request_id: String,
+    #[serde(serialize_with = "display")]
+    pub app_id: AppId,
+    pub packages: Vec<PackageBalance>,
+}
+
+impl PackagesAnswer {
+    /// `packages` as given: they are listed in deduction order.
+    pub fn new(request_id: &str, app: &AppId, packages: Vec<PackageBalance>) -> Self {
+        PackagesAnswer {
+            request_id: request_id.to_owned(),
+            app_id: app.clone(),
+            packages,
+        }
+    }
+
+    /// Every package of `ledger`, after every row of the app has been taken
+    /// from it, as it stands on `today` (the request's UTC day).
+    pub fn from_ledger(request_id: &str, app: &AppId, ledger: &Ledger, today: Day) -> Self {
+        let packages = ledger
+            .packages()
+            .iter()
+            .enumerate()
+            .map(|(index, package)| PackageBalance::new(package, ledger.used(index), today))
+            .collect();
+        Self::new(request_id, app, packages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::PackageCharge;
+    use super::super::test_support::*;
+    use super::*;
+
+    fn package(id: &str, minutes: u64, from: &str, to: &str) -> Package {
+        Package {
+            app: app("app-1"),
+            id: PackageId::parse(id).unwrap(),
+            name: name(&format!("Package {id}")),
+            minutes,
+            valid_from: day(from),
+            valid_to: day(to),
+        }
+    }
+
+    #[test]
+    fn package_status_on_the_request_day_first_that_applies() {
+        let (from, to) = (day("2026-11-10"), day("2026-11-20"));
+        let on = |today: &str, remaining| PackageStatus::on(day(today), from, to, remaining);
+        assert_eq!(on("2026-11-09", 0), PackageStatus::NotStarted);
+        assert_eq!(on("2026-11-10", 5), PackageStatus::Active);
+        assert_eq!(on("2026-11-10", 0), PackageStatus::Exhausted);
+        assert_eq!(on("2026-11-20", 1), PackageStatus::Active);
+        assert_eq!(on("2026-11-21", 0), PackageStatus::Expired);
+        assert_eq!(on("2026-11-21", 5), PackageStatus::Expired);
+    }
+
+    #[test]
+    fn describe_usage_packages_answer() {
+        // Given in any order; the ledger keeps them in deduction order.
+        let mut ledger = Ledger::new([
+            package("p-b", 500, "2026-11-01", "2026-12-31"),
+            package("p-next", 60, "2026-12-01", "2026-12-31"),
+            package("p-a", 500, "2026-11-01", "2026-12-31"),
+            package("p-old", 100, "2026-01-01", "2026-06-30"),
+        ]);
+        ledger.take(day("2026-03-01"), 40);
+        let november = ledger.take(day("2026-11-05"), 620);
+        assert_eq!(
+            json(&PackageCharge::of(&ledger, &november)),
+            concat!(
+                r#"[{"PackageId":"p-a","PackageName":"Package p-a","Minutes":500},"#,
+                r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":120}]"#
+            )
+        );
+        let answer =
+            PackagesAnswer::from_ledger("req-1", &app("app-1"), &ledger, day("2026-11-23"));
+        assert_eq!(
+            json(&answer),
+            concat!(
+                r#"{"RequestId":"req-1","AppId":"app-1","Packages":["#,
+                r#"{"PackageId":"p-old","PackageName":"Package p-old","Minutes":100,"UsedMinutes":40,"RemainingMinutes":60,"ValidFrom":"2026-01-01","ValidTo":"2026-06-30","Status":"Expired"},"#,
+                r#"{"PackageId":"p-a","PackageName":"Package p-a","Minutes":500,"UsedMinutes":500,"RemainingMinutes":0,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Exhausted"},"#,
+                r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":500,"UsedMinutes":120,"RemainingMinutes":380,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Active"},"#,
+                r#"{"PackageId":"p-next","PackageName":"Package p-next","Minutes":60,"UsedMinutes":0,"RemainingMinutes":60,"ValidFrom":"2026-12-01","ValidTo":"2026-12-31","Status":"NotStarted"}]}"#
+            )
+        );
+        assert_eq!(
+            json(&PackagesAnswer::new("req-2", &app("app-1"), vec![])),
+            r#"{"RequestId":"req-2","AppId":"app-1","Packages":[]}"#
+        );
+    }
+}
