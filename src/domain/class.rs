@@ -1,6 +1,7 @@
 //! Interactive classes: who was in a class and for how long, what a class is
 //! called and when it started and ended, and the prepaid packages its minutes
-//! are paid from. The events that carry them are decoded in `event.rs`.
+//! are paid from. The events that carry them are decoded in `event/class.rs`
+//! and `event/package.rs`.
 
 use super::ids::{AppId, ClassId, Name, PackageId};
 use super::time::{Day, Hour, UtcMillis, split_at_hours};
