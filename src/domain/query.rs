@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub const ACTION: &str = "DescribeLiveRtcRecordUsageData";
 pub const MIN_SPAN_MS: i64 = 5 * MINUTE_MS;
 pub const MAX_SPAN_MS: i64 = 2_678_400 * SECOND_MS;
-pub const MAX_LOOKBACK_MS: i64 = 366 * DAY_MS;
+pub const MAX_LOOKBACK_MS: i64 = super::time::REACH_DAYS * DAY_MS;
 
 /// The parameter that names the action.
 const ACTION_PARAM: &str = "Action";

@@ -8,7 +8,7 @@
 //! storing one twice, or out of order, changes no answer.
 
 use super::ids::AppId;
-use super::time::{DAY_MS, Interval, UtcMillis};
+use super::time::{Interval, REACH_MS, UtcMillis};
 
 /// The most bytes a measurement can report: the largest integer a JSON
 /// number holds exactly (2^53 − 1), so every producer's parser agrees on it.
@@ -16,9 +16,10 @@ pub const MAX_BYTES: u64 = (1 << 53) - 1;
 
 /// How long a measurement's amount carries on when no later one comes. The
 /// carry has to end somewhere for measurements to expire at all (see
-/// `retention::measurement_expiry`); 366 days is as far back as answers
-/// reach, and producers measure far more often than once a year.
-pub const MAX_CARRY_MS: i64 = 366 * DAY_MS;
+/// `retention::measurement_expiry`); the contract's reach (366 days) is as
+/// far back as answers look, and producers measure far more often than once
+/// a year.
+pub const MAX_CARRY_MS: i64 = REACH_MS;
 
 /// One valid `rtc.storage.measured` event: the app stored `bytes` at `at`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -469,12 +470,13 @@ mod tests {
 
     #[test]
     fn every_measurement_a_valid_query_reads_is_still_alive() {
+        use crate::domain::query::MAX_LOOKBACK_MS;
         use crate::domain::retention::measurement_expiry;
         // The oldest windows the query allows (starting at now − 366 days),
         // at every minute offset into a day, at both intervals.
         for minutes in (0..24 * 60).step_by(7) {
             let now = t("2026-11-23T00:00:00Z").plus_ms(minutes * 60_000);
-            let start = now.minus_ms(366 * DAY_MS);
+            let start = now.minus_ms(MAX_LOOKBACK_MS);
             for interval in [Interval::Hour, Interval::Day] {
                 let (from, _) = read_window(interval, start, start.plus_ms(5 * 60_000));
                 let since = from.minus_ms(MAX_CARRY_MS);

@@ -3,15 +3,16 @@
 //! of a usage interval. Each refuses with a reason that names the field.
 
 use crate::domain::ids::{AppId, ClassId, Name};
-use crate::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
+use crate::domain::time::{Day, HOUR_MS, MINUTE_MS, REACH_DAYS, REACH_MS, UtcMillis};
 use chrono::{DateTime, Timelike};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The longest usage interval (recording segment or class session).
 pub const MAX_SEGMENT_MS: i64 = 48 * HOUR_MS;
-/// Late events are accepted until their start is this old.
-pub const MAX_LATENESS_MS: i64 = 366 * DAY_MS;
+/// Late events are accepted until their start is this old: the contract's
+/// reach.
+pub const MAX_LATENESS_MS: i64 = REACH_MS;
 /// Producers' clocks may run this far ahead of ours.
 pub const MAX_CLOCK_SKEW_MS: i64 = 5 * MINUTE_MS;
 
@@ -61,7 +62,7 @@ pub(super) fn instant(
 
 fn not_too_old(time: UtcMillis, name: &str, now: UtcMillis) -> Result<(), String> {
     if time < now.minus_ms(MAX_LATENESS_MS) {
-        return Err(format!("{name} is more than 366 days ago"));
+        return Err(format!("{name} is more than {REACH_DAYS} days ago"));
     }
     Ok(())
 }
