@@ -1,6 +1,7 @@
 //! Interactive classes: who was in a class and for how long, what a class is
 //! called and when it started and ended, and the prepaid packages its minutes
-//! are paid from. The events that carry them are decoded in `event.rs`.
+//! are paid from. The events that carry them are decoded in `event/class.rs`
+//! and `event/package.rs`.
 
 use super::ids::{AppId, ClassId, Name, PackageId};
 use super::time::{Day, Hour, UtcMillis, split_at_hours};
@@ -172,9 +173,13 @@ pub struct Package {
 /// The most minutes one package holds.
 pub const MAX_PACKAGE_MINUTES: u64 = 100_000_000;
 /// The longest validity: `valid_to` at most this many days after `valid_from`.
+/// A package rule of its own, not the reach of queries and late events
+/// (`time::REACH_DAYS`), though both are 366 days today.
 pub const MAX_PACKAGE_VALIDITY_DAYS: i64 = 366;
 /// How far back a package may start: `valid_from` no earlier than today
-/// minus this many days.
+/// minus this many days. A package rule of its own too: the contract states
+/// it apart from the reach, and changes it apart from the reach once days
+/// follow an app's billing time zone.
 pub const MAX_PACKAGE_LOOKBACK_DAYS: i64 = 366;
 
 #[cfg(test)]

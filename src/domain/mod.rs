@@ -4,6 +4,8 @@
 pub mod access_key;
 pub mod class;
 pub mod commit;
+#[cfg(test)]
+mod contract_limits;
 pub mod deduction;
 pub mod error;
 pub mod event;

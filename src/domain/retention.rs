@@ -1,42 +1,56 @@
 //! How long each kind of record must live, from the contract's windows:
-//! queries reach back 366 days, late events are accepted for 366 days, a
-//! signed request's timestamp may be 15 minutes off.
+//! queries reach back 366 days, late events are accepted for 366 days (both
+//! the reach, [`REACH_MS`]), a signed request's timestamp may be 15 minutes
+//! off. Each lifetime is the last instant a record can still be needed plus
+//! a margin, so a change of the reach moves every lifetime with it.
 //! Storage expires records by TTL at these instants; nothing here reads a clock.
 
 use super::signature::SIGNATURE_WINDOW_MS;
-use super::time::{DAY_MS, Day, Hour, MINUTE_MS, SECOND_MS, UtcMillis};
+use super::storage::MAX_CARRY_MS;
+use super::time::{DAY_MS, Day, Hour, MINUTE_MS, REACH_MS, SECOND_MS, UtcMillis};
 
-/// A redelivery arriving after this instant is refused by the 366-day
-/// lateness rule before the dedupe record is consulted, so the record is no
-/// longer needed; one day of margin on top.
+/// Margin on a dedupe record's lifetime.
+const DEDUPE_MARGIN_MS: i64 = DAY_MS;
+/// Margin on an hour's lifetime.
+const HOURLY_MARGIN_MS: i64 = 3 * DAY_MS;
+/// Margin on a user mark's lifetime.
+const USER_MARK_MARGIN_MS: i64 = DAY_MS;
+/// Margin on a storage measurement's lifetime.
+const MEASUREMENT_MARGIN_MS: i64 = DAY_MS;
+
+/// A redelivery arriving after this instant is refused by the lateness rule
+/// (a start more than the reach, 366 days, ago) before the dedupe record is
+/// consulted, so the record is no longer needed; one day of margin on top.
 pub fn dedupe_expiry(segment_start: UtcMillis) -> UtcMillis {
-    segment_start.plus_ms(367 * DAY_MS)
+    segment_start.plus_ms(REACH_MS + DEDUPE_MARGIN_MS)
 }
 
-/// An hour is needed by hourly queries (366 days back) and by the rollup of a
-/// late event's day (366 days back, rolled up to a day later); three days of
-/// margin on top.
+/// An hour is needed by hourly queries (the reach, 366 days back) and by the
+/// rollup of a late event's day (366 days back, rolled up to a day later);
+/// three days of margin on top of the reach.
 pub fn hourly_expiry(hour: Hour) -> UtcMillis {
-    hour.start().plus_ms(369 * DAY_MS)
+    hour.start().plus_ms(REACH_MS + HOURLY_MARGIN_MS)
 }
 
 /// A user mark of a day's row is needed while sessions touching that day can
-/// still arrive: their start is at most 366 days old and before the day ends,
-/// so a day's marks are needed until its end + 366 days; one day of margin.
+/// still arrive: their start is at most the reach (366 days) old and before
+/// the day ends, so a day's marks are needed until its end + the reach; one
+/// day of margin.
 pub fn user_mark_expiry(day: Day) -> UtcMillis {
-    day.start().plus_ms(368 * DAY_MS)
+    day.next().start().plus_ms(REACH_MS + USER_MARK_MARGIN_MS)
 }
 
 /// A storage measurement is read by trends whose first bucket starts at most
-/// 367 days before now (366 days of query reach, and the day bucket holding
-/// the window's start), both inside a bucket and as the amount carried into
-/// buckets up to 366 days after it (`storage::MAX_CARRY_MS`). So it is
-/// needed until its instant + 733 days; one day of margin. No read looks
-/// further back, so a measurement past this instant that TTL has not deleted
-/// yet (DynamoDB deletes expired items within days, not at once) changes no
-/// answer.
+/// the reach and a day before now (366 days of query reach, and the day
+/// bucket holding the window's start), both inside a bucket and as the
+/// amount carried into buckets up to [`MAX_CARRY_MS`] (the reach too) after
+/// it. So it is needed until its instant + 733 days; one day of margin. No
+/// read looks further back, so a measurement past this instant that TTL has
+/// not deleted yet (DynamoDB deletes expired items within days, not at once)
+/// changes no answer.
 pub fn measurement_expiry(measured_at: UtcMillis) -> UtcMillis {
-    measured_at.plus_ms(734 * DAY_MS)
+    let oldest_bucket_ms = REACH_MS + DAY_MS;
+    measured_at.plus_ms(oldest_bucket_ms + MAX_CARRY_MS + MEASUREMENT_MARGIN_MS)
 }
 
 /// Margin on a nonce's lifetime: the window's edge is inclusive, storage
@@ -74,6 +88,51 @@ pub fn rate_counter_expiry(counted_at: UtcMillis) -> UtcMillis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::MAX_LATENESS_MS;
+    use crate::domain::query::MAX_LOOKBACK_MS;
+    use crate::domain::time::REACH_DAYS;
+
+    /// An instant inside an hour and a day, none of them at an edge.
+    fn at() -> UtcMillis {
+        UtcMillis(1_795_428_123_456)
+    }
+
+    #[test]
+    fn each_lifetime_is_the_reach_plus_its_margin() {
+        // The windows the lifetimes follow are all the reach.
+        assert_eq!(MAX_LOOKBACK_MS, REACH_MS);
+        assert_eq!(MAX_LATENESS_MS, REACH_MS);
+        assert_eq!(MAX_CARRY_MS, REACH_MS);
+        let (at, hour, day) = (at(), at().hour(), at().day());
+        // Refused as too late after the reach; a day of margin.
+        assert_eq!(dedupe_expiry(at), at.plus_ms(REACH_MS + DAY_MS));
+        // Queried and rolled up within the reach; three days of margin.
+        assert_eq!(
+            hourly_expiry(hour),
+            hour.start().plus_ms(REACH_MS + 3 * DAY_MS)
+        );
+        // The day's end, then the reach; a day of margin.
+        assert_eq!(
+            user_mark_expiry(day),
+            day.start().plus_ms(DAY_MS + REACH_MS + DAY_MS)
+        );
+        // The reach and the day bucket holding a window's start, the reach
+        // of the carry; a day of margin.
+        assert_eq!(
+            measurement_expiry(at),
+            at.plus_ms(REACH_MS + DAY_MS + REACH_MS + DAY_MS)
+        );
+    }
+
+    #[test]
+    fn lifetimes_in_days_change_only_with_a_reviewed_change_of_the_reach() {
+        assert_eq!(REACH_DAYS, 366);
+        let (at, hour, day) = (at(), at().hour(), at().day());
+        assert_eq!(dedupe_expiry(at), at.plus_ms(367 * 86_400_000));
+        assert_eq!(hourly_expiry(hour), hour.start().plus_ms(369 * 86_400_000));
+        assert_eq!(user_mark_expiry(day), day.start().plus_ms(368 * 86_400_000));
+        assert_eq!(measurement_expiry(at), at.plus_ms(734 * 86_400_000));
+    }
 
     #[test]
     fn a_nonce_outlives_every_replay_the_timestamp_window_lets_through() {

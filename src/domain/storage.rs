@@ -8,7 +8,7 @@
 //! storing one twice, or out of order, changes no answer.
 
 use super::ids::AppId;
-use super::time::{DAY_MS, Interval, UtcMillis};
+use super::time::{Interval, REACH_MS, UtcMillis};
 
 /// The most bytes a measurement can report: the largest integer a JSON
 /// number holds exactly (2^53 − 1), so every producer's parser agrees on it.
@@ -16,9 +16,10 @@ pub const MAX_BYTES: u64 = (1 << 53) - 1;
 
 /// How long a measurement's amount carries on when no later one comes. The
 /// carry has to end somewhere for measurements to expire at all (see
-/// `retention::measurement_expiry`); 366 days is as far back as answers
-/// reach, and producers measure far more often than once a year.
-pub const MAX_CARRY_MS: i64 = 366 * DAY_MS;
+/// `retention::measurement_expiry`); the contract's reach (366 days) is as
+/// far back as answers look, and producers measure far more often than once
+/// a year.
+pub const MAX_CARRY_MS: i64 = REACH_MS;
 
 /// One valid `rtc.storage.measured` event: the app stored `bytes` at `at`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -127,9 +128,7 @@ pub fn peaks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{EventBody, TYPE_STORAGE_MEASURED, decode};
     use crate::domain::time::HOUR_MS;
-    use serde_json::{Value, json};
 
     fn t(text: &str) -> UtcMillis {
         UtcMillis::parse_query_time(text).unwrap_or_else(|| panic!("{text}"))
@@ -471,178 +470,18 @@ mod tests {
 
     #[test]
     fn every_measurement_a_valid_query_reads_is_still_alive() {
+        use crate::domain::query::MAX_LOOKBACK_MS;
         use crate::domain::retention::measurement_expiry;
         // The oldest windows the query allows (starting at now − 366 days),
         // at every minute offset into a day, at both intervals.
         for minutes in (0..24 * 60).step_by(7) {
             let now = t("2026-11-23T00:00:00Z").plus_ms(minutes * 60_000);
-            let start = now.minus_ms(366 * DAY_MS);
+            let start = now.minus_ms(MAX_LOOKBACK_MS);
             for interval in [Interval::Hour, Interval::Day] {
                 let (from, _) = read_window(interval, start, start.plus_ms(5 * 60_000));
                 let since = from.minus_ms(MAX_CARRY_MS);
                 assert!(measurement_expiry(since) > now, "{now} {interval:?}");
             }
-        }
-    }
-
-    // Decoding `rtc.storage.measured`.
-
-    fn now() -> UtcMillis {
-        t("2026-11-23T12:00:00Z")
-    }
-
-    fn data() -> Value {
-        json!({"appId": "app-1", "bytes": 1_048_576, "measuredAt": "2026-11-23T10:00:00Z"})
-    }
-
-    fn event(data: Value) -> String {
-        json!({"specversion": "1.0", "id": "m-1", "source": "/storage/1",
-               "type": TYPE_STORAGE_MEASURED, "data": data})
-        .to_string()
-    }
-
-    fn raw(data: &str) -> String {
-        format!(
-            r#"{{"specversion":"1.0","id":"m-1","source":"/storage/1","type":"{TYPE_STORAGE_MEASURED}","data":{data}}}"#
-        )
-    }
-
-    fn with(patch: Value) -> String {
-        let (Value::Object(mut base), Value::Object(patch)) = (data(), patch) else {
-            unreachable!()
-        };
-        base.extend(patch);
-        event(Value::Object(base))
-    }
-
-    fn without(field: &str) -> String {
-        let mut d = data();
-        d.as_object_mut().unwrap().remove(field);
-        event(d)
-    }
-
-    fn decoded(body: &str) -> Measurement {
-        match decode(body, now()).map(|e| e.body) {
-            Ok(EventBody::StorageMeasured(m)) => m,
-            other => panic!("{body}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn decodes_a_measurement_with_any_offset_truncated_to_the_millisecond() {
-        let m = decoded(&with(
-            json!({"measuredAt": "2026-11-23T18:00:00.1239+08:00"}),
-        ));
-        assert_eq!(m.app.as_str(), "app-1");
-        assert_eq!(m.bytes, 1_048_576);
-        assert_eq!(m.at, t("2026-11-23T10:00:00Z").plus_ms(123));
-        // The edges of every range.
-        assert_eq!(decoded(&with(json!({"bytes": 0}))).bytes, 0);
-        assert_eq!(decoded(&with(json!({"bytes": MAX_BYTES}))).bytes, MAX_BYTES);
-        let oldest = decoded(&with(json!({"measuredAt": "2025-11-22T12:00:00Z"})));
-        assert_eq!(oldest.at, now().minus_ms(366 * DAY_MS));
-        let latest = decoded(&with(json!({"measuredAt": "2026-11-23T12:05:00Z"})));
-        assert_eq!(latest.at, now().plus_ms(5 * 60_000));
-        // Unknown fields are ignored, as for every event.
-        decoded(&with(json!({"region": "us-east-1"})));
-    }
-
-    #[test]
-    fn malformed_measurements_are_refused_naming_the_field() {
-        let cases: Vec<(&str, String, &str)> = vec![
-            ("bytes -1", with(json!({"bytes": -1})), "bytes"),
-            ("bytes 2^53", with(json!({"bytes": MAX_BYTES + 1})), "bytes"),
-            ("bytes u64 max", with(json!({"bytes": u64::MAX})), "bytes"),
-            ("bytes 1.5", with(json!({"bytes": 1.5})), "bytes"),
-            (
-                "bytes 1.0",
-                raw(r#"{"appId":"app-1","bytes":1.0,"measuredAt":"2026-11-23T10:00:00Z"}"#),
-                "bytes",
-            ),
-            (
-                "bytes 1e3",
-                raw(r#"{"appId":"app-1","bytes":1e3,"measuredAt":"2026-11-23T10:00:00Z"}"#),
-                "bytes",
-            ),
-            (
-                "bytes beyond 64 bits",
-                raw(
-                    r#"{"appId":"app-1","bytes":18446744073709551616,"measuredAt":"2026-11-23T10:00:00Z"}"#,
-                ),
-                "bytes",
-            ),
-            ("bytes string", with(json!({"bytes": "5"})), "bytes"),
-            ("bytes boolean", with(json!({"bytes": true})), "bytes"),
-            ("bytes null", with(json!({"bytes": null})), "bytes"),
-            ("no bytes", without("bytes"), "bytes"),
-            (
-                "bytes twice",
-                raw(r#"{"appId":"app-1","bytes":5,"bytes":5,"measuredAt":"2026-11-23T10:00:00Z"}"#),
-                "bytes",
-            ),
-            (
-                "measuredAt 366 days + 1 ms ago",
-                with(json!({"measuredAt": "2025-11-22T11:59:59.999Z"})),
-                "measuredAt",
-            ),
-            (
-                "measuredAt 5 min + 1 ms ahead",
-                with(json!({"measuredAt": "2026-11-23T12:05:00.001Z"})),
-                "measuredAt",
-            ),
-            (
-                "measuredAt without offset",
-                with(json!({"measuredAt": "2026-11-23T10:00:00"})),
-                "measuredAt",
-            ),
-            (
-                "measuredAt a leap second",
-                with(json!({"measuredAt": "2026-06-30T23:59:60Z"})),
-                "measuredAt",
-            ),
-            (
-                "measuredAt a number",
-                with(json!({"measuredAt": 1_795_428_000})),
-                "measuredAt",
-            ),
-            (
-                "measuredAt null",
-                with(json!({"measuredAt": null})),
-                "measuredAt",
-            ),
-            ("no measuredAt", without("measuredAt"), "measuredAt"),
-            (
-                "measuredAt twice",
-                raw(
-                    r#"{"appId":"app-1","bytes":5,"measuredAt":"2026-11-23T10:00:00Z","measuredAt":"2026-11-23T10:00:00Z"}"#,
-                ),
-                "measuredAt",
-            ),
-            ("no appId", without("appId"), "appId"),
-            (
-                "appId with a space",
-                with(json!({"appId": "app 1"})),
-                "appId",
-            ),
-            ("appId number", with(json!({"appId": 1})), "appId"),
-            (
-                "data an array",
-                event(json!([data()])),
-                "data must be a JSON object",
-            ),
-            ("data null", event(Value::Null), "data is missing"),
-        ];
-        for (label, body, field) in cases {
-            let rejection = match decode(&body, now()) {
-                Ok(e) => panic!("{label}: accepted as {:?}", e.body),
-                Err(r) => r,
-            };
-            assert_eq!(rejection.event_id.as_deref(), Some("m-1"), "{label}");
-            assert!(
-                rejection.reason.contains(field),
-                "{label}: {:?} does not name {field}",
-                rejection.reason
-            );
         }
     }
 }

@@ -12,6 +12,17 @@ pub const MINUTE_MS: i64 = 60 * SECOND_MS;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// The contract's 366 days of reach: queries reach back this far
+/// (`query::MAX_LOOKBACK_MS`) and late events are accepted until their start
+/// is this old (`event::MAX_LATENESS_MS`). A storage measurement's amount
+/// carries on this long (`storage::MAX_CARRY_MS`), as far back as answers
+/// reach, and every lifetime in `retention` is this plus a margin. The
+/// packages' 366-day limits (`class::MAX_PACKAGE_VALIDITY_DAYS`,
+/// `class::MAX_PACKAGE_LOOKBACK_DAYS`) are rules of their own, not this one.
+pub const REACH_DAYS: i64 = 366;
+/// [`REACH_DAYS`] in milliseconds.
+pub const REACH_MS: i64 = REACH_DAYS * DAY_MS;
+
 /// The milliseconds of `[start, end)` in each UTC hour it touches, ascending;
 /// the parts always add up to `end - start`.
 pub fn split_at_hours(start: UtcMillis, end: UtcMillis) -> Vec<(Hour, u64)> {

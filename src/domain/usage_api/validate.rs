@@ -13,7 +13,7 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::{AppId, ClassId};
 use crate::domain::params::{ACTION_PARAM, Param, QueryParams};
 use crate::domain::query::ValidQuery;
-use crate::domain::time::{DAY_MS, Interval, MINUTE_MS, SECOND_MS, UtcMillis};
+use crate::domain::time::{Interval, MINUTE_MS, REACH_MS, SECOND_MS, UtcMillis};
 use crate::domain::usage::RecordMode;
 use std::ops::RangeInclusive;
 
@@ -21,8 +21,8 @@ use std::ops::RangeInclusive;
 pub const MIN_SPAN_MS: i64 = 5 * MINUTE_MS;
 /// The longest window: 31 days.
 pub const MAX_SPAN_MS: i64 = 2_678_400 * SECOND_MS;
-/// How far back a window may start: 366 days before now.
-pub const MAX_LOOKBACK_MS: i64 = 366 * DAY_MS;
+/// How far back a window may start: the contract's reach, 366 days before now.
+pub const MAX_LOOKBACK_MS: i64 = REACH_MS;
 
 /// The required parameters of the three actions over a window, in the order
 /// they are checked.
