@@ -13,8 +13,9 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = config::sdk_config().await;
     let store = config.dynamo_store_with(&sdk);
-    // AccessKey secrets, opened once per key for the life of this instance.
-    let secrets = SecretCache::new(KmsSealer::opener(aws_sdk_kms::Client::new(&sdk)));
+    // AccessKey secrets, opened once per key for the life of this instance;
+    // the KMS client is built when the first one is opened.
+    let secrets = SecretCache::new(KmsSealer::opener(sdk));
     let dev_caller = config.dev_caller.as_ref();
     run(service_fn(|request: Request| {
         let (store, secrets) = (&store, &secrets);

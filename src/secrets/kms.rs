@@ -6,10 +6,12 @@
 
 use super::{SealerError, Secret, SecretSealer};
 use crate::domain::access_key::AccessKeyId;
+use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use std::fmt::Debug;
+use std::sync::OnceLock;
 
 /// The KMS key AccessKey secrets are sealed under (a key id, ARN or alias):
 /// needed to issue keys (`usage-keys issue`), not to open secrets.
@@ -19,30 +21,53 @@ pub const CONTEXT_KEY: &str = "AccessKeyId";
 
 #[derive(Clone, Debug)]
 pub struct KmsSealer {
-    client: Client,
+    client: KmsClient,
     /// The key new secrets are sealed under; `None`: this sealer only opens.
     key_id: Option<String>,
+}
+
+/// The KMS client, or what builds it on first use.
+#[derive(Clone, Debug)]
+enum KmsClient {
+    Built(Client),
+    /// Building an SDK client costs a cold start more than a millisecond (the
+    /// SDK prepares its TLS connector when a client is built), and the query
+    /// function needs KMS only for the Alibaba-signed API, once per key and
+    /// instance: it builds the client when it first opens a secret.
+    OnFirstUse(SdkConfig, OnceLock<Client>),
 }
 
 impl KmsSealer {
     /// Seals under `key_id`, opens whatever the caller may decrypt.
     pub fn new(client: Client, key_id: impl Into<String>) -> Self {
         KmsSealer {
-            client,
+            client: KmsClient::Built(client),
             key_id: Some(key_id.into()),
         }
     }
 
-    /// Opens only (the query function): sealing fails as misconfigured.
-    pub fn opener(client: Client) -> Self {
+    /// Opens only (the query function), with a client built from `sdk` when
+    /// the first secret is opened: sealing fails as misconfigured.
+    pub fn opener(sdk: SdkConfig) -> Self {
         KmsSealer {
-            client,
+            client: KmsClient::OnFirstUse(sdk, OnceLock::new()),
             key_id: None,
         }
     }
 
+    /// Whether the KMS client has been built (it is, once a secret was opened).
+    pub fn client_built(&self) -> bool {
+        match &self.client {
+            KmsClient::Built(_) => true,
+            KmsClient::OnFirstUse(_, client) => client.get().is_some(),
+        }
+    }
+
     pub fn client(&self) -> &Client {
-        &self.client
+        match &self.client {
+            KmsClient::Built(client) => client,
+            KmsClient::OnFirstUse(sdk, client) => client.get_or_init(|| Client::new(sdk)),
+        }
     }
 }
 
@@ -52,7 +77,7 @@ impl SecretSealer for KmsSealer {
             SealerError::Misconfigured(format!("no KMS key to seal under (set {KMS_KEY_ENV})"))
         })?;
         let out = self
-            .client
+            .client()
             .encrypt()
             .key_id(key_id)
             .plaintext(Blob::new(plaintext))
@@ -73,7 +98,7 @@ impl SecretSealer for KmsSealer {
             return Err(SealerError::Undecryptable("no sealed bytes".into()));
         }
         let out = self
-            .client
+            .client()
             .decrypt()
             .ciphertext_blob(Blob::new(sealed))
             .encryption_context(CONTEXT_KEY, key.as_str())

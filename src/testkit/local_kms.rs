@@ -6,7 +6,7 @@
 use super::launcher::{Launched, launch};
 use crate::secrets::KmsSealer;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use std::process::Child;
 use std::sync::OnceLock;
 
@@ -31,16 +31,22 @@ impl LocalKms {
         SHARED.get_or_init(LocalKms::start)
     }
 
-    /// A client for it, with the project's retries.
-    pub fn client(&self) -> Client {
-        let config = aws_sdk_kms::Config::builder()
+    /// An SDK configuration that reaches it, with the project's retries.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "local", "local", None, None, "local",
+            )))
             .retry_config(crate::entry::config::sdk_retry_config())
             .endpoint_url(&self.endpoint)
-            .build();
-        Client::from_conf(config)
+            .build()
+    }
+
+    /// A client for it.
+    pub fn client(&self) -> Client {
+        Client::new(&self.sdk_config())
     }
 
     /// A new symmetric encryption key (as the template's), its key id.

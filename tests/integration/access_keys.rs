@@ -39,9 +39,12 @@ async fn secrets_are_sealed_and_opened_through_kms() {
     assert_eq!(sealer.open(&id(1), &sealed).await.unwrap().expose(), secret);
     assert_eq!(sealer.open(&id(1), &again).await.unwrap().expose(), secret);
 
-    // Opening needs no key id: the function only opens.
-    let opener = KmsSealer::opener(LocalKms::shared().client());
+    // Opening needs no key id: the function only opens. Its client is built
+    // when the first secret is opened, not before.
+    let opener = KmsSealer::opener(LocalKms::shared().sdk_config());
+    assert!(!opener.client_built());
     assert_eq!(opener.open(&id(1), &sealed).await.unwrap().expose(), secret);
+    assert!(opener.client_built());
     assert!(matches!(
         opener.seal(&id(1), secret).await,
         Err(SealerError::Misconfigured(_))
