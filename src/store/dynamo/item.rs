@@ -19,16 +19,13 @@ pub type Item = HashMap<String, AttributeValue>;
 /// TTL attribute (epoch seconds) of hourly items and dedupe records, and of
 /// nonces and request counters.
 pub const EXPIRES_AT: &str = "expires_at";
-pub const OWNER: &str = "owner_account";
-/// The app's name, set by the first registration that carries one.
-pub const APP_NAME: &str = "app_name";
 /// A day's change counter, bumped by every commit that touches the day.
 pub const SEQ: &str = "seq";
 /// The change counter a day's stored totals are exact at.
 pub const ROLLED_SEQ: &str = "rolled_seq";
 
-/// An AccessKey's account. Not [`OWNER`]: that attribute is the key of the
-/// `AppsByOwner` index, which must hold registrations only.
+/// An AccessKey's account. Not a registration's owner attribute: that is
+/// the key of the `AppsByOwner` index, which must hold registrations only.
 pub const KEY_ACCOUNT: &str = "key_account";
 /// An AccessKey's secret, sealed under the KMS key (binary).
 pub const SEALED_SECRET: &str = "sealed_secret";

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Get, KeysAndAttributes, Put, ReturnValue, TransactGetItem, TransactWriteItem, Update,
+    Get, KeysAndAttributes, Put, TransactGetItem, TransactWriteItem, Update,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -29,12 +29,13 @@ pub mod item;
 pub mod keys;
 #[cfg(any(test, feature = "testkit"))]
 mod meter;
+mod registration;
 mod storage;
 
-use error::{built, cancellation_error, classify, condition_failed, condition_held};
+use error::{built, cancellation_error, classify, condition_held};
 use item::{
-    APP_NAME, CounterWrite, EXPIRES_AT, Item, OWNER, ROLLED_SEQ, SEQ, UpdateExpr, day_record,
-    epoch_seconds, get_s, hour_record, n, s,
+    CounterWrite, EXPIRES_AT, Item, ROLLED_SEQ, SEQ, UpdateExpr, day_record, epoch_seconds, get_s,
+    hour_record, n, s,
 };
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
@@ -187,67 +188,16 @@ impl UsageStore for DynamoStore {
     const MAX_COMMIT_ACTIONS: usize = TRANSACTION_ACTION_LIMIT;
 
     async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(app_pk(app), REGISTRATION_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        match out.item {
-            None => Ok(None),
-            Some(item) => {
-                let owner = get_s(&item, OWNER)
-                    .and_then(AccountId::parse)
-                    .ok_or_else(|| StoreError::Corrupt("registration owner".into()))?;
-                let name = get_s(&item, APP_NAME).and_then(Name::parse);
-                Ok(Some(Registration { owner, name }))
-            }
-        }
+        self.registration_impl(app).await
     }
 
-    /// One conditional `UpdateItem`: the owner and the name are each set
-    /// only if absent, so the first name given stays.
     async fn register_app(
         &self,
         app: &AppId,
         owner: &AccountId,
         name: Option<&Name>,
     ) -> StoreResult<RegisterOutcome> {
-        let mut expr = UpdateExpr::default();
-        let condition = {
-            let (pk, own) = (expr.name(PK), expr.name(OWNER));
-            let value = expr.value(s(owner.as_str()));
-            let mut set = vec![format!("{own} = if_not_exists({own}, {value})")];
-            if let Some(name) = name {
-                let (attr, value) = (expr.name(APP_NAME), expr.value(s(name.as_str())));
-                set.push(format!("{attr} = if_not_exists({attr}, {value})"));
-            }
-            (
-                format!("attribute_not_exists({pk}) OR {own} = {value}"),
-                set.join(", "),
-            )
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(app_pk(app), REGISTRATION_SK)))
-            .condition_expression(condition.0)
-            .update_expression(format!("SET {}", condition.1))
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) if out.attributes.is_some() => Ok(RegisterOutcome::Unchanged),
-            Ok(_) => Ok(RegisterOutcome::Registered),
-            Err(err) if condition_failed(&err) => Ok(RegisterOutcome::OwnedByAnother),
-            Err(err) => Err(classify(err)),
-        }
+        self.register_app_impl(app, owner, name).await
     }
 
     async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
@@ -326,19 +276,7 @@ impl UsageStore for DynamoStore {
     }
 
     async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OWNER_INDEX)
-            .key_condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":owner", s(owner.as_str()));
-        self.query_all(query)
-            .await?
-            .iter()
-            .map(|item| Ok((app_of(item)?, get_s(item, APP_NAME).and_then(Name::parse))))
-            .collect()
+        self.apps_of_impl(owner).await
     }
 
     async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
