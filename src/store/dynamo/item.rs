@@ -1,10 +1,9 @@
 //! Items and their attributes: encoding domain values into DynamoDB
 //! attributes, decoding them back, and building update expressions.
 
-use super::keys::{day_of, hour_of};
 use crate::domain::time::UtcMillis;
 use crate::domain::usage::{ModeUsage, RecordMode, Tier};
-use crate::store::{DayRecord, HourRecord, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -14,11 +13,6 @@ pub type Item = HashMap<String, AttributeValue>;
 /// TTL attribute (epoch seconds) of hourly items and dedupe records, and of
 /// nonces and request counters.
 pub const EXPIRES_AT: &str = "expires_at";
-/// A day's change counter, bumped by every commit that touches the day.
-pub const SEQ: &str = "seq";
-/// The change counter a day's stored totals are exact at.
-pub const ROLLED_SEQ: &str = "rolled_seq";
-
 /// `r{mode}_{tier}`, e.g. `r1_720`: milliseconds of mode 1 (mixed) at 720p.
 pub fn counter_attr(mode: RecordMode, tier: Tier) -> String {
     format!("r{}_{}", mode.as_str(), tier.short_name())
@@ -64,7 +58,8 @@ pub(super) fn number<T: FromStr>(
     }
 }
 
-fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
+/// The usage counters of an hour or day item, absent ones as zero.
+pub fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
     let mut usage = ModeUsage::default();
     for mode in RecordMode::ALL {
         for tier in Tier::ALL {
@@ -74,22 +69,6 @@ fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
         }
     }
     Ok(usage)
-}
-
-pub fn hour_record(item: &Item) -> StoreResult<HourRecord> {
-    Ok(HourRecord {
-        hour: hour_of(item)?,
-        usage: usage_of(item)?,
-    })
-}
-
-pub fn day_record(item: &Item) -> StoreResult<DayRecord> {
-    Ok(DayRecord {
-        day: day_of(item)?,
-        rolled: usage_of(item)?,
-        seq: get_n(item, SEQ)?.unwrap_or(0),
-        rolled_seq: get_n(item, ROLLED_SEQ)?,
-    })
 }
 
 /// How [`UpdateExpr::counters`] writes the usage counters.
@@ -184,6 +163,7 @@ impl UpdateExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::dynamo::recording::{ROLLED_SEQ, SEQ};
 
     #[test]
     fn counters_added_skip_zeros_and_counters_set_write_all() {

@@ -10,17 +10,16 @@
 
 use super::*;
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{AvMillis, CommitGroup, HourAdd, UserMark};
+use crate::domain::commit::{AvMillis, CommitGroup, UserMark};
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::ids::{ClassId, Name};
 use crate::domain::time::UtcMillis;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    Get, KeysAndAttributes, Put, TransactGetItem, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 
 mod access_keys;
 mod av;
@@ -29,14 +28,12 @@ pub mod item;
 pub mod keys;
 #[cfg(any(test, feature = "testkit"))]
 mod meter;
+mod recording;
 mod registration;
 mod storage;
 
-use error::{built, cancellation_error, classify, condition_held};
-use item::{
-    CounterWrite, EXPIRES_AT, Item, ROLLED_SEQ, SEQ, UpdateExpr, day_record, epoch_seconds, get_s,
-    hour_record, n, s,
-};
+use error::{built, cancellation_error, classify};
+use item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, get_s, s};
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
 pub use meter::{CapacityUse, RequestMeter, item_size};
@@ -51,8 +48,6 @@ enum Found {
 const TRANSACTION_ACTION_LIMIT: usize = 100;
 /// Keys per `BatchGetItem`.
 const BATCH_GET_LIMIT: usize = 100;
-/// Day items per page of the rollup's work list.
-const PENDING_PAGE_SIZE: i32 = 200;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -166,52 +161,43 @@ impl DynamoStore {
             .build();
         Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
-
-    fn hour_add(&self, app: &AppId, hour: Hour, add: &HourAdd) -> StoreResult<TransactWriteItem> {
-        let mut expr = UpdateExpr::default();
-        expr.counters(&add.usage, CounterWrite::Add)
-            .set(EXPIRES_AT, epoch_seconds(add.expires));
-        self.update(key(app_pk(app), hour_sk(hour)), expr)
-    }
-
-    /// Bumps the day's change counter and marks it for the rollup.
-    fn day_touch(&self, app: &AppId, day: Day) -> StoreResult<TransactWriteItem> {
-        let mut expr = UpdateExpr::default();
-        expr.add(SEQ, n(1))
-            .set(ROLLUP_PENDING, s(RECORDING_METER))
-            .set(USAGE_DAY, s(usage_day(day)));
-        self.update(key(app_pk(app), day_sk(day)), expr)
-    }
 }
 
 impl UsageStore for DynamoStore {
     const MAX_COMMIT_ACTIONS: usize = TRANSACTION_ACTION_LIMIT;
 
-    async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
-        self.registration_impl(app).await
+    fn registration(
+        &self,
+        app: &AppId,
+    ) -> impl Future<Output = StoreResult<Option<Registration>>> + Send {
+        self.registration_impl(app)
     }
 
-    async fn register_app(
+    fn register_app(
         &self,
         app: &AppId,
         owner: &AccountId,
         name: Option<&Name>,
-    ) -> StoreResult<RegisterOutcome> {
-        self.register_app_impl(app, owner, name).await
+    ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send {
+        self.register_app_impl(app, owner, name)
     }
 
-    async fn hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<HourRecord>> {
-        let items = self
-            .query_range(app_pk(app), hour_sk(first), hour_sk(last))
-            .await?;
-        items.iter().map(hour_record).collect()
+    fn hours(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> impl Future<Output = StoreResult<Vec<HourRecord>>> + Send {
+        self.hours_impl(app, first, last)
     }
 
-    async fn days(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<DayRecord>> {
-        let items = self
-            .query_range(app_pk(app), day_sk(first), day_sk(last))
-            .await?;
-        items.iter().map(day_record).collect()
+    fn days(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> impl Future<Output = StoreResult<Vec<DayRecord>>> + Send {
+        self.days_impl(app, first, last)
     }
 
     /// One eventually consistent `BatchGetItem` per 100 keys. Keys DynamoDB
@@ -275,78 +261,104 @@ impl UsageStore for DynamoStore {
         Ok(found)
     }
 
-    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
-        self.apps_of_impl(owner).await
+    fn apps_of(
+        &self,
+        owner: &AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<(AppId, Option<Name>)>>> + Send {
+        self.apps_of_impl(owner)
     }
 
-    async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
-        self.apply_class_fact_impl(fact).await
+    fn apply_class_fact(
+        &self,
+        fact: &ClassFactEvent,
+    ) -> impl Future<Output = StoreResult<SetOnceOutcome>> + Send {
+        self.apply_class_fact_impl(fact)
     }
 
-    async fn put_package(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
-        self.put_package_impl(package).await
+    fn put_package(
+        &self,
+        package: &Package,
+    ) -> impl Future<Output = StoreResult<SetOnceOutcome>> + Send {
+        self.put_package_impl(package)
     }
 
-    async fn packages(&self, app: &AppId) -> StoreResult<Vec<Package>> {
-        self.packages_impl(app).await
+    fn packages(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<Package>>> + Send {
+        self.packages_impl(app)
     }
 
-    async fn class_facts(
+    fn class_facts(
         &self,
         app: &AppId,
         classes: &[ClassId],
-    ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
-        self.class_facts_impl(app, classes).await
+    ) -> impl Future<Output = StoreResult<BTreeMap<ClassId, ClassFacts>>> + Send {
+        self.class_facts_impl(app, classes)
     }
 
-    async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {
-        self.ledger_inputs_impl(app, from).await
+    fn ledger_inputs(
+        &self,
+        app: &AppId,
+        from: Day,
+    ) -> impl Future<Output = StoreResult<LedgerInputs>> + Send {
+        self.ledger_inputs_impl(app, from)
     }
 
-    async fn balance(&self, app: &AppId, day: Day) -> StoreResult<Option<Balance>> {
-        self.balance_impl(app, day).await
+    fn balance(
+        &self,
+        app: &AppId,
+        day: Day,
+    ) -> impl Future<Output = StoreResult<Option<Balance>>> + Send {
+        self.balance_impl(app, day)
     }
 
-    async fn write_balances(&self, app: &AppId, balances: &[Balance]) -> StoreResult<bool> {
-        self.write_balances_impl(app, balances).await
+    fn write_balances(
+        &self,
+        app: &AppId,
+        balances: &[Balance],
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        self.write_balances_impl(app, balances)
     }
 
-    async fn settle(
+    fn settle(
         &self,
         app: &AppId,
         settled: Settled,
         seen: &BTreeSet<Day>,
-    ) -> StoreResult<WriteDayOutcome> {
-        self.settle_impl(app, settled, seen).await
+    ) -> impl Future<Output = StoreResult<WriteDayOutcome>> + Send {
+        self.settle_impl(app, settled, seen)
     }
 
-    async fn pending_apps(
+    fn pending_apps(
         &self,
         cursor: Option<String>,
-    ) -> StoreResult<(Vec<AppId>, Option<String>)> {
-        self.pending_apps_impl(cursor).await
+    ) -> impl Future<Output = StoreResult<(Vec<AppId>, Option<String>)>> + Send {
+        self.pending_apps_impl(cursor)
     }
 
-    async fn av_hours(
+    fn av_hours(
         &self,
         app: &AppId,
         first: Hour,
         last: Hour,
-    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
-        self.av_hours_impl(app, first, last).await
+    ) -> impl Future<Output = StoreResult<Vec<(Hour, AvMillis)>>> + Send {
+        self.av_hours_impl(app, first, last)
     }
 
-    async fn class_recordings(
+    fn class_recordings(
         &self,
         app: &AppId,
         first: Day,
         last: Day,
-    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
-        self.class_recordings_impl(app, first, last).await
+    ) -> impl Future<Output = StoreResult<Vec<(Day, ClassId, u64)>>> + Send {
+        self.class_recordings_impl(app, first, last)
     }
 
-    async fn av_rows(&self, app: &AppId, first: Day, last: Day) -> StoreResult<Vec<RowRecord>> {
-        self.av_rows_impl(app, first, last).await
+    fn av_rows(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> impl Future<Output = StoreResult<Vec<RowRecord>>> + Send {
+        self.av_rows_impl(app, first, last)
     }
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
@@ -402,139 +414,49 @@ impl UsageStore for DynamoStore {
         }
     }
 
-    async fn pending_days(&self, cursor: Option<String>) -> StoreResult<PendingPage> {
-        let start = match cursor {
-            None => None,
-            Some(c) => {
-                let (pk, sk): (String, String) = serde_json::from_str(&c)
-                    .map_err(|_| StoreError::Corrupt("pending cursor".into()))?;
-                let mut k = key(pk, sk);
-                k.insert(ROLLUP_PENDING.to_owned(), s(RECORDING_METER));
-                Some(k)
-            }
-        };
-        let out = self
-            .pending_page(RECORDING_METER, PENDING_PAGE_SIZE, start)
-            .await?;
-        let days = out
-            .items()
-            .iter()
-            .map(|item| {
-                Ok(PendingDay {
-                    app: app_of(item)?,
-                    day: day_of(item)?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next = match out.last_evaluated_key() {
-            None => None,
-            Some(k) => Some(
-                serde_json::to_string(&(
-                    get_s(k, PK).unwrap_or_default(),
-                    get_s(k, SK).unwrap_or_default(),
-                ))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
-        };
-        Ok(PendingPage { days, next })
+    fn pending_days(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = StoreResult<PendingPage>> + Send {
+        self.pending_days_impl(cursor)
     }
 
-    async fn apps_with_usage(&self, day: Day) -> StoreResult<Vec<AppId>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(DAY_INDEX)
-            .key_condition_expression("#day = :day")
-            .expression_attribute_names("#day", USAGE_DAY)
-            .expression_attribute_values(":day", s(usage_day(day)));
-        self.query_all(query).await?.iter().map(app_of).collect()
+    fn apps_with_usage(&self, day: Day) -> impl Future<Output = StoreResult<Vec<AppId>>> + Send {
+        self.apps_with_usage_impl(day)
     }
 
-    /// One `TransactGetItems` of the day item and its 24 hours: a snapshot
-    /// no commit can tear.
-    async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
-        let pk = app_pk(app);
-        let get = |sk: String| -> StoreResult<TransactGetItem> {
-            let get = Get::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(pk.clone(), sk)))
-                .build();
-            Ok(TransactGetItem::builder().get(built(get)?).build())
-        };
-        let mut gets = vec![get(day_sk(day))?];
-        for hour in day.hours() {
-            gets.push(get(hour_sk(hour))?);
-        }
-        let out = self
-            .client
-            .transact_get_items()
-            .set_transact_items(Some(gets))
-            .send()
-            .await
-            .map_err(classify)?;
-        let mut items = out
-            .responses
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.item);
-        let record = items
-            .next()
-            .flatten()
-            .as_ref()
-            .map(day_record)
-            .transpose()?;
-        let hours = items
-            .flatten()
-            .map(|item| hour_record(&item))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(DaySnapshot { record, hours })
+    fn day_snapshot(
+        &self,
+        app: &AppId,
+        day: Day,
+    ) -> impl Future<Output = StoreResult<DaySnapshot>> + Send {
+        self.day_snapshot_impl(app, day)
     }
 
-    async fn write_day(
+    fn write_day(
         &self,
         app: &AppId,
         day: Day,
         totals: &ModeUsage,
         seq: u64,
-    ) -> StoreResult<WriteDayOutcome> {
-        let mut expr = UpdateExpr::default();
-        let condition = format!("{} = {}", expr.name(SEQ), expr.value(n(seq)));
-        expr.counters(totals, CounterWrite::Set)
-            .set(ROLLED_SEQ, n(seq))
-            .remove(ROLLUP_PENDING);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(app_pk(app), day_sk(day))))
-            .condition_expression(condition)
-            .update_expression(expr.expression())
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .send()
-            .await;
-        Ok(if condition_held(result)? {
-            WriteDayOutcome::Written
-        } else {
-            WriteDayOutcome::Changed
-        })
+    ) -> impl Future<Output = StoreResult<WriteDayOutcome>> + Send {
+        self.write_day_impl(app, day, totals, seq)
     }
 
-    async fn put_measurements(
+    fn put_measurements(
         &self,
         measurements: &[crate::domain::storage::Measurement],
-    ) -> StoreResult<()> {
-        self.put_measurements_impl(measurements).await
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.put_measurements_impl(measurements)
     }
 
-    async fn measurements(
+    fn measurements(
         &self,
         app: &AppId,
         since: UtcMillis,
         from: UtcMillis,
         to: UtcMillis,
-    ) -> StoreResult<crate::domain::storage::Readings> {
-        self.measurements_impl(app, since, from, to).await
+    ) -> impl Future<Output = StoreResult<crate::domain::storage::Readings>> + Send {
+        self.measurements_impl(app, since, from, to)
     }
 }
