@@ -13,6 +13,10 @@ pub type Item = HashMap<String, AttributeValue>;
 /// TTL attribute (epoch seconds) of hourly items and dedupe records, and of
 /// nonces and request counters.
 pub const EXPIRES_AT: &str = "expires_at";
+/// Milliseconds of a details row: an audio/video row, or a class's
+/// recording on one day.
+pub const ROW_MS: &str = "ms";
+
 /// `r{mode}_{tier}`, e.g. `r1_720`: milliseconds of mode 1 (mixed) at 720p.
 pub fn counter_attr(mode: RecordMode, tier: Tier) -> String {
     format!("r{}_{}", mode.as_str(), tier.short_name())

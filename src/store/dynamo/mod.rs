@@ -22,14 +22,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 mod access_keys;
-mod av;
+mod av_hours;
+mod classes;
 mod error;
 pub mod item;
 pub mod keys;
+mod ledger;
 #[cfg(any(test, feature = "testkit"))]
 mod meter;
 mod recording;
 mod registration;
+mod rows;
 mod storage;
 
 use error::{built, cancellation_error, classify};
@@ -148,10 +151,9 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(built(update)?).build())
     }
 
-    /// The dedupe record of an event: created only if it does not exist, so
-    /// a transaction holding it is cancelled if the event was counted before.
-    fn dedupe_put(&self, event: &EventKey, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
-        let mut item = key(event_pk(event), EVENT_SK);
+    /// A transaction's put of an item that must not exist yet, expiring at
+    /// `expires`: the transaction is cancelled if the item exists.
+    fn put_new(&self, mut item: Item, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
         item.insert(EXPIRES_AT.to_owned(), epoch_seconds(expires));
         let put = Put::builder()
             .table_name(&self.table)
@@ -160,6 +162,12 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .build();
         Ok(TransactWriteItem::builder().put(built(put)?).build())
+    }
+
+    /// The dedupe record of an event: created only if it does not exist, so
+    /// a transaction holding it is cancelled if the event was counted before.
+    fn dedupe_put(&self, event: &EventKey, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
+        self.put_new(key(event_pk(event), EVENT_SK), expires)
     }
 }
 
@@ -368,8 +376,21 @@ impl UsageStore for DynamoStore {
         }
         // The conditional puts come first, so that the cancellation reasons
         // (one per action, in order) name them by position.
-        actions.extend(self.user_mark_puts(group)?);
-        actions.extend(self.av_updates(group)?);
+        for (mark, expires) in &group.new_users {
+            actions.push(self.user_mark_put(mark, *expires)?);
+        }
+        for ((app, hour), add) in &group.av_hours {
+            actions.push(self.av_hour_add(app, *hour, add)?);
+        }
+        for ((app, day, class), ms) in &group.class_recordings {
+            actions.push(self.class_recording_add(app, *day, class, *ms)?);
+        }
+        for (row, add) in &group.rows {
+            actions.push(self.row_add(row, add)?);
+        }
+        for (app, days) in &group.av_changes {
+            actions.push(self.state_touch(app, days.iter().copied())?);
+        }
         for ((app, hour), add) in &group.hours {
             actions.push(self.hour_add(app, *hour, add)?);
         }

@@ -6,11 +6,11 @@
 use super::DynamoStore;
 use super::error::{built, classify, condition_held};
 use super::item::{
-    CounterWrite, EXPIRES_AT, Item, UpdateExpr, epoch_seconds, get_n, get_s, n, s, usage_of,
+    CounterWrite, EXPIRES_AT, Item, ROW_MS, UpdateExpr, epoch_seconds, get_n, get_s, n, s, usage_of,
 };
 use super::keys::*;
 use crate::domain::commit::HourAdd;
-use crate::domain::ids::AppId;
+use crate::domain::ids::{AppId, ClassId};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
 use crate::store::{
@@ -213,5 +213,35 @@ impl DynamoStore {
         } else {
             WriteDayOutcome::Changed
         })
+    }
+
+    /// Adds to a class's recording milliseconds of a day.
+    pub(super) fn class_recording_add(
+        &self,
+        app: &AppId,
+        day: Day,
+        class: &ClassId,
+        ms: u64,
+    ) -> StoreResult<TransactWriteItem> {
+        let mut expr = UpdateExpr::default();
+        expr.add(ROW_MS, n(ms));
+        self.update(key(app_pk(app), class_recording_sk(day, class)), expr)
+    }
+
+    pub(super) async fn class_recordings_impl(
+        &self,
+        app: &AppId,
+        first: Day,
+        last: Day,
+    ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
+        let (from, to) = class_recording_range(first, last);
+        let items = self.query_range(app_pk(app), from, to).await?;
+        items
+            .iter()
+            .map(|item| {
+                let (day, class) = class_recording_of(item)?;
+                Ok((day, class, get_n(item, ROW_MS)?.unwrap_or(0)))
+            })
+            .collect()
     }
 }
