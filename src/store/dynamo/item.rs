@@ -1,5 +1,8 @@
 //! Items and their attributes: encoding domain values into DynamoDB
-//! attributes, decoding them back, and building update expressions.
+//! attributes, decoding them back, and building update expressions. The
+//! attributes here are those several aggregates share (the expiry, the
+//! usage counters, a row's milliseconds); every other attribute name lives
+//! in the file of the aggregate whose items carry it.
 
 use crate::domain::time::UtcMillis;
 use crate::domain::usage::{ModeUsage, RecordMode, Tier};
@@ -10,8 +13,8 @@ use std::str::FromStr;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// TTL attribute (epoch seconds) of hourly items and dedupe records, and of
-/// nonces and request counters.
+/// TTL attribute (epoch seconds) of hourly items, dedupe records, user
+/// marks and storage measurements, and of nonces and request counters.
 pub const EXPIRES_AT: &str = "expires_at";
 /// Milliseconds of a details row: an audio/video row, or a class's
 /// recording on one day.

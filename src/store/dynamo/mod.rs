@@ -1,29 +1,55 @@
 //! The DynamoDB adapter: the storage port over one table.
 //!
-//! - [`keys`]: where each item lives (the key layout);
-//! - [`item`]: attributes, decoding, update expressions;
-//! - [`error`]: what a failed request means for its caller;
-//! - `av`: the audio/video requests (classes, packages, rows);
-//! - `storage`: the storage measurements' requests;
+//! One file per aggregate, each holding its items' attribute names, their
+//! decoding and the requests on them; the key layout of every item is one
+//! table, in [`keys`]:
+//!
+//! - `registration`: app registrations, and an account's apps from the
+//!   `AppsByOwner` index;
+//! - `recording`: the recording meter's hours and days, the rollup's work
+//!   on days, and each class's recording per day;
+//! - `commit`: a batch's pre-check read of events and users counted before,
+//!   and its one transaction (with the events' dedupe records);
+//! - `classes`: class facts;
+//! - `ledger`: the deduction's ledger (packages, prepared balances, the
+//!   deduction state), its settling and its work list;
+//! - `rows`: details rows and user marks;
+//! - `av_hours`: the audio/video meter's hours, for the trend;
+//! - `storage`: storage measurements;
 //! - `access_keys`: the AccessKeys' port (keys, nonces, request counters);
-//! - this file: the recording and registration requests, and the trait.
+//! - [`keys`]: where each item lives (the key layout);
+//! - [`item`]: encoding and decoding attributes, the attributes several
+//!   aggregates share, update expressions;
+//! - [`error`]: what a failed request means for its caller;
+//! - `meter`: what requests cost, for the tests and the benchmark;
+//! - this file: the store, the requests every aggregate builds on (paged
+//!   queries, a page of the rollup's work list, a transaction's update and
+//!   create-once put), DynamoDB's limits, and the port's implementation,
+//!   one delegation per method.
 
-use super::*;
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{AvMillis, CommitGroup, UserMark};
 use crate::domain::deduction::{Balance, Settled};
-use crate::domain::ids::{ClassId, Name};
-use crate::domain::time::UtcMillis;
+use crate::domain::event::EventKey;
+use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::storage::{Measurement, Readings};
+use crate::domain::time::{Day, Hour, UtcMillis};
+use crate::domain::usage::ModeUsage;
+use crate::store::{
+    CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingPage, RegisterOutcome,
+    Registration, RowRecord, Seen, SetOnceOutcome, StoreResult, UsageStore, WriteDayOutcome,
+};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 mod access_keys;
 mod av_hours;
 mod classes;
+mod commit;
 mod error;
 pub mod item;
 pub mod keys;
@@ -35,22 +61,18 @@ mod registration;
 mod rows;
 mod storage;
 
-use error::{built, cancellation_error, classify};
-use item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, get_s, s};
+use error::{built, classify};
+use item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, s};
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
 pub use meter::{CapacityUse, RequestMeter, item_size};
-
-/// What a key asked for in a pre-check read stands for.
-enum Found {
-    Event(EventKey),
-    User(UserMark),
-}
 
 /// DynamoDB's limit of actions in one `TransactWriteItems`.
 const TRANSACTION_ACTION_LIMIT: usize = 100;
 /// Keys per `BatchGetItem`.
 const BATCH_GET_LIMIT: usize = 100;
+/// Puts per `BatchWriteItem` (DynamoDB's limit).
+const BATCH_WRITE_LIMIT: usize = 25;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -124,7 +146,7 @@ impl DynamoStore {
         meter: &str,
         limit: i32,
         start: Option<Item>,
-    ) -> StoreResult<aws_sdk_dynamodb::operation::query::QueryOutput> {
+    ) -> StoreResult<QueryOutput> {
         self.client
             .query()
             .table_name(&self.table)
@@ -163,14 +185,10 @@ impl DynamoStore {
             .build();
         Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
-
-    /// The dedupe record of an event: created only if it does not exist, so
-    /// a transaction holding it is cancelled if the event was counted before.
-    fn dedupe_put(&self, event: &EventKey, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
-        self.put_new(key(event_pk(event), EVENT_SK), expires)
-    }
 }
 
+// Each method hands back its aggregate's future as it is: an `async`
+// wrapper here would nest every request's future one level deeper.
 impl UsageStore for DynamoStore {
     const MAX_COMMIT_ACTIONS: usize = TRANSACTION_ACTION_LIMIT;
 
@@ -208,65 +226,12 @@ impl UsageStore for DynamoStore {
         self.days_impl(app, first, last)
     }
 
-    /// One eventually consistent `BatchGetItem` per 100 keys. Keys DynamoDB
-    /// leaves unprocessed (under throttling) are answered as not seen: this
-    /// read only saves cost, and the transaction's conditions decide.
-    async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {
-        let pair = |item: &Item| {
-            (
-                get_s(item, PK).map(str::to_owned),
-                get_s(item, SK).map(str::to_owned),
-            )
-        };
-        let mut wanted = HashMap::new();
-        let mut all: Vec<Item> = Vec::with_capacity(keys.len() + users.len());
-        for (item, found) in keys
-            .iter()
-            .map(|k| (key(event_pk(k), EVENT_SK), Found::Event(*k)))
-            .chain(
-                users
-                    .iter()
-                    .map(|m| (user_mark_key(m), Found::User(m.clone()))),
-            )
-        {
-            wanted.insert(pair(&item), found);
-            all.push(item);
-        }
-        let mut found = Seen::default();
-        for chunk in all.chunks(BATCH_GET_LIMIT) {
-            let request = built(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .projection_expression("#pk, #sk")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_names("#sk", SK)
-                    .build(),
-            )?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(classify)?;
-            let items = out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default();
-            for item in items {
-                match wanted.get(&pair(&item)) {
-                    Some(Found::Event(k)) => {
-                        found.events.insert(*k);
-                    }
-                    Some(Found::User(mark)) => {
-                        found.users.insert(mark.clone());
-                    }
-                    None => {}
-                }
-            }
-        }
-        Ok(found)
+    fn seen(
+        &self,
+        keys: &[EventKey],
+        users: &[UserMark],
+    ) -> impl Future<Output = StoreResult<Seen>> + Send {
+        self.seen_impl(keys, users)
     }
 
     fn apps_of(
@@ -369,70 +334,11 @@ impl UsageStore for DynamoStore {
         self.av_rows_impl(app, first, last)
     }
 
-    async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
-        let mut actions = Vec::with_capacity(group.action_count());
-        for (event, expires) in &group.events {
-            actions.push(self.dedupe_put(event, *expires)?);
-        }
-        // The conditional puts come first, so that the cancellation reasons
-        // (one per action, in order) name them by position.
-        for (mark, expires) in &group.new_users {
-            actions.push(self.user_mark_put(mark, *expires)?);
-        }
-        for ((app, hour), add) in &group.av_hours {
-            actions.push(self.av_hour_add(app, *hour, add)?);
-        }
-        for ((app, day, class), ms) in &group.class_recordings {
-            actions.push(self.class_recording_add(app, *day, class, *ms)?);
-        }
-        for (row, add) in &group.rows {
-            actions.push(self.row_add(row, add)?);
-        }
-        for (app, days) in &group.av_changes {
-            actions.push(self.state_touch(app, days.iter().copied())?);
-        }
-        for ((app, hour), add) in &group.hours {
-            actions.push(self.hour_add(app, *hour, add)?);
-        }
-        for (app, day) in &group.days {
-            actions.push(self.day_touch(app, *day)?);
-        }
-        let err = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(CommitOutcome::Committed),
-            Err(err) => err,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-        else {
-            return Err(classify(err));
-        };
-        // Reasons come one per action, in order: the dedupe puts, then the
-        // user marks.
-        let reasons = cancelled.cancellation_reasons();
-        let failed =
-            |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-        let seen: Vec<EventKey> = (group.events.iter().enumerate())
-            .filter(|(i, _)| failed(*i))
-            .map(|(_, (key, _))| *key)
-            .collect();
-        let users: Vec<UserMark> = (group.new_users.keys().enumerate())
-            .filter(|(i, _)| failed(group.events.len() + i))
-            .map(|(_, mark)| mark.clone())
-            .collect();
-        if !seen.is_empty() {
-            Ok(CommitOutcome::AlreadyCounted(seen))
-        } else if !users.is_empty() {
-            Ok(CommitOutcome::UsersSeen(users))
-        } else {
-            let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-            Err(cancellation_error(reasons, detail))
-        }
+    fn commit(
+        &self,
+        group: &CommitGroup,
+    ) -> impl Future<Output = StoreResult<CommitOutcome>> + Send {
+        self.commit_impl(group)
     }
 
     fn pending_days(
@@ -466,7 +372,7 @@ impl UsageStore for DynamoStore {
 
     fn put_measurements(
         &self,
-        measurements: &[crate::domain::storage::Measurement],
+        measurements: &[Measurement],
     ) -> impl Future<Output = StoreResult<()>> + Send {
         self.put_measurements_impl(measurements)
     }
@@ -477,7 +383,7 @@ impl UsageStore for DynamoStore {
         since: UtcMillis,
         from: UtcMillis,
         to: UtcMillis,
-    ) -> impl Future<Output = StoreResult<crate::domain::storage::Readings>> + Send {
+    ) -> impl Future<Output = StoreResult<Readings>> + Send {
         self.measurements_impl(app, since, from, to)
     }
 }
