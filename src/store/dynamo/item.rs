@@ -1,42 +1,24 @@
 //! Items and their attributes: encoding domain values into DynamoDB
-//! attributes, decoding them back, and building update expressions.
+//! attributes, decoding them back, and building update expressions. The
+//! attributes here are those several aggregates share (the expiry, the
+//! usage counters, a row's milliseconds); every other attribute name lives
+//! in the file of the aggregate whose items carry it.
 
-use super::keys::{access_key_key, access_key_of, day_of, hour_of};
-use crate::domain::ids::AccountId;
 use crate::domain::time::UtcMillis;
 use crate::domain::usage::{ModeUsage, RecordMode, Tier};
-use crate::store::{
-    AccessKeyRecord, AccessKeyStatus, DayRecord, HourRecord, StoreError, StoreResult,
-    StoredAccessKey,
-};
-use aws_sdk_dynamodb::primitives::Blob;
+use crate::store::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::str::FromStr;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// TTL attribute (epoch seconds) of hourly items and dedupe records, and of
-/// nonces and request counters.
+/// TTL attribute (epoch seconds) of hourly items, dedupe records, user
+/// marks and storage measurements, and of nonces and request counters.
 pub const EXPIRES_AT: &str = "expires_at";
-pub const OWNER: &str = "owner_account";
-/// The app's name, set by the first registration that carries one.
-pub const APP_NAME: &str = "app_name";
-/// A day's change counter, bumped by every commit that touches the day.
-pub const SEQ: &str = "seq";
-/// The change counter a day's stored totals are exact at.
-pub const ROLLED_SEQ: &str = "rolled_seq";
-
-/// An AccessKey's account. Not [`OWNER`]: that attribute is the key of the
-/// `AppsByOwner` index, which must hold registrations only.
-pub const KEY_ACCOUNT: &str = "key_account";
-/// An AccessKey's secret, sealed under the KMS key (binary).
-pub const SEALED_SECRET: &str = "sealed_secret";
-/// When an AccessKey was issued and revoked (epoch milliseconds).
-pub const CREATED_AT: &str = "created_at";
-pub const REVOKED_AT: &str = "revoked_at";
-/// Requests counted in a request counter's second.
-pub const REQUESTS: &str = "n";
+/// Milliseconds of a details row: an audio/video row, or a class's
+/// recording on one day.
+pub const ROW_MS: &str = "ms";
 
 /// `r{mode}_{tier}`, e.g. `r1_720`: milliseconds of mode 1 (mixed) at 720p.
 pub fn counter_attr(mode: RecordMode, tier: Tier) -> String {
@@ -67,7 +49,7 @@ pub fn get_n(item: &Item, name: &str) -> StoreResult<Option<u64>> {
 }
 
 /// A number attribute as a `T`, if present; `corrupt()` if it is not one.
-fn number<T: FromStr>(
+pub(super) fn number<T: FromStr>(
     item: &Item,
     name: &str,
     corrupt: impl FnOnce() -> StoreError,
@@ -83,7 +65,8 @@ fn number<T: FromStr>(
     }
 }
 
-fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
+/// The usage counters of an hour or day item, absent ones as zero.
+pub fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
     let mut usage = ModeUsage::default();
     for mode in RecordMode::ALL {
         for tier in Tier::ALL {
@@ -93,61 +76,6 @@ fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
         }
     }
     Ok(usage)
-}
-
-pub fn hour_record(item: &Item) -> StoreResult<HourRecord> {
-    Ok(HourRecord {
-        hour: hour_of(item)?,
-        usage: usage_of(item)?,
-    })
-}
-
-pub fn day_record(item: &Item) -> StoreResult<DayRecord> {
-    Ok(DayRecord {
-        day: day_of(item)?,
-        rolled: usage_of(item)?,
-        seq: get_n(item, SEQ)?.unwrap_or(0),
-        rolled_seq: get_n(item, ROLLED_SEQ)?,
-    })
-}
-
-/// An AccessKey item's attributes.
-pub fn access_key_item(record: &AccessKeyRecord) -> Item {
-    let mut item = access_key_key(&record.id);
-    item.extend([
-        (KEY_ACCOUNT.to_owned(), s(record.account.as_str())),
-        (
-            SEALED_SECRET.to_owned(),
-            AttributeValue::B(Blob::new(record.sealed_secret.clone())),
-        ),
-        (CREATED_AT.to_owned(), n(record.created_at.0)),
-    ]);
-    item
-}
-
-pub fn stored_access_key(item: &Item) -> StoreResult<StoredAccessKey> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("access key {what}"));
-    let millis = |name: &str| -> StoreResult<Option<UtcMillis>> {
-        Ok(number(item, name, || corrupt(name))?.map(UtcMillis))
-    };
-    let record = AccessKeyRecord {
-        id: access_key_of(item)?,
-        account: get_s(item, KEY_ACCOUNT)
-            .and_then(AccountId::parse)
-            .ok_or_else(|| corrupt(KEY_ACCOUNT))?,
-        sealed_secret: item
-            .get(SEALED_SECRET)
-            .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec())
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| corrupt(SEALED_SECRET))?,
-        created_at: millis(CREATED_AT)?.ok_or_else(|| corrupt(CREATED_AT))?,
-    };
-    let status = match millis(REVOKED_AT)? {
-        None => AccessKeyStatus::Active,
-        Some(at) => AccessKeyStatus::Revoked { at },
-    };
-    Ok(StoredAccessKey { record, status })
 }
 
 /// How [`UpdateExpr::counters`] writes the usage counters.
@@ -242,6 +170,7 @@ impl UpdateExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::dynamo::recording::{ROLLED_SEQ, SEQ};
 
     #[test]
     fn counters_added_skip_zeros_and_counters_set_write_all() {
@@ -260,39 +189,6 @@ mod tests {
         assert_eq!(set.values.len(), 8, "every counter, zeros included");
         assert!(set.expression().starts_with("SET #a0 = :v0, "));
         assert!(set.expression().ends_with(" REMOVE #a8"));
-    }
-
-    #[test]
-    fn access_key_items_round_trip() {
-        use crate::domain::access_key::AccessKeyId;
-        let record = AccessKeyRecord {
-            id: AccessKeyId::parse("RTCU0123456789ABCDEFGHIJ").unwrap(),
-            account: AccountId::parse("123456789012").unwrap(),
-            sealed_secret: vec![0, 1, 255],
-            created_at: UtcMillis(1_795_428_000_123),
-        };
-        let mut item = access_key_item(&record);
-        let stored = stored_access_key(&item).unwrap();
-        assert_eq!(stored.record, record);
-        assert_eq!(stored.status, AccessKeyStatus::Active);
-        item.insert(REVOKED_AT.to_owned(), n(1_795_428_001_000i64));
-        assert_eq!(
-            stored_access_key(&item).unwrap().status,
-            AccessKeyStatus::Revoked {
-                at: UtcMillis(1_795_428_001_000)
-            }
-        );
-        for (name, bad) in [
-            (KEY_ACCOUNT, s("12345678901")),
-            (SEALED_SECRET, AttributeValue::B(Blob::new(Vec::new()))),
-            (SEALED_SECRET, s("not binary")),
-            (CREATED_AT, n("1.5")),
-            (REVOKED_AT, s("yesterday")),
-        ] {
-            let mut broken = item.clone();
-            broken.insert(name.to_owned(), bad);
-            assert!(stored_access_key(&broken).is_err(), "{name}");
-        }
     }
 
     #[test]

@@ -26,6 +26,12 @@
 //! AccessKeys, nonces and request counters are each an item of their own
 //! partition: each is read or written alone, by its whole key, and a
 //! key's traffic spreads over a new partition key per nonce and per second.
+//!
+//! This file holds the keys only (and the indexes' key attributes): each
+//! aggregate's other attribute names live beside its requests, in its own
+//! file (`registration.rs`, `recording.rs`, `classes.rs`, `ledger.rs`,
+//! `rows.rs`, `av_hours.rs`, `access_keys.rs`), and the attributes several
+//! share in `item.rs`.
 
 use super::item::{Item, s};
 use crate::domain::access_key::AccessKeyId;

@@ -1,12 +1,12 @@
-//! The storage-measurement half of the adapter: one item per (app, instant,
-//! bytes), written with plain puts (the key makes a repeat harmless), read
-//! with two `Query`s that go out together. The trait implementation in
-//! `mod.rs` delegates here.
+//! Storage measurements: one item per (app, instant, bytes), written with
+//! plain puts (the key makes a repeat harmless), read with two `Query`s
+//! that go out together. The trait implementation in `mod.rs` delegates
+//! here.
 
-use super::DynamoStore;
 use super::error::{built, classify};
 use super::item::{EXPIRES_AT, Item, epoch_seconds, s};
 use super::keys::*;
+use super::{BATCH_WRITE_LIMIT, DynamoStore};
 use crate::domain::ids::AppId;
 use crate::domain::retention;
 use crate::domain::storage::{Measurement, Reading, Readings};
@@ -16,8 +16,6 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// Puts per `BatchWriteItem` (DynamoDB's limit).
-const BATCH_WRITE_LIMIT: usize = 25;
 /// Rounds of sending again what DynamoDB left unprocessed (under throttling)
 /// before the call fails and the messages are redelivered.
 const UNPROCESSED_ROUNDS: u32 = 5;

@@ -1,0 +1,65 @@
+//! The audio/video meter's usage per hour (`AV#H#{hour}`), for the trend:
+//! interactive and playback milliseconds, each hour expiring in time.
+//! Written by the commit's transaction; the trait implementation in
+//! `mod.rs` delegates the read here.
+
+use super::DynamoStore;
+use super::item::{EXPIRES_AT, UpdateExpr, epoch_seconds, get_n, n};
+use super::keys::*;
+use crate::domain::commit::{AvHourAdd, AvMillis};
+use crate::domain::ids::AppId;
+use crate::domain::time::Hour;
+use crate::store::StoreResult;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+/// An hour's interactive and playback milliseconds.
+const INTERACTIVE_MS: &str = "i";
+const PLAYBACK_MS: &str = "p";
+
+impl DynamoStore {
+    /// Adds an hour's interactive and playback milliseconds (those not
+    /// zero) and sets its expiry.
+    pub(super) fn av_hour_add(
+        &self,
+        app: &AppId,
+        hour: Hour,
+        add: &AvHourAdd,
+    ) -> StoreResult<TransactWriteItem> {
+        let AvHourAdd { usage, expires } = add;
+        let mut expr = UpdateExpr::default();
+        for (attr, ms) in [
+            (INTERACTIVE_MS, usage.interactive),
+            (PLAYBACK_MS, usage.playback),
+        ] {
+            if ms > 0 {
+                expr.add(attr, n(ms));
+            }
+        }
+        expr.set(EXPIRES_AT, epoch_seconds(*expires));
+        self.update(key(app_pk(app), av_hour_sk(hour)), expr)
+    }
+
+    pub(super) async fn av_hours_impl(
+        &self,
+        app: &AppId,
+        first: Hour,
+        last: Hour,
+    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+        let items = self
+            .query_range(app_pk(app), av_hour_sk(first), av_hour_sk(last))
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let hour = av_hour_of(item)?;
+                Ok((
+                    hour,
+                    AvMillis {
+                        interactive: get_n(item, INTERACTIVE_MS)?.unwrap_or(0),
+                        playback: get_n(item, PLAYBACK_MS)?.unwrap_or(0),
+                    },
+                ))
+            })
+            .collect()
+    }
+}
