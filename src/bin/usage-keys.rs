@@ -26,7 +26,7 @@
 use rtc_usage::domain::access_key::{ACCESS_KEY_ID_PREFIX, AccessKeyId, AccessKeySecret};
 use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::entry::config::{TABLE_ENV, sdk_config};
+use rtc_usage::entry::config::{CredentialSource, TABLE_ENV, sdk_config};
 use rtc_usage::secrets::kms::KMS_KEY_ENV;
 use rtc_usage::secrets::{KmsSealer, SecretSealer};
 use rtc_usage::store::dynamo::DynamoStore;
@@ -166,7 +166,7 @@ async fn issue(account: AccountId) -> Result<(), String> {
     let kms_key = env(KMS_KEY_ENV).map_err(|r| r.0)?;
     getrandom::fill(&mut [0u8; 16])
         .map_err(|e| format!("the OS's random source is unavailable ({e}); nothing was written"))?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config(CredentialSource::DefaultChain).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let sealer = KmsSealer::new(aws_sdk_kms::Client::new(&sdk), kms_key);
     for _ in 0..ISSUE_ATTEMPTS {
@@ -236,7 +236,7 @@ async fn is_ours(store: &DynamoStore, record: &AccessKeyRecord) -> bool {
 
 async fn revoke(id: AccessKeyId) -> Result<(), String> {
     let table = env(TABLE_ENV).map_err(|r| r.0)?;
-    let sdk = sdk_config().await;
+    let sdk = sdk_config(CredentialSource::DefaultChain).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
     match store.revoke_access_key(&id, UtcMillis::now()).await {
         Ok(true) => {

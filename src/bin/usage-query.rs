@@ -11,7 +11,7 @@ use rtc_usage::secrets::kms::KmsSealer;
 async fn main() -> Result<(), Error> {
     logging::init();
     let config = Config::from_env()?;
-    let sdk = config::sdk_config().await;
+    let sdk = config::sdk_config(config::CredentialSource::LambdaEnvironment).await;
     let store = config.dynamo_store_with(&sdk);
     // AccessKey secrets, opened once per key for the life of this instance;
     // the KMS client is built when the first one is opened.

@@ -74,11 +74,11 @@ impl Config {
         Metrics::to_stdout(&self.function_name)
     }
 
-    /// The DynamoDB store, with the SDK's standard configuration: region,
+    /// The DynamoDB store, with the functions' SDK configuration: region,
     /// credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`) from the
     /// environment; retries as [`sdk_retry_config`] says.
     pub async fn dynamo_store(&self) -> DynamoStore {
-        self.dynamo_store_with(&sdk_config().await)
+        self.dynamo_store_with(&sdk_config(CredentialSource::LambdaEnvironment).await)
     }
 
     /// The DynamoDB store over an SDK configuration already loaded.
@@ -87,13 +87,38 @@ impl Config {
     }
 }
 
-/// The SDK's standard configuration — region, credentials and each
-/// service's endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_KMS`)
-/// from the environment — with the project's retries. Loaded once per
-/// function instance, shared by its clients.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(sdk_retry_config())
-        .load()
-        .await
+/// Where an SDK configuration takes its region and credentials from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The variables Lambda sets for every function (`AWS_REGION`, and the
+    /// role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), and nothing else: what the functions use. The
+    /// SDK's default chain would also build, at every cold start, providers
+    /// Lambda never needs — among them the web-identity provider's STS client,
+    /// whose construction prepares a TLS connector (the system's root
+    /// certificates read and parsed) before the first request.
+    LambdaEnvironment,
+    /// The SDK's default chains (environment, profiles and SSO, web identity,
+    /// container and instance metadata): the operator's `usage-keys`.
+    DefaultChain,
+}
+
+/// The SDK's standard configuration — each service's endpoint
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_KMS`) from the
+/// environment, region and credentials from `source` — with the project's
+/// retries. Loaded once per function instance, shared by its clients.
+pub async fn sdk_config(source: CredentialSource) -> aws_config::SdkConfig {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(sdk_retry_config());
+    match source {
+        CredentialSource::LambdaEnvironment => loader
+            .region(EnvironmentVariableRegionProvider::new())
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new()),
+        CredentialSource::DefaultChain => loader,
+    }
+    .load()
+    .await
 }
