@@ -96,6 +96,14 @@ async fn main() {
         }
     };
     let local = LocalDynamo::start();
+    // `--cold-start [DIR]`: the cold start section alone, and with DIR, the
+    // same binaries of another build launched in turn with these.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--cold-start") {
+        let other = args.get(at + 1).filter(|a| !a.starts_with("--"));
+        cold_start(&local, &scale, other.map(PathBuf::from).as_deref());
+        return;
+    }
     let now = UtcMillis::now();
     println!(
         "# rtc-usage benchmark ({} mode), {}",
@@ -182,7 +190,7 @@ async fn main() {
     busy_class(&local, &scale, now).await;
     year_of_history(&local, &scale).await;
     recordings_and_apps(&local, &scale, now).await;
-    cold_start(&local, &scale);
+    cold_start(&local, &scale, None);
     signed_access(&local, &scale, now).await;
 }
 
@@ -1565,7 +1573,10 @@ async fn recordings_and_apps(local: &LocalDynamo, scale: &Scale, now: UtcMillis)
 }
 
 /// Time from process start to the first poll of a stand-in Lambda Runtime API.
-fn cold_start(local: &LocalDynamo, scale: &Scale) {
+/// With `other`, a folder of another build's binaries, each of this build's
+/// launches is paired with one of the other's, in turn, so that both see the
+/// same machine; the ratio is this build's median over the other's.
+fn cold_start(local: &LocalDynamo, scale: &Scale, other: Option<&Path>) {
     let bin_dir: PathBuf = std::env::current_exe()
         .unwrap()
         .parent()
@@ -1578,25 +1589,57 @@ fn cold_start(local: &LocalDynamo, scale: &Scale) {
         scale.launches,
         bin_dir.file_name().unwrap().to_string_lossy()
     );
-    println!("| binary | median to first poll | min | size |");
-    println!("| --- | --- | --- | --- |");
+    match other {
+        None => {
+            println!("| binary | median to first poll | min | size |");
+            println!("| --- | --- | --- | --- |");
+        }
+        Some(dir) => {
+            println!(
+                "Paired, launched in turn with the binaries in {}.\n",
+                dir.display()
+            );
+            println!(
+                "| binary | median to first poll | min | size | other build's median | min | size | ratio |"
+            );
+            println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        }
+    }
     for name in ["usage-query", "usage-ingest", "usage-rollup"] {
         let path = bin_dir.join(name);
         if !path.exists() {
             println!("| {name} | not built ({}) | | |", path.display());
             continue;
         }
-        let mut samples: Vec<Duration> = (0..scale.launches)
-            .map(|_| launch_until_first_poll(&path, local))
-            .collect();
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let min = *samples.iter().min().unwrap();
-        println!(
+        let other_path = other.map(|dir| dir.join(name));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..scale.launches {
+            ours.push(launch_until_first_poll(&path, local));
+            if let Some(other_path) = &other_path {
+                theirs.push(launch_until_first_poll(other_path, local));
+            }
+        }
+        let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+        let min = *ours.iter().min().unwrap();
+        let median = percentile(&mut ours, 0.5);
+        print!(
             "| {name} | {} | {} | {:.1} MB |",
-            ms(percentile(&mut samples, 0.5)),
+            ms(median),
             ms(min),
-            size as f64 / 1e6
+            size(&path)
         );
+        if let Some(other_path) = &other_path {
+            let other_min = *theirs.iter().min().unwrap();
+            let other_median = percentile(&mut theirs, 0.5);
+            print!(
+                " {} | {} | {:.1} MB | {:.2} |",
+                ms(other_median),
+                ms(other_min),
+                size(other_path),
+                median.as_secs_f64() / other_median.as_secs_f64()
+            );
+        }
+        println!();
     }
 }
 
