@@ -34,7 +34,7 @@ enum KmsClient {
     /// SDK prepares its TLS connector when a client is built), and the query
     /// function needs KMS only for the Alibaba-signed API, once per key and
     /// instance: it builds the client when it first opens a secret.
-    OnFirstUse(SdkConfig, OnceLock<Client>),
+    OnFirstUse(Box<SdkConfig>, OnceLock<Client>),
 }
 
 impl KmsSealer {
@@ -50,7 +50,7 @@ impl KmsSealer {
     /// the first secret is opened: sealing fails as misconfigured.
     pub fn opener(sdk: SdkConfig) -> Self {
         KmsSealer {
-            client: KmsClient::OnFirstUse(sdk, OnceLock::new()),
+            client: KmsClient::OnFirstUse(Box::new(sdk), OnceLock::new()),
             key_id: None,
         }
     }
