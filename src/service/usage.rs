@@ -16,7 +16,7 @@ use crate::domain::usage_api::{
     AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, MAX_EXPORT_BYTES,
     PackageCharge, PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
 };
-use crate::service::query::{internal, refuse_unless_owner};
+use crate::service::access::{internal, read_as_owner};
 use crate::service::settle::{FIRST_DAY, LAST_DAY};
 use crate::store::{LedgerInputs, RowRecord, StoreError, UsageStore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -52,11 +52,8 @@ pub async fn usage_data<S: UsageStore>(
     };
     match query.service {
         ServiceType::AudioVideo => {
-            let (registration, hours) = tokio::join!(
-                store.registration(&query.app),
-                store.av_hours(&query.app, first, last)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let read = store.av_hours(&query.app, first, last);
+            let (_, hours) = read_as_owner(store, caller, &query.app, read).await?;
             let mut usage = HashMap::new();
             for (hour, ms) in hours.map_err(internal)? {
                 *usage.entry(bucket(hour.start())).or_default() += ms;
@@ -66,11 +63,8 @@ pub async fn usage_data<S: UsageStore>(
             }))
         }
         ServiceType::Recording => {
-            let (registration, hours) = tokio::join!(
-                store.registration(&query.app),
-                store.hours(&query.app, first, last)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let read = store.hours(&query.app, first, last);
+            let (_, hours) = read_as_owner(store, caller, &query.app, read).await?;
             let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
             for record in hours.map_err(internal)? {
                 let total = usage.entry(bucket(record.hour.start())).or_default();
@@ -87,11 +81,8 @@ pub async fn usage_data<S: UsageStore>(
             // out together: three requests, one round trip.
             let (from, to) = storage::read_window(query.interval, query.start, query.end);
             let since = from.minus_ms(storage::MAX_CARRY_MS);
-            let (registration, readings) = tokio::join!(
-                store.registration(&query.app),
-                store.measurements(&query.app, since, from, to)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let read = store.measurements(&query.app, since, from, to);
+            let (_, readings) = read_as_owner(store, caller, &query.app, read).await?;
             let readings = readings.map_err(internal)?;
             let peaks: HashMap<UtcMillis, u64> =
                 storage::peaks(readings.all(), query.interval, query.start, query.end)
@@ -147,12 +138,14 @@ async fn details_rows<S: UsageStore>(
         DetailsService::AudioVideo => {
             // The registry, the deduction's inputs and the window's rows go
             // out together.
-            let (registration, inputs, rows) = tokio::join!(
-                store.registration(&query.app),
-                store.ledger_inputs(&query.app, Day(first.0 - 1)),
-                store.av_rows(&query.app, first, last),
-            );
-            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let reads = async {
+                tokio::join!(
+                    store.ledger_inputs(&query.app, Day(first.0 - 1)),
+                    store.av_rows(&query.app, first, last),
+                )
+            };
+            let (app_name, (inputs, rows)) =
+                read_as_owner(store, caller, &query.app, reads).await?;
             let ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
                 .await
                 .map_err(internal)?;
@@ -168,12 +161,14 @@ async fn details_rows<S: UsageStore>(
             .map_err(internal)?
         }
         DetailsService::Recording => {
-            let (registration, hours, classes) = tokio::join!(
-                store.registration(&query.app),
-                store.hours(&query.app, first.first_hour(), last.last_hour()),
-                store.class_recordings(&query.app, first, last),
-            );
-            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            let reads = async {
+                tokio::join!(
+                    store.hours(&query.app, first.first_hour(), last.last_hour()),
+                    store.class_recordings(&query.app, first, last),
+                )
+            };
+            let (app_name, (hours, classes)) =
+                read_as_owner(store, caller, &query.app, reads).await?;
             let rows = recording_rows(hours.map_err(internal)?, classes.map_err(internal)?);
             let rows: Vec<RecordingRow> = rows
                 .into_iter()
@@ -217,12 +212,13 @@ pub async fn usage_packages<S: UsageStore>(
     now: UtcMillis,
 ) -> Result<PackagesAnswer, ApiError> {
     let today = now.day();
-    let (registration, inputs, rows) = tokio::join!(
-        store.registration(app),
-        store.ledger_inputs(app, Day(today.0 - 1)),
-        store.av_rows(app, today, LAST_DAY),
-    );
-    refuse_unless_owner(registration.map_err(internal)?, caller)?;
+    let reads = async {
+        tokio::join!(
+            store.ledger_inputs(app, Day(today.0 - 1)),
+            store.av_rows(app, today, LAST_DAY),
+        )
+    };
+    let (_, (inputs, rows)) = read_as_owner(store, caller, app, reads).await?;
     let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
         .await
         .map_err(internal)?;
