@@ -5,6 +5,7 @@ pub mod access_key;
 pub mod class;
 pub mod commit;
 pub mod deduction;
+pub mod details;
 pub mod error;
 pub mod event;
 pub mod export;
