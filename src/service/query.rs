@@ -88,7 +88,7 @@ async fn record_usage<S: UsageStore>(
     query: &ValidQuery,
     request_id: &str,
 ) -> Result<UsageReport, ApiError> {
-    let (_, usage) = read_as_owner(store, caller, &query.app, read_usage(store, query)).await?;
+    let (_, usage) = read_as_owner!(store, caller, &query.app, read_usage(store, query))?;
     let usage = usage.map_err(internal)?;
     Ok(UsageReport::build(request_id, query, |bucket| {
         usage.get(&bucket).copied().unwrap_or_default()

@@ -51,8 +51,12 @@ pub async fn usage_data<S: UsageStore>(
     };
     match query.service {
         ServiceType::AudioVideo => {
-            let read = store.av_hours(&query.app, first, last);
-            let (_, hours) = read_as_owner(store, caller, &query.app, read).await?;
+            let (_, hours) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
+                store.av_hours(&query.app, first, last)
+            )?;
             let mut usage = HashMap::new();
             for (hour, ms) in hours.map_err(internal)? {
                 *usage.entry(bucket(hour.start())).or_default() += ms;
@@ -62,8 +66,12 @@ pub async fn usage_data<S: UsageStore>(
             }))
         }
         ServiceType::Recording => {
-            let read = store.hours(&query.app, first, last);
-            let (_, hours) = read_as_owner(store, caller, &query.app, read).await?;
+            let (_, hours) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
+                store.hours(&query.app, first, last)
+            )?;
             let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
             for record in hours.map_err(internal)? {
                 let total = usage.entry(bucket(record.hour.start())).or_default();
@@ -80,8 +88,12 @@ pub async fn usage_data<S: UsageStore>(
             // out together: three requests, one round trip.
             let (from, to) = storage::read_window(query.interval, query.start, query.end);
             let since = from.minus_ms(storage::MAX_CARRY_MS);
-            let read = store.measurements(&query.app, since, from, to);
-            let (_, readings) = read_as_owner(store, caller, &query.app, read).await?;
+            let (_, readings) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
+                store.measurements(&query.app, since, from, to)
+            )?;
             let readings = readings.map_err(internal)?;
             let peaks: HashMap<UtcMillis, u64> =
                 storage::peaks(readings.all(), query.interval, query.start, query.end)
@@ -138,14 +150,13 @@ async fn details_rows<S: UsageStore>(
             // The registry, the deduction's inputs and the window's rows go
             // out together. The balances at the window's start come from the
             // days before it; only the classes whose order shows are read.
-            let reads = async {
-                tokio::join!(
-                    store.ledger_inputs(&query.app, Day(first.0 - 1)),
-                    store.av_rows(&query.app, first, last),
-                )
-            };
-            let (app_name, (inputs, rows)) =
-                read_as_owner(store, caller, &query.app, reads).await?;
+            let (app_name, inputs, rows) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
+                store.ledger_inputs(&query.app, Day(first.0 - 1)),
+                store.av_rows(&query.app, first, last),
+            )?;
             let mut ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
                 .await
                 .map_err(internal)?;
@@ -156,14 +167,13 @@ async fn details_rows<S: UsageStore>(
             details::av_details(query, app_name.as_ref(), ledger, window, &facts)
         }
         DetailsService::Recording => {
-            let reads = async {
-                tokio::join!(
-                    store.hours(&query.app, first.first_hour(), last.last_hour()),
-                    store.class_recordings(&query.app, first, last),
-                )
-            };
-            let (app_name, (hours, classes)) =
-                read_as_owner(store, caller, &query.app, reads).await?;
+            let (app_name, hours, classes) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
+                store.hours(&query.app, first.first_hour(), last.last_hour()),
+                store.class_recordings(&query.app, first, last),
+            )?;
             let hours = hours
                 .map_err(internal)?
                 .into_iter()
@@ -201,13 +211,13 @@ pub async fn usage_packages<S: UsageStore>(
     now: UtcMillis,
 ) -> Result<PackagesAnswer, ApiError> {
     let today = now.day();
-    let reads = async {
-        tokio::join!(
-            store.ledger_inputs(app, Day(today.0 - 1)),
-            store.av_rows(app, today, LAST_DAY),
-        )
-    };
-    let (_, (inputs, rows)) = read_as_owner(store, caller, app, reads).await?;
+    let (_, inputs, rows) = read_as_owner!(
+        store,
+        caller,
+        app,
+        store.ledger_inputs(app, Day(today.0 - 1)),
+        store.av_rows(app, today, LAST_DAY),
+    )?;
     let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
         .await
         .map_err(internal)?;
