@@ -7,6 +7,7 @@ pub mod commit;
 #[cfg(test)]
 mod contract_limits;
 pub mod deduction;
+pub mod details;
 pub mod error;
 pub mod event;
 pub mod export;

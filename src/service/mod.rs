@@ -1,6 +1,7 @@
 //! The three use cases, over any [`crate::store::UsageStore`]. Entry points
 //! translate Lambda payloads into these calls and nothing more.
 
+mod access;
 pub mod ingest;
 pub mod query;
 pub mod rollup;

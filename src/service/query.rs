@@ -4,7 +4,7 @@
 
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::CsvFile;
-use crate::domain::ids::{AccountId, Name};
+use crate::domain::ids::AccountId;
 use crate::domain::query::{QueryParams, UsageReport, ValidQuery};
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::TierMillis;
@@ -12,8 +12,9 @@ use crate::domain::usage_api::{
     Action, ApiRequest, AppsAnswer, DetailsAnswer, PackagesAnswer, UsageDataAnswer,
     validate_request,
 };
+use crate::service::access::{internal, read_as_owner};
 use crate::service::usage;
-use crate::store::{Registration, StoreError, UsageStore};
+use crate::store::{StoreError, UsageStore};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -66,38 +67,17 @@ pub async fn answer<S: UsageStore>(
     Ok((action, answer))
 }
 
-/// The app's name if `caller` owns it; otherwise the one answer given for
-/// an unknown app, so no one learns that another account's app exists.
-pub(crate) fn refuse_unless_owner(
-    registration: Option<Registration>,
-    caller: &AccountId,
-) -> Result<Option<Name>, ApiError> {
-    match registration {
-        Some(r) if r.owner == *caller => Ok(r.name),
-        _ => Err(ApiError::new(ErrorCode::InvalidAppIdParameter)),
-    }
-}
-
 async fn record_usage<S: UsageStore>(
     store: &S,
     caller: &AccountId,
     query: &ValidQuery,
     request_id: &str,
 ) -> Result<UsageReport, ApiError> {
-    // The registry read and the usage read go out together: the answer costs
-    // one round trip. Usage of an app the caller does not own is dropped unseen.
-    let (registration, usage) =
-        tokio::join!(store.registration(&query.app), read_usage(store, query));
-    refuse_unless_owner(registration.map_err(internal)?, caller)?;
+    let (_, usage) = read_as_owner!(store, caller, &query.app, read_usage(store, query))?;
     let usage = usage.map_err(internal)?;
     Ok(UsageReport::build(request_id, query, |bucket| {
         usage.get(&bucket).copied().unwrap_or_default()
     }))
-}
-
-pub(crate) fn internal(err: StoreError) -> ApiError {
-    tracing::error!(error = %err, "store read failed");
-    ApiError::new(ErrorCode::InternalError)
 }
 
 /// Usage of the query's mode per bucket start; absent buckets are zero.

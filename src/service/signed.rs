@@ -21,7 +21,7 @@ use crate::domain::retention;
 use crate::domain::signature::{self, HttpRequest, Scheme};
 use crate::domain::time::UtcMillis;
 use crate::secrets::{SecretCache, SecretSealer};
-use crate::service::query::internal;
+use crate::service::access::internal;
 use crate::store::access_keys::AccessKeyStore;
 
 /// Requests one AccessKey may make in one second.

@@ -3,24 +3,23 @@
 //! Every answer is computed from the stored rows and packages as they are
 //! now, so an acknowledged event shows in the very next answer.
 
-use crate::domain::class::{ClassFacts, UsageType};
-use crate::domain::commit::RowKey;
-use crate::domain::deduction::{Ledger, RowOrder, billable_minutes};
+use crate::domain::class::ClassFacts;
+use crate::domain::deduction::Ledger;
+use crate::domain::details;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::{CsvFile, ExportError};
-use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::ids::{AccountId, AppId, ClassId};
 use crate::domain::storage;
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::{RecordMode, TierMillis};
 use crate::domain::usage_api::{
     AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, MAX_EXPORT_BYTES,
-    PackageCharge, PackagesAnswer, Page, RowUsage, ServiceType, UsageDataAnswer, UsageDataQuery,
+    PackagesAnswer, Page, ServiceType, UsageDataAnswer, UsageDataQuery,
 };
-use crate::service::query::{internal, refuse_unless_owner};
+use crate::service::access::{internal, read_as_owner};
 use crate::service::settle::{FIRST_DAY, LAST_DAY};
-use crate::store::{LedgerInputs, RowRecord, StoreError, UsageStore};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Range;
+use crate::store::{LedgerInputs, StoreError, UsageStore};
+use std::collections::{BTreeMap, HashMap};
 
 pub async fn describe_apps<S: UsageStore>(
     store: &S,
@@ -52,11 +51,12 @@ pub async fn usage_data<S: UsageStore>(
     };
     match query.service {
         ServiceType::AudioVideo => {
-            let (registration, hours) = tokio::join!(
-                store.registration(&query.app),
+            let (_, hours) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
                 store.av_hours(&query.app, first, last)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            )?;
             let mut usage = HashMap::new();
             for (hour, ms) in hours.map_err(internal)? {
                 *usage.entry(bucket(hour.start())).or_default() += ms;
@@ -66,11 +66,12 @@ pub async fn usage_data<S: UsageStore>(
             }))
         }
         ServiceType::Recording => {
-            let (registration, hours) = tokio::join!(
-                store.registration(&query.app),
+            let (_, hours) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
                 store.hours(&query.app, first, last)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            )?;
             let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
             for record in hours.map_err(internal)? {
                 let total = usage.entry(bucket(record.hour.start())).or_default();
@@ -87,11 +88,12 @@ pub async fn usage_data<S: UsageStore>(
             // out together: three requests, one round trip.
             let (from, to) = storage::read_window(query.interval, query.start, query.end);
             let since = from.minus_ms(storage::MAX_CARRY_MS);
-            let (registration, readings) = tokio::join!(
-                store.registration(&query.app),
+            let (_, readings) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
                 store.measurements(&query.app, since, from, to)
-            );
-            refuse_unless_owner(registration.map_err(internal)?, caller)?;
+            )?;
             let readings = readings.map_err(internal)?;
             let peaks: HashMap<UtcMillis, u64> =
                 storage::peaks(readings.all(), query.interval, query.start, query.end)
@@ -146,67 +148,59 @@ async fn details_rows<S: UsageStore>(
     let rows = match query.service {
         DetailsService::AudioVideo => {
             // The registry, the deduction's inputs and the window's rows go
-            // out together.
-            let (registration, inputs, rows) = tokio::join!(
-                store.registration(&query.app),
+            // out together. The balances at the window's start come from the
+            // days before it; only the classes whose order shows are read.
+            let (app_name, inputs, rows) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
                 store.ledger_inputs(&query.app, Day(first.0 - 1)),
                 store.av_rows(&query.app, first, last),
-            );
-            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
-            let ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
+            )?;
+            let mut ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
                 .await
                 .map_err(internal)?;
-            av_details(
-                store,
-                query,
-                page,
-                app_name.as_ref(),
-                ledger,
-                rows.map_err(internal)?,
-            )
-            .await
-            .map_err(internal)?
+            let window = details::settle_before(&mut ledger, first, rows.map_err(internal)?);
+            let classes =
+                details::av_classes_to_order(&window, &ledger, query.class.as_ref(), page);
+            let facts = class_facts(store, query, &classes).await?;
+            details::av_details(query, app_name.as_ref(), ledger, window, &facts)
         }
         DetailsService::Recording => {
-            let (registration, hours, classes) = tokio::join!(
-                store.registration(&query.app),
+            let (app_name, hours, classes) = read_as_owner!(
+                store,
+                caller,
+                &query.app,
                 store.hours(&query.app, first.first_hour(), last.last_hour()),
                 store.class_recordings(&query.app, first, last),
-            );
-            let app_name = refuse_unless_owner(registration.map_err(internal)?, caller)?;
-            let rows = recording_rows(hours.map_err(internal)?, classes.map_err(internal)?);
-            let rows: Vec<RecordingRow> = rows
+            )?;
+            let hours = hours
+                .map_err(internal)?
                 .into_iter()
-                .filter(|r| query.class.is_none() || r.class == query.class)
-                .collect();
-            // Which rows of a day make the page depends on the day's order,
-            // so the facts of every class of the page's days are read.
-            let page_days: BTreeSet<Day> = rows[shown_rows(page, rows.len())]
-                .iter()
-                .map(|r| r.day)
-                .collect();
-            let classes: Vec<ClassId> = rows
-                .iter()
-                .filter(|r| page_days.contains(&r.day))
-                .filter_map(|r| r.class.clone())
-                .collect();
-            let facts = if classes.is_empty() {
-                BTreeMap::new()
-            } else {
-                store
-                    .class_facts(&query.app, &classes)
-                    .await
-                    .map_err(internal)?
-            };
-            recording_details(query, app_name.as_ref(), rows, &facts)
+                .map(|h| (h.hour, h.usage));
+            let rows =
+                details::recording_rows(hours, classes.map_err(internal)?, query.class.as_ref());
+            let classes = details::recording_classes_to_order(&rows, page);
+            let facts = class_facts(store, query, &classes).await?;
+            details::recording_details(query, app_name.as_ref(), rows, &facts)
         }
     };
     Ok(rows)
 }
 
-/// The indexes of the rows an answer shows among `total`: one page, or all.
-fn shown_rows(page: Option<Page>, total: usize) -> Range<usize> {
-    page.map_or(0..total, |page| page.rows(total))
+/// The facts of `classes`: one read, none when there are none to read.
+async fn class_facts<S: UsageStore>(
+    store: &S,
+    query: &DetailsQuery,
+    classes: &[ClassId],
+) -> Result<BTreeMap<ClassId, ClassFacts>, ApiError> {
+    if classes.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    store
+        .class_facts(&query.app, classes)
+        .await
+        .map_err(internal)
 }
 
 pub async fn usage_packages<S: UsageStore>(
@@ -217,18 +211,17 @@ pub async fn usage_packages<S: UsageStore>(
     now: UtcMillis,
 ) -> Result<PackagesAnswer, ApiError> {
     let today = now.day();
-    let (registration, inputs, rows) = tokio::join!(
-        store.registration(app),
+    let (_, inputs, rows) = read_as_owner!(
+        store,
+        caller,
+        app,
         store.ledger_inputs(app, Day(today.0 - 1)),
         store.av_rows(app, today, LAST_DAY),
-    );
-    refuse_unless_owner(registration.map_err(internal)?, caller)?;
+    )?;
     let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
         .await
         .map_err(internal)?;
-    for (day, rows) in by_day(rows.map_err(internal)?) {
-        ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
-    }
+    details::settle_rows(&mut ledger, rows.map_err(internal)?);
     Ok(PackagesAnswer::from_ledger(request_id, app, &ledger, today))
 }
 
@@ -281,187 +274,6 @@ async fn ledger_at<S: UsageStore>(
         }
     };
     let mut ledger = Ledger::with_used(packages, &used);
-    for (day, rows) in by_day(rows) {
-        ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
-    }
+    details::settle_rows(&mut ledger, rows);
     Ok(ledger)
-}
-
-fn by_day(rows: Vec<RowRecord>) -> BTreeMap<Day, Vec<RowRecord>> {
-    let mut days: BTreeMap<Day, Vec<RowRecord>> = BTreeMap::new();
-    for row in rows {
-        days.entry(row.key.day).or_default().push(row);
-    }
-    days
-}
-
-/// The window's rows (after the `ClassId` filter) in allocation order, each
-/// with what packages paid for it.
-///
-/// The balances at the window's start come from the days before it, a day
-/// at a time (a day's total decides them, not its order). Inside the window,
-/// a day's rows need their order — so their classes' facts — only where it
-/// shows: on the days of the page (every day, for an export), and, when one
-/// class is asked for, on days where the packages ran out part way
-/// (elsewhere each row of the class is paid in full, or not at all, whatever
-/// the order). Only those classes' facts are read.
-async fn av_details<S: UsageStore>(
-    store: &S,
-    query: &DetailsQuery,
-    page: Option<Page>,
-    app_name: Option<&Name>,
-    mut ledger: Ledger,
-    rows: Vec<RowRecord>,
-) -> Result<Vec<DetailsRow>, StoreError> {
-    let (first, _) = query.days();
-    let wanted = |key: &RowKey| query.class.as_ref().is_none_or(|c| *c == key.class);
-    let mut window = BTreeMap::new();
-    for (day, rows) in by_day(rows) {
-        if day < first {
-            ledger.settle_day(day, rows.iter().map(|r| billable_minutes(r.ms)).sum());
-        } else {
-            window.insert(day, rows);
-        }
-    }
-
-    // Which days need their rows ordered.
-    let shown = shown_rows(
-        page,
-        window.values().flatten().filter(|r| wanted(&r.key)).count(),
-    );
-    let mut ordered_days = BTreeSet::new();
-    let mut before = 0;
-    let mut trial = ledger.clone();
-    for (day, rows) in &window {
-        let count = rows.iter().filter(|r| wanted(&r.key)).count();
-        let on_page = before < shown.end && shown.start < before + count;
-        let total: u64 = rows.iter().map(|r| billable_minutes(r.ms)).sum();
-        let available = trial.available(*day);
-        let partial = available > 0 && available < total;
-        if on_page || (query.class.is_some() && partial && count > 0) {
-            ordered_days.insert(*day);
-        }
-        trial.settle_day(*day, total);
-        before += count;
-    }
-    let classes: Vec<ClassId> = ordered_days
-        .iter()
-        .flat_map(|day| window[day].iter().map(|r| r.key.class.clone()))
-        .collect();
-    let facts = if classes.is_empty() {
-        BTreeMap::new()
-    } else {
-        store.class_facts(&query.app, &classes).await?
-    };
-
-    let mut answer = Vec::new();
-    for (day, mut rows) in window {
-        let order = |row: &RowRecord| RowOrder {
-            day,
-            class_start: facts.get(&row.key.class).and_then(|f| f.start),
-            class: row.key.class.clone(),
-            usage: row.key.usage,
-        };
-        rows.sort_by_cached_key(order);
-        for row in rows {
-            let deduction = ledger.take(day, billable_minutes(row.ms));
-            if !wanted(&row.key) {
-                continue;
-            }
-            let usage = RowUsage {
-                date: day,
-                class: Some(row.key.class.clone()),
-                usage_type: Some(row.key.usage),
-                user_count: Some(row.users),
-                duration_ms: row.ms,
-                packages: PackageCharge::of(&ledger, &deduction),
-            };
-            let facts: Option<&ClassFacts> = facts.get(&row.key.class);
-            answer.push(DetailsRow::new(&query.app, app_name, facts, usage));
-        }
-    }
-    Ok(answer)
-}
-
-/// One recording row: a class's segments on a day, or (`class` None) the
-/// day's segments that named no class.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct RecordingRow {
-    day: Day,
-    class: Option<ClassId>,
-    ms: u64,
-}
-
-/// The window's recording rows, by day. A day's segments without a class are
-/// its recording total (both record modes, from its hours) less what its
-/// classes recorded, so segments counted before segments carried a class
-/// keep counting, in that row.
-fn recording_rows(
-    hours: Vec<crate::store::HourRecord>,
-    classes: Vec<(Day, ClassId, u64)>,
-) -> Vec<RecordingRow> {
-    let mut days: BTreeMap<Day, u64> = BTreeMap::new();
-    for record in hours {
-        let ms: u64 = RecordMode::ALL
-            .into_iter()
-            .map(|mode| record.usage.mode(mode).total())
-            .sum();
-        *days.entry(record.hour.day()).or_default() += ms;
-    }
-    let mut rows = Vec::new();
-    for (day, total) in days {
-        let of_day: Vec<&(Day, ClassId, u64)> = classes.iter().filter(|c| c.0 == day).collect();
-        let classed: u64 = of_day.iter().map(|c| c.2).sum();
-        rows.extend(of_day.into_iter().map(|(day, class, ms)| RecordingRow {
-            day: *day,
-            class: Some(class.clone()),
-            ms: *ms,
-        }));
-        let unclassed = total.saturating_sub(classed);
-        if unclassed > 0 {
-            rows.push(RecordingRow {
-                day,
-                class: None,
-                ms: unclassed,
-            });
-        }
-    }
-    rows
-}
-
-/// Recording rows as answered: in allocation order inside each day (by the
-/// class's start time, then class id; the row without a class last). Facts
-/// are there for the classes of the page: the order elsewhere does not show.
-fn recording_details(
-    query: &DetailsQuery,
-    app_name: Option<&Name>,
-    mut rows: Vec<RecordingRow>,
-    facts: &BTreeMap<ClassId, ClassFacts>,
-) -> Vec<DetailsRow> {
-    rows.sort_by_cached_key(|row| {
-        (
-            row.day,
-            row.class.is_none(),
-            row.class.as_ref().map(|class| RowOrder {
-                day: row.day,
-                class_start: facts.get(class).and_then(|f| f.start),
-                class: class.clone(),
-                usage: UsageType::Interactive,
-            }),
-        )
-    });
-    rows.into_iter()
-        .map(|row| {
-            let facts = row.class.as_ref().and_then(|c| facts.get(c));
-            let usage = RowUsage {
-                date: row.day,
-                class: row.class,
-                usage_type: None,
-                user_count: None,
-                duration_ms: row.ms,
-                packages: Vec::new(),
-            };
-            DetailsRow::new(&query.app, app_name, facts, usage)
-        })
-        .collect()
 }

@@ -22,6 +22,9 @@ use crate::domain::usage::ModeUsage;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 
+/// One details row as stored: the services' reads return it, the domain
+/// assembles the answered rows from it.
+pub use crate::domain::details::RowRecord;
 pub use access_keys::{AccessKeyRecord, AccessKeyStatus, AccessKeyStore, StoredAccessKey};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,14 +97,6 @@ pub struct LedgerInputs {
     pub balances: Vec<Balance>,
     pub packages: Vec<Package>,
     pub state: DeductionState,
-}
-
-/// One details row as stored: its milliseconds and distinct users.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowRecord {
-    pub key: RowKey,
-    pub ms: u64,
-    pub users: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
