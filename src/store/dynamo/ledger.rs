@@ -5,7 +5,7 @@
 //! settled). The trait implementation in `mod.rs` delegates here; the
 //! state's touch is also an action of every commit that changes rows.
 
-use super::error::{built, classify, condition_held};
+use super::error::{built, classify};
 use super::item::{Item, UpdateExpr, get_n, get_s, n, s};
 use super::keys::*;
 use super::{DynamoStore, TRANSACTION_ACTION_LIMIT};
@@ -292,18 +292,8 @@ impl DynamoStore {
             );
             update = format!("{update} DELETE {attr} {days}");
         }
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(app_pk(app), AV_STATE_SK.to_owned())))
-            .condition_expression(condition)
-            .update_expression(update)
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .send()
-            .await;
-        Ok(if condition_held(result)? {
+        let key = key(app_pk(app), AV_STATE_SK.to_owned());
+        Ok(if self.update_if(key, condition, update, expr).await? {
             WriteDayOutcome::Written
         } else {
             WriteDayOutcome::Changed

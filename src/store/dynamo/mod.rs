@@ -61,7 +61,7 @@ mod registration;
 mod rows;
 mod storage;
 
-use error::{built, classify};
+use error::{built, classify, condition_held};
 use item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, s};
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
@@ -171,6 +171,30 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(expr.values))
             .build();
         Ok(TransactWriteItem::builder().update(built(update)?).build())
+    }
+
+    /// One `UpdateItem` of `expr`'s names and values with `update` as its
+    /// expression, applied only if `condition` holds: whether it held (a
+    /// rollup's write that a newer change has overtaken is simply not made).
+    async fn update_if(
+        &self,
+        key: Item,
+        condition: String,
+        update: String,
+        expr: UpdateExpr,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .send()
+            .await;
+        condition_held(result)
     }
 
     /// A transaction's put of an item that must not exist yet, expiring at

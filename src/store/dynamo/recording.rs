@@ -4,7 +4,7 @@
 //! day. The trait implementation in `mod.rs` delegates here.
 
 use super::DynamoStore;
-use super::error::{built, classify, condition_held};
+use super::error::{built, classify};
 use super::item::{
     CounterWrite, EXPIRES_AT, Item, ROW_MS, UpdateExpr, epoch_seconds, get_n, get_s, n, s, usage_of,
 };
@@ -197,18 +197,9 @@ impl DynamoStore {
         expr.counters(totals, CounterWrite::Set)
             .set(ROLLED_SEQ, n(seq))
             .remove(ROLLUP_PENDING);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(app_pk(app), day_sk(day))))
-            .condition_expression(condition)
-            .update_expression(expr.expression())
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .send()
-            .await;
-        Ok(if condition_held(result)? {
+        let update = expr.expression();
+        let key = key(app_pk(app), day_sk(day));
+        Ok(if self.update_if(key, condition, update, expr).await? {
             WriteDayOutcome::Written
         } else {
             WriteDayOutcome::Changed
