@@ -533,6 +533,9 @@ def expect_download(console: Console, window: Window) -> None:
         console.page.click("#download")
     download = info.value
     got = Path(download.path()).read_bytes()
+    # The file a person saves opens with the UTF-8 byte order mark, so that a
+    # spreadsheet program reads its names as UTF-8.
+    assert got.startswith(b"\xef\xbb\xbf"), f"{window}: the download has no byte order mark: {got[:40]!r}"
     if got != expected:
         a, b = got.split(b"\r\n"), expected.split(b"\r\n")
         line = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
