@@ -1,0 +1,136 @@
+//! What the storage port's operations take and give back, besides domain
+//! types: the records reads return, the outcomes writes report, and what a
+//! failed request means for the caller.
+
+use crate::domain::class::Package;
+use crate::domain::commit::UserMark;
+use crate::domain::deduction::{Balance, DeductionState};
+use crate::domain::event::EventKey;
+use crate::domain::ids::{AccountId, AppId, Name};
+use crate::domain::time::{Day, Hour};
+use crate::domain::usage::ModeUsage;
+use std::collections::HashSet;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("throttled: {0}")]
+    Throttled(String),
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// The request may or may not have taken effect (a timeout, a lost reply).
+    #[error("outcome unknown: {0}")]
+    Ambiguous(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("unexpected stored data: {0}")]
+    Corrupt(String),
+    /// A request this adapter built was malformed (refused by the SDK's
+    /// builders, or by DynamoDB as invalid): a defect in the code, not a
+    /// storage condition. Retrying cannot help; report it and stop.
+    #[error("malformed storage request (a defect): {0}")]
+    Bug(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterOutcome {
+    Registered,
+    /// The same registration was there already.
+    Unchanged,
+    /// The app is registered to another account; nothing was written.
+    OwnedByAnother,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// Nothing was written: these events of the group were counted before.
+    AlreadyCounted(Vec<EventKey>),
+    /// Nothing was written: these users had been counted in their rows
+    /// before (by another group or invocation); plan again knowing them.
+    UsersSeen(Vec<UserMark>),
+}
+
+/// An app's registration: its owner, and its name once one was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub owner: AccountId,
+    pub name: Option<Name>,
+}
+
+/// What a pre-check read found: events counted and user marks present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub events: HashSet<EventKey>,
+    pub users: HashSet<UserMark>,
+}
+
+/// Whether a fact or a package was taken in, or refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetOnceOutcome {
+    /// Stored, or it was there already with the same value.
+    Applied,
+    /// Another value is stored; nothing was written.
+    Conflict(String),
+}
+
+/// What the deduction needs at a day, read together: the balances prepared
+/// for that day and later ones, the packages, and the deduction state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LedgerInputs {
+    /// Ascending by day.
+    pub balances: Vec<Balance>,
+    pub packages: Vec<Package>,
+    pub state: DeductionState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HourRecord {
+    pub hour: Hour,
+    pub usage: ModeUsage,
+}
+
+/// A day's record: the rolled totals, and the change counter ingestion bumps
+/// with every commit that touches the day. The totals are exact when
+/// `rolled_seq == Some(seq)`; otherwise the day's hours are the truth.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayRecord {
+    pub day: Day,
+    pub rolled: ModeUsage,
+    pub seq: u64,
+    pub rolled_seq: Option<u64>,
+}
+
+impl DayRecord {
+    pub fn is_rolled(&self) -> bool {
+        self.rolled_seq == Some(self.seq)
+    }
+}
+
+/// A consistent snapshot of one day: its record (if any) and its hours.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaySnapshot {
+    pub record: Option<DayRecord>,
+    pub hours: Vec<HourRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PendingDay {
+    pub app: AppId,
+    pub day: Day,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PendingPage {
+    pub days: Vec<PendingDay>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteDayOutcome {
+    Written,
+    /// The day changed since its snapshot; nothing was written.
+    Changed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
