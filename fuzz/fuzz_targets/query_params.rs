@@ -15,10 +15,15 @@ use std::sync::OnceLock;
 fn world() -> &'static (tokio::runtime::Runtime, MemoryStore) {
     static WORLD: OnceLock<(tokio::runtime::Runtime, MemoryStore)> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let store = MemoryStore::new();
         let owner = AccountId::parse("111122223333").unwrap();
-        runtime.block_on(store.register(&AppId::parse("app-1").unwrap(), &owner)).unwrap();
+        runtime
+            .block_on(store.register(&AppId::parse("app-1").unwrap(), &owner))
+            .unwrap();
         (runtime, store)
     })
 }
@@ -30,12 +35,17 @@ fuzz_target!(|data: &[u8]| {
     let mut params: HashMap<String, Vec<String>> = HashMap::new();
     for pair in query.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        params.entry(name.to_owned()).or_default().push(value.to_owned());
+        params
+            .entry(name.to_owned())
+            .or_default()
+            .push(value.to_owned());
     }
     let request = lambda_http::Request::default().with_query_string_parameters(params);
     let dev_caller = AccountId::parse(caller);
     let now = UtcMillis::parse_query_time("2026-11-23T12:00:00Z").unwrap();
-    let response = runtime.block_on(http::handle(store, dev_caller.as_ref(), &request, now));
+    let response = runtime
+        .block_on(http::handle(store, dev_caller.as_ref(), &request, now))
+        .0;
     let status = response.status().as_u16();
     assert!([200, 400, 403, 404].contains(&status), "status {status}");
     let body = match response.body() {
