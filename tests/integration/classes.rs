@@ -15,11 +15,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rtc_usage::domain::error::ErrorCode;
-use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
-use rtc_usage::service::query;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
@@ -526,11 +524,8 @@ async fn ask_at<S: UsageStore>(
     pairs: &[(&str, String)],
     at: UtcMillis,
 ) -> Result<String, ErrorCode> {
-    let params = QueryParams::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-    match query::answer(store, Some(OWNER), &params, REQUEST_ID, at).await {
-        Ok((_, answer)) => Ok(serde_json::to_string(&answer).expect("an answer serializes")),
-        Err(error) => Err(error.code),
-    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    owner_asks(store, &pairs, REQUEST_ID, at).await
 }
 
 /// A window of the query API: `[start, end)`.

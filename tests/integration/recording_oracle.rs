@@ -19,11 +19,9 @@ use chrono::SecondsFormat;
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
-use rtc_usage::service::query;
 use rtc_usage::service::rollup::{Deadline, run_rollup};
 use rtc_usage::store::UsageStore;
 use serde_json::{Value, json};
@@ -539,11 +537,10 @@ fn assert_json(got: &str, want: &J, context: &str) {
 // Asking the service, as the owner, at the tests' "now".
 
 async fn ask<S: UsageStore>(store: &S, pairs: &[(&str, String)]) -> String {
-    let params = QueryParams::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-    match query::answer(store, Some(OWNER), &params, REQUEST_ID, now()).await {
-        Ok((_, answer)) => serde_json::to_string(&answer).expect("an answer serializes"),
-        Err(error) => panic!("{pairs:?} refused: {:?}", error.code),
-    }
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    owner_asks(store, &refs, REQUEST_ID, now())
+        .await
+        .unwrap_or_else(|code| panic!("{pairs:?} refused: {code:?}"))
 }
 
 /// `[start, end)`: every day of the workload (the last cut at "now"), and one

@@ -6,6 +6,7 @@
 //! never the `Response` a handler built.
 
 use aws_sdk_dynamodb::Client;
+use rtc_usage::domain::error::ErrorCode;
 use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::http;
@@ -182,6 +183,30 @@ pub fn answer(posted: Posted) -> Answer {
         text,
         content_type: posted.header("content-type").unwrap_or_default().to_owned(),
     }
+}
+
+/// The owner's request of `pairs` (a REST payload carrying `request_id`) at
+/// `at`, as the runtime posts the answer: the body of a 200 (JSON, or the
+/// export's CSV), or the refusal's code.
+pub async fn owner_asks<S: UsageStore>(
+    store: &S,
+    pairs: &[(&str, &str)],
+    request_id: &str,
+    at: UtcMillis,
+) -> Result<String, ErrorCode> {
+    let mut event = api_event(Api::Rest, pairs, Some(OWNER));
+    event["requestContext"]["requestId"] = Value::String(request_id.to_owned());
+    let posted = handle_event(store, None, &event, at).await;
+    assert!(!posted.is_base64_encoded, "answers go as text");
+    if posted.status == 200 {
+        return Ok(posted.text().to_owned());
+    }
+    let body: Value = serde_json::from_str(posted.text()).expect("a JSON refusal");
+    let code = body["Code"].as_str().expect("the refusal's Code");
+    Err(ErrorCode::ALL
+        .into_iter()
+        .find(|c| c.code() == code)
+        .unwrap_or_else(|| panic!("a code the contract does not have: {code}")))
 }
 
 /// The usage API's JSON answer to `pairs` through `api`, with `account` as
