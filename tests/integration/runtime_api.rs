@@ -1,6 +1,7 @@
 //! The built functions as Lambda runs them: `usage-ingest` and `usage-query`
 //! started as processes against a stand-in Lambda Runtime API and DynamoDB
-//! Local, with `template.yaml`'s environment names. What they post to the
+//! Local, with `template.yaml`'s environment names and the variables Lambda
+//! sets (region and the role's credentials). What they post to the
 //! Runtime API is what API Gateway and SQS receive — so the export's bytes
 //! are checked there, byte order mark first, and compared with the answer
 //! the in-process boundary (`lambda_boundary::invoke`) gives the other tests.
@@ -28,6 +29,7 @@ fn run_function(binary: &str, store: &DynamoStore, events: Vec<Value>) -> Vec<ru
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_SESSION_TOKEN", "local-session")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &LocalDynamo::shared().endpoint)
         .env("HOME", "/nonexistent")
         .stdout(Stdio::null())
