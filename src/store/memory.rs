@@ -6,6 +6,7 @@
 use super::access_keys::{nonce_expired, nonce_expiry_second};
 use super::*;
 use crate::domain::access_key::AccessKeyId;
+use crate::domain::commit::RowKey;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
 use crate::domain::storage::Reading;

@@ -13,7 +13,7 @@ pub mod memory;
 mod records;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{AvMillis, CommitGroup, RowKey, UserMark};
+use crate::domain::commit::{AvMillis, CommitGroup, UserMark};
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
