@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::{Package, UsageType};
+use rtc_usage::domain::commit::Zones;
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::deduction::{Ledger, RowOrder};
 use rtc_usage::domain::event::{EventBody, decode};
@@ -15,6 +16,7 @@ use rtc_usage::domain::query::{QueryParams, UsageReport, ValidQuery};
 use rtc_usage::domain::time::{Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::usage::{Tier, TierMillis};
 use rtc_usage::domain::usage_api::{ApiRequest, validate_request};
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::json;
@@ -42,6 +44,13 @@ fn batch() -> Vec<String> {
 
 fn ingest_path(c: &mut Criterion) {
     let bodies = batch();
+    let zones: Zones = bodies
+        .iter()
+        .filter_map(|body| match decode(body, now()).expect("valid").body {
+            EventBody::RecordingSegment(segment) => Some((segment.app, BillingZone::utc())),
+            _ => None,
+        })
+        .collect();
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(bodies.len() as u64));
     group.bench_function("decode + validate + split + coalesce, batch of 10", |b| {
@@ -57,6 +66,7 @@ fn ingest_path(c: &mut Criterion) {
             black_box(plan_commits(
                 &events,
                 &HashSet::new(),
+                &zones,
                 <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS,
             ))
         })

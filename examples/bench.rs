@@ -12,12 +12,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::UsageType;
+use rtc_usage::domain::commit::Zones;
 use rtc_usage::domain::commit::{NewEvent, RowKey, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::service::query::{Answer, answer};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
@@ -343,13 +345,15 @@ async fn naive_batch(store: &DynamoStore, messages: &[InboundMessage], now: UtcM
         };
         let mut known = HashSet::new();
         loop {
-            let [group] = &plan_commits([&new], &known, limit)[..] else {
+            let zones = Zones::from([(new.app().clone(), BillingZone::utc())]);
+            let [group] = &plan_commits([&new], &known, &zones, limit)[..] else {
                 panic!("one event is one transaction");
             };
             match store.commit(group).await.expect("commit") {
                 CommitOutcome::UsersSeen(users) => known.extend(users),
                 // A redelivery is cancelled by its dedupe record: counted before.
                 CommitOutcome::Committed | CommitOutcome::AlreadyCounted(_) => break,
+                CommitOutcome::ZoneFixed => unreachable!("every app's zone is given"),
             }
         }
     }
@@ -1399,10 +1403,10 @@ async fn register_all(store: &DynamoStore, apps: Vec<(AppId, AccountId, Option<N
     stream::iter(apps)
         .map(|(app, owner, name)| async move {
             let outcome = store
-                .register_app(&app, &owner, name.as_ref())
+                .register_named(&app, &owner, name.as_ref())
                 .await
                 .expect("register");
-            assert_eq!(outcome, RegisterOutcome::Registered, "{app}");
+            assert!(matches!(outcome, RegisterOutcome::Accepted { .. }), "{app}");
         })
         .buffer_unordered(16)
         .collect::<Vec<()>>()

@@ -58,8 +58,8 @@ fn sample_row(app_name: &str, class_name: &str) -> DetailsRow {
         app_name: Some(parsed(Name::parse, app_name)),
         class_id: Some(parsed(ClassId::parse, "class-00042")),
         class_name: Some(parsed(Name::parse, class_name)),
-        start_time: Some(at("2026-11-20T10:00:00Z")),
-        end_time: Some(at("2026-11-20T10:45:00Z")),
+        start_time: Some("2026-11-20T10:00:00+00:00".to_owned()),
+        end_time: Some("2026-11-20T10:45:00+00:00".to_owned()),
         usage_type: Some(UsageType::Interactive),
         user_count: Some(12),
         duration_seconds: Seconds(2_700_123),
@@ -117,7 +117,7 @@ fn request(pairs: &[(&str, &str)]) -> Request {
 async fn seed(store: &DynamoStore, app: &AppId, first: Day) {
     let owner = parsed(AccountId::parse, OWNER);
     store
-        .register_app(app, &owner, Some(&parsed(Name::parse, "Demo School")))
+        .register_named(app, &owner, Some(&parsed(Name::parse, "Demo School")))
         .await
         .expect("registered");
     let classes: Vec<(ClassId, Day)> = (0..CLASSES)

@@ -10,6 +10,7 @@
 mod support;
 
 use rtc_usage::domain::access_key::AccessKeyId;
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::entry::logging::json_subscriber;
 use rtc_usage::entry::{metrics::Metrics, sqs};
 use rtc_usage::secrets::memory::MemorySealer;
@@ -85,7 +86,14 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         record.body = Some(body.clone());
         batch.records.push(record);
     }
-    let (response, _) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    let (response, _) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch,
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     assert_eq!(response.batch_item_failures.len(), 3);
 
     // Queries: answered, refused, and failed, each with credentials in the request.

@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::time::UtcMillis;
@@ -23,8 +24,9 @@ fuzz_target!(|data: &[u8]| {
                 let parts = segment.hour_parts();
                 assert_eq!(parts.iter().map(|(_, ms)| ms).sum::<u64>(), segment.duration_ms());
                 assert!(parts.iter().all(|(_, ms)| *ms > 0));
+                let zones = [(segment.app.clone(), BillingZone::utc())].into();
                 let event = NewEvent::segment(event.key, segment);
-                let groups = plan_commits([&event], &Default::default(), LIMIT);
+                let groups = plan_commits([&event], &Default::default(), &zones, LIMIT);
                 assert_eq!(groups.len(), 1);
                 assert!(groups[0].action_count() <= LIMIT);
             }

@@ -12,9 +12,16 @@ async fn main() -> Result<(), Error> {
     let store = config.dynamo_store().await;
     let metrics = config.metrics();
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (store, metrics) = (&store, &metrics);
+        let (store, metrics, config) = (&store, &metrics, &config);
         async move {
-            let (response, _) = sqs::handle(store, metrics, event.payload, UtcMillis::now()).await;
+            let (response, _) = sqs::handle(
+                store,
+                metrics,
+                event.payload,
+                UtcMillis::now(),
+                &config.default_zone,
+            )
+            .await;
             Ok::<SqsBatchResponse, Error>(response)
         }
     }))

@@ -3,8 +3,10 @@
 //! are paid from. The events that carry them are decoded in `event/class.rs`
 //! and `event/package.rs`.
 
+use super::commit::days_of;
 use super::ids::{AppId, ClassId, Name, PackageId};
-use super::time::{Day, Hour, UtcMillis, split_at_hours};
+use super::time::{Day, UtcMillis};
+use super::zone::BillingZone;
 
 /// A participant's role in a class. Every role counts as a user of the class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,6 +25,16 @@ impl Role {
             "student" => Some(Role::Student),
             "spectator" => Some(Role::Spectator),
             _ => None,
+        }
+    }
+
+    /// As events spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Teacher => "teacher",
+            Role::Assistant => "assistant",
+            Role::Student => "student",
+            Role::Spectator => "spectator",
         }
     }
 }
@@ -85,15 +97,10 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn hour_parts(&self) -> Vec<(Hour, u64)> {
-        split_at_hours(self.start, self.end)
-    }
-
-    /// The UTC days the session touches, ascending (one to three).
-    pub fn days(&self) -> Vec<Day> {
-        let mut days: Vec<Day> = self.hour_parts().iter().map(|(h, _)| h.day()).collect();
-        days.dedup();
-        days
+    /// The local days of `zone` the session touches, ascending (one to
+    /// four: a 23-hour day can lie inside 48 hours with parts of two more).
+    pub fn days(&self, zone: &BillingZone) -> Vec<Day> {
+        days_of(&zone.split(self.start, self.end))
     }
 
     pub fn duration_ms(&self) -> u64 {
@@ -159,7 +166,8 @@ impl ClassFacts {
     }
 }
 
-/// A prepaid package of minutes, valid on the UTC days `valid_from..=valid_to`.
+/// A prepaid package of minutes, valid on the app's local days
+/// `valid_from..=valid_to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Package {
     pub app: AppId,
@@ -248,7 +256,10 @@ mod tests {
             start: day.start().minus_ms(1),
             end: day.start().plus_ms(1),
         };
-        assert_eq!(session.days(), vec![Day(19_999), day]);
+        assert_eq!(session.days(&BillingZone::utc()), vec![Day(19_999), day]);
+        // In Shanghai both instants are on the same local day.
+        let shanghai = BillingZone::parse("Asia/Shanghai").unwrap();
+        assert_eq!(session.days(&shanghai), vec![day]);
         assert_eq!(session.duration_ms(), 2);
     }
 }

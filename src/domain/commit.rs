@@ -4,6 +4,13 @@
 //! (app, hour) and per (app, day) the events touch. The plan also decides
 //! how long each record it creates lives (from [`retention`]), so storage
 //! only carries the decision out.
+//!
+//! Where usage lands depends on the app's billing time zone (rows and user
+//! marks per local day, each hour's part before its cut kept apart). Usage
+//! of an app whose zone is not fixed yet (no registration so far) is
+//! *parked*: kept whole, with its dedupe record, under the condition that
+//! the zone is still unfixed, and counted in place once the registration
+//! fixes it, each parked record removed in the transaction that counts it.
 
 use super::class::{Session, UsageType};
 use super::event::{EventKey, Segment};
@@ -11,20 +18,42 @@ use super::ids::{AppId, ClassId, Name};
 use super::retention;
 use super::time::{Day, Hour, UtcMillis};
 use super::usage::ModeUsage;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use super::zone::{BillingZone, Part};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The most actions one event can need. A recording segment: its dedupe
-/// record, the 49 hours a 48-hour segment can touch, the 3 days those hours
-/// fall on and, with a class, the class's recording on each of them. A class session: its dedupe record, 49 hours, and on each
-/// of its 3 days a row and a user mark, plus the app's deduction state.
-/// A store whose transactions hold fewer could not count every event.
-pub const MAX_ACTIONS_PER_EVENT: usize = 1 + 49 + 3 + 3 + 1;
+/// (or parked) record, the 49 hours a 48-hour segment can touch, the 3 UTC
+/// days those hours fall on and, with a class, the class's recording on
+/// each of the up to 4 local days (a 23-hour day in the middle). A class
+/// session: its record, 49 hours, and on each of its up to 4 local days a
+/// row and a user mark, plus the app's deduction state. A store whose
+/// transactions hold fewer could not count every event.
+pub const MAX_ACTIONS_PER_EVENT: usize = 1 + 49 + 4 + 4 + 1;
 
 /// What a new event counts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Counted {
     Segment(Segment),
     Session(Session),
+}
+
+impl Counted {
+    pub fn app(&self) -> &AppId {
+        match self {
+            Counted::Segment(s) => &s.app,
+            Counted::Session(s) => &s.app,
+        }
+    }
+}
+
+/// Where an event about to be counted comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A delivery: counted with a new dedupe record.
+    Delivered,
+    /// A parked record of an earlier delivery (its dedupe record exists):
+    /// counted by removing the parked record.
+    Parked,
 }
 
 /// A new event about to be counted.
@@ -32,6 +61,7 @@ pub enum Counted {
 pub struct NewEvent {
     pub key: EventKey,
     pub usage: Counted,
+    pub origin: Origin,
 }
 
 impl NewEvent {
@@ -39,6 +69,7 @@ impl NewEvent {
         NewEvent {
             key,
             usage: Counted::Segment(segment),
+            origin: Origin::Delivered,
         }
     }
 
@@ -46,7 +77,21 @@ impl NewEvent {
         NewEvent {
             key,
             usage: Counted::Session(session),
+            origin: Origin::Delivered,
         }
+    }
+
+    /// An event parked earlier, to be counted now.
+    pub fn parked(key: EventKey, usage: Counted) -> Self {
+        NewEvent {
+            key,
+            usage,
+            origin: Origin::Parked,
+        }
+    }
+
+    pub fn app(&self) -> &AppId {
+        self.usage.app()
     }
 
     fn start(&self) -> UtcMillis {
@@ -57,8 +102,32 @@ impl NewEvent {
     }
 }
 
+/// The billing time zone of each app whose zone is fixed.
+pub type Zones = HashMap<AppId, BillingZone>;
+
+/// The user marks a session would create in its zone: one per local day it
+/// touches. None for a segment, or an app whose zone is not known.
+pub fn marks_of(event: &NewEvent, zones: &Zones) -> Vec<UserMark> {
+    match (&event.usage, zones.get(event.app())) {
+        (Counted::Session(session), Some(zone)) => session
+            .days(zone)
+            .into_iter()
+            .map(|day| UserMark {
+                row: RowKey {
+                    app: session.app.clone(),
+                    day,
+                    class: session.class.clone(),
+                    usage: session.usage,
+                },
+                user: session.user.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// One details row of audio/video usage: a class's sessions of one usage
-/// type on one UTC day.
+/// type on one local day of the app.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RowKey {
     pub app: AppId,
@@ -104,6 +173,18 @@ impl AvMillis {
     }
 }
 
+impl std::ops::Sub for AvMillis {
+    type Output = AvMillis;
+
+    /// Part of a total less another part of it: never below zero.
+    fn sub(self, other: Self) -> AvMillis {
+        AvMillis {
+            interactive: self.interactive.saturating_sub(other.interactive),
+            playback: self.playback.saturating_sub(other.playback),
+        }
+    }
+}
+
 impl std::ops::AddAssign for AvMillis {
     fn add_assign(&mut self, other: Self) {
         self.interactive += other.interactive;
@@ -111,11 +192,12 @@ impl std::ops::AddAssign for AvMillis {
     }
 }
 
-/// Audio/video usage added to one (app, hour), and when that hour's record
-/// may expire.
+/// Audio/video usage added to one (app, hour), of it the part before the
+/// hour's cut, and when that hour's record may expire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AvHourAdd {
     pub usage: AvMillis,
+    pub head: AvMillis,
     pub expires: UtcMillis,
 }
 
@@ -144,12 +226,22 @@ pub struct CommitGroup {
     /// Per app, the days whose rows change: the app's deduction state records
     /// them, so whatever was prepared for later days is known to be stale.
     pub av_changes: BTreeMap<AppId, BTreeSet<Day>>,
+    /// Events of apps whose zone is not fixed: kept whole until it is (each
+    /// also has its dedupe record in `events`).
+    pub parked: Vec<(EventKey, Counted)>,
+    /// Apps whose zone must still be unfixed for the group to commit.
+    pub unfixed: BTreeSet<AppId>,
+    /// Parked records counted by this group: each must still exist, and is
+    /// removed.
+    pub unparked: Vec<(AppId, EventKey)>,
 }
 
-/// Usage added to one (app, hour), and when that hour's record may expire.
+/// Usage added to one (app, hour), of it the part before the hour's cut,
+/// and when that hour's record may expire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HourAdd {
     pub usage: ModeUsage,
+    pub head: ModeUsage,
     pub expires: UtcMillis,
 }
 
@@ -163,6 +255,17 @@ impl CommitGroup {
             + self.rows.len()
             + self.new_users.len()
             + self.av_changes.len()
+            + self.parked.len()
+            + self.unfixed.len()
+            + self.unparked.len()
+    }
+
+    /// The events this group counts or parks: new and unparked.
+    pub fn keys(&self) -> impl Iterator<Item = EventKey> + '_ {
+        self.events
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(self.unparked.iter().map(|(_, k)| *k))
     }
 
     /// Actions `solo` (one event's own group) adds to this group.
@@ -178,30 +281,55 @@ impl CommitGroup {
             + absent(&self.rows, &solo.rows)
             + absent(&self.new_users, &solo.new_users)
             + absent(&self.av_changes, &solo.av_changes)
+            + solo.parked.len()
+            + solo.unfixed.difference(&self.unfixed).count()
+            + solo.unparked.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.unparked.is_empty()
     }
 
     /// Adds one event. A user is new to a row unless `known` says it was
     /// counted there before or this group already counts it.
-    fn add(&mut self, event: &NewEvent, known: &HashSet<UserMark>) {
-        self.events
-            .push((event.key, retention::dedupe_expiry(event.start())));
+    fn add(&mut self, event: &NewEvent, known: &HashSet<UserMark>, zones: &Zones) {
+        let app = event.app();
+        let Some(zone) = zones.get(app) else {
+            // Not registered yet: the whole event waits for its zone.
+            self.events
+                .push((event.key, retention::dedupe_expiry(event.start())));
+            self.parked.push((event.key, event.usage.clone()));
+            self.unfixed.insert(app.clone());
+            return;
+        };
+        match event.origin {
+            Origin::Delivered => self
+                .events
+                .push((event.key, retention::dedupe_expiry(event.start()))),
+            Origin::Parked => self.unparked.push((app.clone(), event.key)),
+        }
         match &event.usage {
             Counted::Segment(seg) => {
-                for (hour, ms) in seg.hour_parts() {
-                    self.hours
-                        .entry((seg.app.clone(), hour))
+                for part in zone.split(seg.start, seg.end) {
+                    let add = self
+                        .hours
+                        .entry((seg.app.clone(), part.hour))
                         .or_insert_with(|| HourAdd {
                             usage: ModeUsage::default(),
-                            expires: retention::hourly_expiry(hour),
-                        })
-                        .usage
-                        .add(seg.mode, seg.tier, ms);
-                    self.days.insert((seg.app.clone(), hour.day()));
+                            head: ModeUsage::default(),
+                            expires: retention::hourly_expiry(part.hour),
+                        });
+                    add.usage.add(seg.mode, seg.tier, part.ms);
+                    if part.head {
+                        add.head.add(seg.mode, seg.tier, part.ms);
+                    }
+                    // §1's days stay UTC days.
+                    self.days.insert((seg.app.clone(), part.hour.day()));
                     if let Some(class) = &seg.class {
                         *self
                             .class_recordings
-                            .entry((seg.app.clone(), hour.day(), class.clone()))
-                            .or_default() += ms;
+                            .entry((seg.app.clone(), part.day, class.clone()))
+                            .or_default() += part.ms;
                     }
                 }
             }
@@ -212,45 +340,60 @@ impl CommitGroup {
                     class: session.class.clone(),
                     usage: session.usage,
                 };
-                for (hour, ms) in session.hour_parts() {
-                    self.av_hours
-                        .entry((session.app.clone(), hour))
+                let parts = zone.split(session.start, session.end);
+                for part in &parts {
+                    let add = self
+                        .av_hours
+                        .entry((session.app.clone(), part.hour))
                         .or_insert_with(|| AvHourAdd {
                             usage: AvMillis::default(),
-                            expires: retention::hourly_expiry(hour),
-                        })
-                        .usage
-                        .add(session.usage, ms);
-                    self.rows.entry(row(hour.day())).or_default().ms += ms;
+                            head: AvMillis::default(),
+                            expires: retention::hourly_expiry(part.hour),
+                        });
+                    add.usage.add(session.usage, part.ms);
+                    if part.head {
+                        add.head.add(session.usage, part.ms);
+                    }
+                    self.rows.entry(row(part.day)).or_default().ms += part.ms;
                 }
-                for day in session.days() {
+                let days = days_of(&parts);
+                for day in &days {
                     let mark = UserMark {
-                        row: row(day),
+                        row: row(*day),
                         user: session.user.clone(),
                     };
                     if !known.contains(&mark) && !self.new_users.contains_key(&mark) {
                         self.new_users
-                            .insert(mark, retention::user_mark_expiry(day));
-                        self.rows.entry(row(day)).or_default().users += 1;
+                            .insert(mark, retention::user_mark_expiry(*day));
+                        self.rows.entry(row(*day)).or_default().users += 1;
                     }
                 }
                 self.av_changes
                     .entry(session.app.clone())
                     .or_default()
-                    .extend(session.days());
+                    .extend(days);
             }
         }
     }
 }
 
+/// The local days the parts lie in, ascending, each once.
+pub fn days_of(parts: &[Part]) -> Vec<Day> {
+    let mut days: Vec<Day> = parts.iter().map(|p| p.day).collect();
+    days.dedup();
+    days
+}
+
 /// Groups events, in order, into as few transactions as `max_actions` (the
 /// store's limit per transaction) allows; events that add to the same item
-/// share one update. `known` holds the user marks known to exist. With
-/// `max_actions` of at least [`MAX_ACTIONS_PER_EVENT`], every event fits in
-/// a group of its own.
+/// share one update. `known` holds the user marks known to exist; `zones`
+/// the zone of every app whose zone is fixed (the others' events are
+/// parked). With `max_actions` of at least [`MAX_ACTIONS_PER_EVENT`], every
+/// event fits in a group of its own.
 pub fn plan_commits<'a>(
     events: impl IntoIterator<Item = &'a NewEvent>,
     known: &HashSet<UserMark>,
+    zones: &Zones,
     max_actions: usize,
 ) -> Vec<CommitGroup> {
     assert!(
@@ -261,15 +404,14 @@ pub fn plan_commits<'a>(
     let mut current = CommitGroup::default();
     for event in events {
         let mut solo = CommitGroup::default();
-        solo.add(event, known);
-        if !current.events.is_empty()
-            && current.action_count() + current.new_actions(&solo) > max_actions
+        solo.add(event, known, zones);
+        if !current.is_empty() && current.action_count() + current.new_actions(&solo) > max_actions
         {
             groups.push(std::mem::take(&mut current));
         }
-        current.add(event, known);
+        current.add(event, known, zones);
     }
-    if !current.events.is_empty() {
+    if !current.is_empty() {
         groups.push(current);
     }
     groups
@@ -283,6 +425,14 @@ mod tests {
 
     /// DynamoDB's limit, the store the planner is used with.
     const LIMIT: usize = 100;
+
+    /// Every app of `events` in UTC.
+    fn utc(events: &[NewEvent]) -> Zones {
+        events
+            .iter()
+            .map(|e| (e.app().clone(), BillingZone::utc()))
+            .collect()
+    }
 
     fn event(n: u32, app: &str, start: UtcMillis, ms: i64, mode: RecordMode) -> NewEvent {
         NewEvent::segment(
@@ -329,7 +479,7 @@ mod tests {
                 event(n, "busy", t0().plus_ms(i64::from(n) * 1000), 500, mode)
             })
             .collect();
-        let groups = plan_commits(&events, &HashSet::new(), LIMIT);
+        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].action_count(), 10 + 1 + 1);
         let usage = groups[0].hours.values().next().unwrap().usage;
@@ -350,7 +500,7 @@ mod tests {
                 )
             })
             .collect();
-        let groups = plan_commits(&events, &HashSet::new(), LIMIT);
+        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
         assert!(groups.len() > 1);
         let mut total = 0;
         for g in &groups {
@@ -373,7 +523,7 @@ mod tests {
             session(3, "c", "bob", t0(), 30_000),
             session(4, "d", "ann", t0(), 30_000),
         ];
-        let groups = plan_commits(&events, &HashSet::new(), LIMIT);
+        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
         assert_eq!(groups.len(), 1);
         let g = &groups[0];
         let row_of = |class: &str| RowKey {
@@ -411,7 +561,7 @@ mod tests {
             row: row_of("c"),
             user: Name::parse("ann").unwrap(),
         }]);
-        let g = &plan_commits(&events, &known, LIMIT)[0];
+        let g = &plan_commits(&events, &known, &utc(&events), LIMIT)[0];
         assert_eq!(g.rows[&row_of("c")].users, 1);
         assert_eq!(g.new_users.len(), 2);
     }
@@ -420,7 +570,7 @@ mod tests {
     fn a_session_across_midnight_counts_its_user_on_both_days() {
         let midnight = t0().day().next().start();
         let events = vec![session(1, "c", "ann", midnight.minus_ms(1_000), 3_000)];
-        let g = &plan_commits(&events, &HashSet::new(), LIMIT)[0];
+        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
         let per_day: Vec<(Day, RowAdd)> = g.rows.iter().map(|(k, v)| (k.day, *v)).collect();
         assert_eq!(
             per_day,
@@ -446,23 +596,20 @@ mod tests {
     #[test]
     fn the_longest_session_fits_one_transaction() {
         let events = vec![session(1, "c", "ann", t0().plus_ms(1), 48 * HOUR_MS)];
-        let g = &plan_commits(&events, &HashSet::new(), LIMIT)[0];
-        assert_eq!(g.action_count(), MAX_ACTIONS_PER_EVENT);
+        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
+        assert_eq!(g.action_count(), 1 + 49 + 3 + 3 + 1);
         let many: Vec<NewEvent> = (0..30)
             .map(|n| session(n, &format!("c{n}"), "ann", t0().plus_ms(1), 48 * HOUR_MS))
             .collect();
-        for g in plan_commits(&many, &HashSet::new(), LIMIT) {
+        for g in plan_commits(&many, &HashSet::new(), &utc(&many), LIMIT) {
             assert!(g.action_count() <= LIMIT);
         }
     }
 
     #[test]
     fn the_plan_decides_every_lifetime() {
-        let g = &plan_commits(
-            &[session(1, "c", "ann", t0(), 1_000)],
-            &HashSet::new(),
-            LIMIT,
-        )[0];
+        let events = [session(1, "c", "ann", t0(), 1_000)];
+        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
         assert_eq!(g.events[0].1, retention::dedupe_expiry(t0()));
         let (hour, add) = g.av_hours.iter().next().unwrap();
         assert_eq!(add.expires, retention::hourly_expiry(hour.1));
@@ -470,5 +617,95 @@ mod tests {
             *g.new_users.values().next().unwrap(),
             retention::user_mark_expiry(t0().day())
         );
+    }
+
+    fn in_zone(events: &[NewEvent], name: &str) -> Zones {
+        events
+            .iter()
+            .map(|e| (e.app().clone(), BillingZone::parse(name).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_kolkata_session_lands_on_two_local_days_and_keeps_its_head_apart() {
+        let start = UtcMillis::parse_query_time("2026-11-30T18:00:00Z").unwrap();
+        let events = [session(1, "c", "ann", start, HOUR_MS)];
+        let g = &plan_commits(
+            &events,
+            &HashSet::new(),
+            &in_zone(&events, "Asia/Kolkata"),
+            LIMIT,
+        )[0];
+        let days: Vec<(String, u64, u64)> = g
+            .rows
+            .iter()
+            .map(|(k, v)| (k.day.key(), v.ms, v.users))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2026-11-30".to_owned(), 1_800_000, 1),
+                ("2026-12-01".to_owned(), 1_800_000, 1)
+            ]
+        );
+        let add = g.av_hours.values().next().unwrap();
+        assert_eq!(add.usage.interactive, 3_600_000);
+        assert_eq!(add.head.interactive, 1_800_000);
+        assert_eq!(g.new_users.len(), 2);
+        // One hour item, as in UTC: the head is an attribute, not an item.
+        assert_eq!(g.av_hours.len(), 1);
+    }
+
+    #[test]
+    fn a_shanghai_morning_is_its_own_local_day() {
+        // 07:30 in Shanghai is 23:30Z on the day before.
+        let start = UtcMillis::parse_query_time("2026-11-30T23:30:00Z").unwrap();
+        let events = [session(1, "c", "ann", start, 60_000)];
+        let g = &plan_commits(
+            &events,
+            &HashSet::new(),
+            &in_zone(&events, "Asia/Shanghai"),
+            LIMIT,
+        )[0];
+        assert_eq!(g.rows.keys().next().unwrap().day.key(), "2026-12-01");
+        assert!(g.av_hours.values().all(|a| a.head == AvMillis::default()));
+        assert_eq!(
+            g.av_changes
+                .values()
+                .next()
+                .unwrap()
+                .iter()
+                .next()
+                .unwrap()
+                .key(),
+            "2026-12-01"
+        );
+    }
+
+    #[test]
+    fn usage_of_an_app_without_a_zone_is_parked_whole() {
+        let events = [
+            session(1, "c", "ann", t0(), 60_000),
+            event(2, "app", t0(), 5_000, RecordMode::Mixed),
+        ];
+        let g = &plan_commits(&events, &HashSet::new(), &Zones::new(), LIMIT)[0];
+        assert_eq!(g.parked.len(), 2);
+        assert_eq!(g.events.len(), 2, "each keeps its dedupe record");
+        assert_eq!(g.unfixed.len(), 1, "one check of the app's registration");
+        assert!(g.rows.is_empty() && g.hours.is_empty() && g.av_hours.is_empty());
+        assert_eq!(g.action_count(), 5);
+
+        // Once the zone is known, a parked event is counted by removing its
+        // parked record; it needs no new dedupe record.
+        let parked: Vec<NewEvent> = g
+            .parked
+            .iter()
+            .map(|(k, usage)| NewEvent::parked(*k, usage.clone()))
+            .collect();
+        let g = &plan_commits(&parked, &HashSet::new(), &utc(&parked), LIMIT)[0];
+        assert!(g.events.is_empty());
+        assert_eq!(g.unparked.len(), 2);
+        assert_eq!(g.rows.len(), 1);
+        assert_eq!(g.keys().count(), 2);
     }
 }

@@ -8,8 +8,7 @@ use super::class::{ClassFacts, UsageType};
 use super::commit::RowKey;
 use super::deduction::{Ledger, RowOrder, billable_minutes};
 use super::ids::{ClassId, Name};
-use super::time::{Day, Hour};
-use super::usage::{ModeUsage, RecordMode};
+use super::time::Day;
 use super::usage_api::{DetailsQuery, DetailsRow, PackageCharge, Page, RowUsage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -162,7 +161,13 @@ pub fn av_details(
                 packages: PackageCharge::of(&ledger, &deduction),
             };
             let facts: Option<&ClassFacts> = facts.get(&row.key.class);
-            answer.push(DetailsRow::new(&query.app, app_name, facts, usage));
+            answer.push(DetailsRow::new(
+                &query.app,
+                app_name,
+                &query.zone,
+                facts,
+                usage,
+            ));
         }
     }
     answer
@@ -178,22 +183,19 @@ pub struct RecordingRow {
 }
 
 /// The window's recording rows of `class` (every row when None), by day,
-/// from its hours with usage and what its classes recorded per day. A day's
+/// from its recording per local day (pieces of hours, any number per day)
+/// and what its classes recorded per day. A day's
 /// segments without a class are its recording total (both record modes)
 /// less what its classes recorded, so segments counted before segments
 /// carried a class keep counting, in that row, after the day's classes.
 pub fn recording_rows(
-    hours: impl IntoIterator<Item = (Hour, ModeUsage)>,
+    recorded: impl IntoIterator<Item = (Day, u64)>,
     classes: Vec<(Day, ClassId, u64)>,
     class: Option<&ClassId>,
 ) -> Vec<RecordingRow> {
     let mut days: BTreeMap<Day, u64> = BTreeMap::new();
-    for (hour, usage) in hours {
-        let ms: u64 = RecordMode::ALL
-            .into_iter()
-            .map(|mode| usage.mode(mode).total())
-            .sum();
-        *days.entry(hour.day()).or_default() += ms;
+    for (day, ms) in recorded {
+        *days.entry(day).or_default() += ms;
     }
     let mut rows = Vec::new();
     for (day, total) in days {
@@ -264,7 +266,7 @@ pub fn recording_details(
                 duration_ms: row.ms,
                 packages: Vec::new(),
             };
-            DetailsRow::new(&query.app, app_name, facts, usage)
+            DetailsRow::new(&query.app, app_name, &query.zone, facts, usage)
         })
         .collect()
 }
@@ -274,9 +276,12 @@ mod tests {
     use super::*;
     use crate::domain::class::Package;
     use crate::domain::ids::{AppId, PackageId};
+    use crate::domain::time::Hour;
     use crate::domain::time::UtcMillis;
     use crate::domain::usage::Tier;
+    use crate::domain::usage::{ModeUsage, RecordMode};
     use crate::domain::usage_api::DetailsService;
+    use crate::domain::zone::BillingZone;
     use UsageType::{Interactive, Playback};
 
     const MINUTE: u64 = 60_000;
@@ -343,6 +348,7 @@ mod tests {
             end: D3.next().start(),
             service,
             class: class_id.map(class),
+            zone: BillingZone::utc(),
         }
     }
 
@@ -582,6 +588,13 @@ mod tests {
     }
 
     /// D1: 3 minutes in two hours, both modes; D2: 1 minute.
+    fn recorded_by_day(hours: Vec<(Hour, ModeUsage)>) -> Vec<(Day, u64)> {
+        hours
+            .into_iter()
+            .map(|(hour, usage)| (hour.day(), usage.both_modes().total()))
+            .collect()
+    }
+
     fn recorded_hours() -> Vec<(Hour, ModeUsage)> {
         vec![
             hour(D1, 1, 2 * MINUTE, 0),
@@ -603,7 +616,7 @@ mod tests {
     #[test]
     fn segments_without_a_class_are_the_days_total_less_its_classes_and_come_last() {
         assert_eq!(
-            recording_rows(recorded_hours(), recorded_classes(), None),
+            recording_rows(recorded_by_day(recorded_hours()), recorded_classes(), None),
             [
                 recording(D1, Some("c2"), MINUTE),
                 recording(D1, Some("c1"), MINUTE / 2),
@@ -617,7 +630,11 @@ mod tests {
     fn the_class_filter_keeps_that_classs_recording_rows() {
         let c1 = Some(class("c1"));
         assert_eq!(
-            recording_rows(recorded_hours(), recorded_classes(), c1.as_ref()),
+            recording_rows(
+                recorded_by_day(recorded_hours()),
+                recorded_classes(),
+                c1.as_ref()
+            ),
             [
                 recording(D1, Some("c1"), MINUTE / 2),
                 recording(D2, Some("c1"), MINUTE),
@@ -682,6 +699,9 @@ mod tests {
                 .iter()
                 .all(|r| r.packages.is_empty() && r.usage_type.is_none() && r.user_count.is_none())
         );
-        assert_eq!(answered[0].start_time, Some(UtcMillis(1_000)));
+        assert_eq!(
+            answered[0].start_time.as_deref(),
+            Some("1970-01-01T00:00:01+00:00")
+        );
     }
 }

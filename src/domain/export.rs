@@ -132,8 +132,8 @@ fn cells(row: &DetailsRow) -> [Cow<'_, str>; 13] {
         Cow::Borrowed(application),
         Cow::Borrowed(row.class_name.as_ref().map_or("", |n| n.as_str())),
         Cow::Borrowed(row.class_id.as_ref().map_or("", |c| c.as_str())),
-        or_empty(row.start_time),
-        or_empty(row.end_time),
+        or_empty(row.start_time.as_ref()),
+        or_empty(row.end_time.as_ref()),
         or_empty(row.user_count),
         Cow::Borrowed(row.usage_type.map_or("", |u| u.as_str())),
         // Exact seconds, written as the JSON answers write them.
@@ -260,6 +260,7 @@ mod tests {
     use crate::domain::time::{Day, UtcMillis};
     use crate::domain::usage::Seconds;
     use crate::domain::usage_api::{DetailsService, MAX_EXPORT_BYTES, PackageCharge};
+    use crate::domain::zone::BillingZone;
 
     const HEADER_LINE: &str = "Date,Application,ClassName,ClassId,StartTime,EndTime,UserCount,\
                                UsageType,DurationSeconds,BillableMinutes,Packages,PackageMinutes,\
@@ -326,9 +327,9 @@ mod tests {
     fn a_small_export_byte_for_byte() {
         let mut first = av_row("class-42", Some("Algebra, \"Intro\""));
         first.app_name = Some(name("Demo School 演示学校"));
-        first.start_time = Some(at("2026-11-20T10:00:00Z"));
+        first.start_time = Some("2026-11-20T10:00:00+00:00".to_owned());
         // Instants are written truncated to the second.
-        first.end_time = Some(UtcMillis(at("2026-11-20T11:00:00Z").0 + 999));
+        first.end_time = Some("2026-11-20T11:00:00+00:00".to_owned());
         first.user_count = Some(3);
         first.duration_seconds = Seconds(10_580_500);
         first.billable_minutes = 177;
@@ -356,7 +357,7 @@ mod tests {
                         UsageType,DurationSeconds,BillableMinutes,Packages,PackageMinutes,\
                         PayAsYouGoMinutes\r\n\
                         2026-11-20,Demo School 演示学校,\"Algebra, \"\"Intro\"\"\",class-42,\
-                        2026-11-20T10:00:00Z,2026-11-20T11:00:00Z,3,Interactive,10580.5,177,\
+                        2026-11-20T10:00:00+00:00,2026-11-20T11:00:00+00:00,3,Interactive,10580.5,177,\
                         Starter 100; Extra,107,70\r\n\
                         2026-11-20,app-1,'-5,'-5,,,1,Playback,0.001,1,,0,1\r\n\
                         2026-11-20,app-1,,,,,,,2700,45,,0,45\r\n";
@@ -561,6 +562,7 @@ mod tests {
             end: at("2026-11-08T00:00:00Z"),
             service: DetailsService::Recording,
             class: None,
+            zone: BillingZone::utc(),
         };
         let file = CsvFile::details(&query, &[], MAX_EXPORT_BYTES).expect("a file");
         assert_eq!(

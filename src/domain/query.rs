@@ -61,7 +61,11 @@ impl UsageReport {
         query: &ValidQuery,
         usage_of: impl Fn(UtcMillis) -> TierMillis,
     ) -> Self {
-        let (data, summary) = tier_series(query.interval, query.start, query.end, usage_of);
+        let (data, summary) = tier_series(
+            query.interval.bucket_starts(query.start, query.end),
+            UtcMillis::format_query_time,
+            usage_of,
+        );
         UsageReport {
             request_id: request_id.to_owned(),
             record_mode: query.mode.as_str().to_owned(),
@@ -76,31 +80,30 @@ impl UsageReport {
     }
 }
 
-/// One point per bucket overlapping `[start, end)`, ascending, zeros
-/// included, and the column sums as one more point (its timestamp unused).
+/// One point per bucket (given by their starts, ascending, zeros included),
+/// each stamped by `label`, and the column sums as one more point (its
+/// timestamp unused).
 pub(super) fn tier_series(
-    interval: Interval,
-    start: UtcMillis,
-    end: UtcMillis,
+    buckets: Vec<UtcMillis>,
+    label: impl Fn(UtcMillis) -> String,
     usage_of: impl Fn(UtcMillis) -> TierMillis,
 ) -> (Vec<UsagePoint>, UsagePoint) {
     let mut sums = TierMillis::default();
-    let data = interval
-        .bucket_starts(start, end)
+    let data = buckets
         .into_iter()
         .map(|bucket| {
             let usage = usage_of(bucket);
             sums += usage;
-            point(bucket, &usage)
+            point(label(bucket), &usage)
         })
         .collect();
-    (data, point(UtcMillis(0), &sums))
+    (data, point(String::new(), &sums))
 }
 
-fn point(bucket: UtcMillis, usage: &TierMillis) -> UsagePoint {
+fn point(timestamp: String, usage: &TierMillis) -> UsagePoint {
     use super::usage::Tier;
     UsagePoint {
-        timestamp: bucket.format_query_time(),
+        timestamp,
         total_duration: Seconds(usage.total()),
         audio_duration: Seconds(usage.get(Tier::Audio)),
         v480_duration: Seconds(usage.get(Tier::V480)),

@@ -74,36 +74,22 @@ pub fn read_window(interval: Interval, start: UtcMillis, end: UtcMillis) -> (Utc
     (from, to)
 }
 
-/// The peak of every bucket overlapping `[start, end)`, ascending by bucket
-/// start: the largest amount stored at any instant of the bucket, which is
-/// the larger of the amount in effect at its start and every measurement
-/// inside it.
-///
-/// `readings` may come in any order and repeat. They must hold every reading
-/// inside the buckets and the latest one before the first bucket (the
-/// largest of its instant); any others before it change nothing. A reading
-/// carries into a bucket only if it is at most [`MAX_CARRY_MS`] older than
-/// the bucket's start, so a bucket's peak never depends on the window it is
-/// asked in.
-pub fn peaks(
+/// [`peaks`] over buckets of any lengths (an app's local days or hours),
+/// given as (start, end), ascending and adjoining.
+pub fn peaks_in(
     readings: impl IntoIterator<Item = Reading>,
-    interval: Interval,
-    start: UtcMillis,
-    end: UtcMillis,
+    buckets: &[(UtcMillis, UtcMillis)],
 ) -> Vec<(UtcMillis, u64)> {
     // One amount per instant: the largest measured then.
     let mut instants: Vec<Reading> = readings.into_iter().collect();
     instants.sort_unstable_by(|a, b| a.at.cmp(&b.at).then(b.bytes.cmp(&a.bytes)));
     instants.dedup_by_key(|r| r.at);
 
-    let size = interval.millis();
     let mut next = 0; // the first instant at or after the current bucket's start
     let mut carried: Option<Reading> = None; // the latest instant before it
-    interval
-        .bucket_starts(start, end)
-        .into_iter()
-        .map(|bucket| {
-            let bucket_end = bucket.plus_ms(size);
+    buckets
+        .iter()
+        .map(|&(bucket, bucket_end)| {
             while next < instants.len() && instants[next].at < bucket {
                 carried = Some(instants[next]);
                 next += 1;
@@ -123,6 +109,31 @@ pub fn peaks(
             (bucket, at_start.max(inside))
         })
         .collect()
+}
+
+/// The peak of every bucket overlapping `[start, end)`, ascending by bucket
+/// start: the largest amount stored at any instant of the bucket, which is
+/// the larger of the amount in effect at its start and every measurement
+/// inside it.
+///
+/// `readings` may come in any order and repeat. They must hold every reading
+/// inside the buckets and the latest one before the first bucket (the
+/// largest of its instant); any others before it change nothing. A reading
+/// carries into a bucket only if it is at most [`MAX_CARRY_MS`] older than
+/// the bucket's start, so a bucket's peak never depends on the window it is
+/// asked in.
+pub fn peaks(
+    readings: impl IntoIterator<Item = Reading>,
+    interval: Interval,
+    start: UtcMillis,
+    end: UtcMillis,
+) -> Vec<(UtcMillis, u64)> {
+    let buckets: Vec<(UtcMillis, UtcMillis)> = interval
+        .bucket_starts(start, end)
+        .into_iter()
+        .map(|b| (b, b.plus_ms(interval.millis())))
+        .collect();
+    peaks_in(readings, &buckets)
 }
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ impl Tier {
         self as usize
     }
 
+    pub fn from_short_name(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.short_name() == name)
+    }
+
     /// Short stable name, used in storage attribute names.
     pub fn short_name(self) -> &'static str {
         match self {
@@ -94,6 +98,19 @@ impl TierMillis {
 
     pub fn is_zero(&self) -> bool {
         self.0.iter().all(|v| *v == 0)
+    }
+}
+
+impl std::ops::Sub for TierMillis {
+    type Output = TierMillis;
+
+    /// Part of a total less another part of it: never below zero.
+    fn sub(self, other: Self) -> TierMillis {
+        let mut left = self;
+        for (mine, theirs) in left.0.iter_mut().zip(other.0) {
+            *mine = mine.saturating_sub(theirs);
+        }
+        left
     }
 }
 
@@ -131,6 +148,15 @@ impl ModeUsage {
                 .map(move |tier| (mode, tier, self.mode(mode).get(tier)))
                 .filter(|(_, _, ms)| *ms > 0)
         })
+    }
+}
+
+impl ModeUsage {
+    /// Both record modes added together.
+    pub fn both_modes(&self) -> TierMillis {
+        let mut total = self.0[0];
+        total += self.0[1];
+        total
     }
 }
 

@@ -2,11 +2,14 @@
 //! the one place that decides how DynamoDB requests are retried.
 
 use crate::domain::ids::AccountId;
+use crate::domain::zone::{BillingZone, TZDB_VERSION};
 use crate::entry::metrics::Metrics;
 use crate::store::dynamo::DynamoStore;
 
 /// The table's name, set by `template.yaml` from the table resource.
 pub const TABLE_ENV: &str = "USAGE_TABLE_NAME";
+/// The billing time zone of apps whose first registration names none.
+pub const DEFAULT_ZONE_ENV: &str = "DEFAULT_BILLING_TIME_ZONE";
 /// Development only: the AWS account a request without an IAM identity is
 /// taken to come from. `template.yaml` never sets it.
 pub const DEV_CALLER_ENV: &str = "RTC_USAGE_DEV_CALLER_ACCOUNT";
@@ -31,6 +34,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is not a 12-digit AWS account id")]
     BadAccount(&'static str),
+    #[error("environment variable {0} is not a time zone of the IANA database {1}")]
+    BadZone(&'static str, &'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +45,8 @@ pub struct Config {
     /// Lambda's name for this function (`AWS_LAMBDA_FUNCTION_NAME`), the
     /// metrics' dimension.
     pub function_name: String,
+    /// The zone a registration without its own fixes (UTC when unset).
+    pub default_zone: BillingZone,
 }
 
 impl Config {
@@ -63,10 +70,16 @@ impl Config {
         }
         let function_name =
             lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned());
+        let default_zone = match lookup(DEFAULT_ZONE_ENV).filter(|v| !v.is_empty()) {
+            None => BillingZone::utc(),
+            Some(name) => BillingZone::parse(&name)
+                .ok_or(ConfigError::BadZone(DEFAULT_ZONE_ENV, TZDB_VERSION))?,
+        };
         Ok(Config {
             table_name,
             dev_caller,
             function_name,
+            default_zone,
         })
     }
 

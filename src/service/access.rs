@@ -38,6 +38,19 @@ pub(crate) use read_as_owner;
 /// The app's name if the registration read found it registered to `caller`;
 /// otherwise the one answer given for an unknown app (or, the read having
 /// failed, an internal error).
+/// The app's registration, if the caller owns it; otherwise the one answer
+/// for malformed, unknown and other accounts' apps.
+pub(crate) async fn owner_registration<S: crate::store::UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &crate::domain::ids::AppId,
+) -> Result<Registration, ApiError> {
+    match store.registration(app).await.map_err(internal)? {
+        Some(r) if r.owner == *caller => Ok(r),
+        _ => Err(ApiError::new(ErrorCode::InvalidAppIdParameter)),
+    }
+}
+
 pub(crate) fn owned(
     registration: StoreResult<Option<Registration>>,
     caller: &AccountId,
@@ -76,7 +89,7 @@ mod tests {
         let store = MemoryStore::new();
         let name = Name::parse("Lessons").expect("name");
         store
-            .register_app(&app("app-1"), &account("111122223333"), Some(&name))
+            .register_named(&app("app-1"), &account("111122223333"), Some(&name))
             .await
             .expect("register app-1");
         store

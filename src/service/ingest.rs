@@ -6,10 +6,13 @@
 //! cancelled on retry by its own dedupe records, and the events it holds are
 //! then known to be counted.
 
-use crate::domain::commit::{Counted, NewEvent, RowKey, UserMark, plan_commits};
+use crate::domain::commit::{NewEvent, UserMark, Zones, marks_of, plan_commits};
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
+use crate::domain::ids::AppId;
+use crate::domain::registration::RegistrationRequest;
 use crate::domain::storage::Measurement;
 use crate::domain::time::UtcMillis;
+use crate::domain::zone::BillingZone;
 use crate::store::{CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, UsageStore};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
@@ -89,11 +92,25 @@ struct Delivery {
     message_ids: Vec<String>,
 }
 
+/// [`ingest_batch_in`] for a deployment whose default billing time zone is
+/// UTC.
 pub async fn ingest_batch<S: UsageStore>(
     store: &S,
     messages: &[InboundMessage],
     now: UtcMillis,
     retry: RetryPolicy,
+) -> IngestReport {
+    ingest_batch_in(store, messages, now, retry, &BillingZone::utc()).await
+}
+
+/// Takes in one SQS batch; `default_zone` is the zone a registration
+/// without its own fixes.
+pub async fn ingest_batch_in<S: UsageStore>(
+    store: &S,
+    messages: &[InboundMessage],
+    now: UtcMillis,
+    retry: RetryPolicy,
+    default_zone: &BillingZone,
 ) -> IngestReport {
     let mut report = IngestReport::default();
     let mut deliveries: BTreeMap<EventKey, Delivery> = BTreeMap::new();
@@ -123,16 +140,8 @@ pub async fn ingest_batch<S: UsageStore>(
         // again changes nothing, so they need no dedupe record. Usage is
         // counted below, exactly once.
         let set_once = match event.body {
-            EventBody::AppRegistered { app, owner, name } => {
-                match store.register_app(&app, &owner, name.as_ref()).await {
-                    Ok(RegisterOutcome::Registered | RegisterOutcome::Unchanged) => {
-                        Ok(SetOnceOutcome::Applied)
-                    }
-                    Ok(RegisterOutcome::OwnedByAnother) => Ok(SetOnceOutcome::Conflict(format!(
-                        "app {app} is registered to another account"
-                    ))),
-                    Err(err) => Err(err),
-                }
+            EventBody::AppRegistered { app, request } => {
+                register(store, &app, &request, default_zone, retry, &mut report).await
             }
             EventBody::ClassFact(fact) => store.apply_class_fact(&fact).await,
             EventBody::PackagePurchased(package) => store.put_package(&package).await,
@@ -249,42 +258,116 @@ fn store_failure(err: &StoreError) -> FailureKind {
     }
 }
 
-/// The user marks a session would create: one per day it touches.
-fn marks_of(event: &NewEvent) -> Vec<UserMark> {
-    match &event.usage {
-        Counted::Segment(_) => Vec::new(),
-        Counted::Session(session) => session
-            .days()
-            .into_iter()
-            .map(|day| UserMark {
-                row: RowKey {
-                    app: session.app.clone(),
-                    day,
-                    class: session.class.clone(),
-                    usage: session.usage,
-                },
-                user: session.user.clone(),
-            })
-            .collect(),
+/// Takes a registration in. The first fixes the app's zone; usage that
+/// arrived before it (parked) is then counted in that zone, and only then is
+/// the app opened to answers and the registration acknowledged. A failure
+/// on the way leaves the registration to its redelivery, which finishes the
+/// work: what was counted stays counted, the rest is still parked.
+async fn register<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    request: &RegistrationRequest,
+    default_zone: &BillingZone,
+    retry: RetryPolicy,
+    report: &mut IngestReport,
+) -> Result<SetOnceOutcome, StoreError> {
+    let zone = match store.register_app(app, request, default_zone).await? {
+        RegisterOutcome::Accepted { open: true, .. } => return Ok(SetOnceOutcome::Applied),
+        RegisterOutcome::Accepted { zone, open: false } => zone,
+        RegisterOutcome::OwnedByAnother => {
+            return Ok(SetOnceOutcome::Conflict(format!(
+                "app {app} is registered to another account"
+            )));
+        }
+        RegisterOutcome::OtherZone(zone) => {
+            let asked = request.zone.as_ref().map_or("", BillingZone::name);
+            return Ok(SetOnceOutcome::Conflict(format!(
+                "app {app} bills in the time zone {zone}; a registration cannot change it to {asked}"
+            )));
+        }
+    };
+    let parked: BTreeMap<EventKey, NewEvent> = store
+        .parked(app)
+        .await?
+        .into_iter()
+        .map(|event| (event.key, event))
+        .collect();
+    let mut zones = Zones::from([(app.clone(), zone)]);
+    let (left, error) =
+        commit_exactly_once(store, parked, &mut zones, retry, report, |_, _, _| {}).await;
+    if !left.is_empty() {
+        return Err(error
+            .unwrap_or_else(|| StoreError::Conflict("parked usage not all counted yet".into())));
     }
+    store.open_app(app).await?;
+    Ok(SetOnceOutcome::Applied)
 }
 
 async fn count_exactly_once<S: UsageStore>(
     store: &S,
-    mut pending: BTreeMap<EventKey, Delivery>,
+    mut deliveries: BTreeMap<EventKey, Delivery>,
     retry: RetryPolicy,
     report: &mut IngestReport,
 ) {
+    let pending: BTreeMap<EventKey, NewEvent> = deliveries
+        .iter()
+        .map(|(key, d)| (*key, d.event.clone()))
+        .collect();
+    let mut zones = Zones::new();
     // Extra messages carrying an event already in the batch are duplicates.
-    let resolve = |report: &mut IngestReport, delivery: Delivery, counted_now: bool| {
-        let copies = delivery.message_ids.len();
-        if counted_now {
-            report.counted += 1;
-            report.duplicates += copies - 1;
-        } else {
-            report.duplicates += copies;
+    let (left, last_error) = commit_exactly_once(
+        store,
+        pending,
+        &mut zones,
+        retry,
+        report,
+        |report, key, counted_now| {
+            let Some(delivery) = deliveries.remove(&key) else {
+                return;
+            };
+            let copies = delivery.message_ids.len();
+            if counted_now {
+                report.counted += 1;
+                report.duplicates += copies - 1;
+            } else {
+                report.duplicates += copies;
+            }
+        },
+    )
+    .await;
+    let kind = last_error
+        .as_ref()
+        .map_or(FailureKind::Transient, store_failure);
+    let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
+    for key in left.keys() {
+        let Some(delivery) = deliveries.remove(key) else {
+            continue;
+        };
+        for message_id in delivery.message_ids {
+            fail(
+                report,
+                &message_id,
+                Some(delivery.event_id.clone()),
+                kind,
+                reason.clone(),
+            );
         }
-    };
+    }
+}
+
+/// Counts `pending` exactly once, in rounds (see [`RetryPolicy`]), telling
+/// `done` of each event once it is counted (`true`) or known counted before
+/// (`false`). `zones` holds the zones known so far; the others are read,
+/// and an app still without one has its usage parked. Answers the events
+/// left uncounted and the failure that stopped the last round.
+async fn commit_exactly_once<S: UsageStore>(
+    store: &S,
+    mut pending: BTreeMap<EventKey, NewEvent>,
+    zones: &mut Zones,
+    retry: RetryPolicy,
+    report: &mut IngestReport,
+    mut done: impl FnMut(&mut IngestReport, EventKey, bool),
+) -> (BTreeMap<EventKey, NewEvent>, Option<StoreError>) {
     let mut last_error: Option<StoreError> = None;
     let mut known_users: HashSet<UserMark> = HashSet::new();
     let mut backoff = retry.first_backoff;
@@ -304,6 +387,23 @@ async fn count_exactly_once<S: UsageStore>(
             None => {}
         }
         last_error = None;
+        // The zones not known yet: a zone, once fixed, never changes.
+        let unknown: Vec<AppId> = pending
+            .values()
+            .map(|e| e.app().clone())
+            .filter(|app| !zones.contains_key(app))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            match store.zones(&unknown).await {
+                Ok(found) => zones.extend(found),
+                Err(err) => {
+                    last_error = Some(err);
+                    continue;
+                }
+            }
+        }
         // A cheap read first: events counted before (redeliveries) never reach
         // a transaction, where a failed condition would cancel the rest and
         // still cost write capacity.
@@ -312,7 +412,7 @@ async fn count_exactly_once<S: UsageStore>(
         // read may not name a key twice.
         let marks: Vec<UserMark> = pending
             .values()
-            .flat_map(|d| marks_of(&d.event))
+            .flat_map(|e| marks_of(e, zones))
             .filter(|m| !known_users.contains(m))
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -320,8 +420,14 @@ async fn count_exactly_once<S: UsageStore>(
         match store.seen(&keys, &marks).await {
             Ok(seen) => {
                 for key in seen.events {
-                    if let Some(d) = pending.remove(&key) {
-                        resolve(report, d, false);
+                    // A parked event's dedupe record exists by design: it
+                    // is counted by removing its parked record.
+                    if pending
+                        .get(&key)
+                        .is_some_and(|e| e.origin == crate::domain::commit::Origin::Delivered)
+                    {
+                        pending.remove(&key);
+                        done(report, key, false);
                     }
                 }
                 known_users.extend(seen.users);
@@ -331,32 +437,30 @@ async fn count_exactly_once<S: UsageStore>(
                 continue;
             }
         }
-        let groups = plan_commits(
-            pending.values().map(|d| &d.event),
-            &known_users,
-            S::MAX_COMMIT_ACTIONS,
-        );
+        let groups = plan_commits(pending.values(), &known_users, zones, S::MAX_COMMIT_ACTIONS);
         for group in groups {
             match store.commit(&group).await {
                 Ok(CommitOutcome::Committed) => {
-                    for (key, _) in &group.events {
-                        if let Some(d) = pending.remove(key) {
-                            resolve(report, d, true);
+                    for key in group.keys() {
+                        if pending.remove(&key).is_some() {
+                            done(report, key, true);
                         }
                     }
                 }
                 // Nothing was written; the rest of the group goes into the next round.
                 Ok(CommitOutcome::AlreadyCounted(seen)) => {
                     for key in seen {
-                        if let Some(d) = pending.remove(&key) {
-                            resolve(report, d, false);
+                        if pending.remove(&key).is_some() {
+                            done(report, key, false);
                         }
                     }
                 }
                 // Nothing was written; the next round plans knowing these users.
                 Ok(CommitOutcome::UsersSeen(users)) => known_users.extend(users),
+                // Nothing was written; the next round reads the zones again.
+                Ok(CommitOutcome::ZoneFixed) => {}
                 Err(err) => {
-                    tracing::warn!(error = %err, events = group.events.len(), "commit failed");
+                    tracing::warn!(error = %err, events = group.keys().count(), "commit failed");
                     if matches!(err, StoreError::Conflict(_)) {
                         report.conflicts += 1;
                     }
@@ -369,21 +473,7 @@ async fn count_exactly_once<S: UsageStore>(
             }
         }
     }
-    let kind = last_error
-        .as_ref()
-        .map_or(FailureKind::Transient, store_failure);
-    let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
-    for delivery in pending.into_values() {
-        for message_id in delivery.message_ids {
-            fail(
-                report,
-                &message_id,
-                Some(delivery.event_id.clone()),
-                kind,
-                reason.clone(),
-            );
-        }
-    }
+    (pending, last_error)
 }
 
 fn fail(

@@ -4,19 +4,20 @@
 //! now, so an acknowledged event shows in the very next answer.
 
 use crate::domain::class::ClassFacts;
+use crate::domain::commit::AvMillis;
 use crate::domain::deduction::Ledger;
 use crate::domain::details;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::{CsvFile, ExportError};
 use crate::domain::ids::{AccountId, AppId, ClassId};
 use crate::domain::storage;
-use crate::domain::time::{Day, Interval, UtcMillis};
-use crate::domain::usage::{RecordMode, TierMillis};
+use crate::domain::time::{Day, UtcMillis};
+use crate::domain::usage::TierMillis;
 use crate::domain::usage_api::{
     AppsAnswer, DetailsAnswer, DetailsQuery, DetailsRow, DetailsService, MAX_EXPORT_BYTES,
     PackagesAnswer, Page, ServiceType, UsageDataAnswer, UsageDataQuery,
 };
-use crate::service::access::{internal, read_as_owner};
+use crate::service::access::{internal, owner_registration};
 use crate::service::settle::{FIRST_DAY, LAST_DAY};
 use crate::store::{LedgerInputs, StoreError, UsageStore};
 use std::collections::{BTreeMap, HashMap};
@@ -27,7 +28,10 @@ pub async fn describe_apps<S: UsageStore>(
     request_id: &str,
 ) -> Result<AppsAnswer, ApiError> {
     let apps = store.apps_of(caller).await.map_err(internal)?;
-    Ok(AppsAnswer::new(request_id, apps))
+    Ok(AppsAnswer::new(
+        request_id,
+        apps.into_iter().map(|(app, r)| (app, r.name, r.zone)),
+    ))
 }
 
 pub async fn usage_data<S: UsageStore>(
@@ -36,47 +40,44 @@ pub async fn usage_data<S: UsageStore>(
     query: &UsageDataQuery,
     request_id: &str,
 ) -> Result<UsageDataAnswer, ApiError> {
+    // The app's zone decides the buckets, so the registration is read first.
+    let registration = owner_registration(store, caller, &query.app).await?;
+    let query = &UsageDataQuery {
+        zone: registration.zone,
+        ..query.clone()
+    };
+    let zone = &query.zone;
     // Every bucket is answered whole: a day's bucket holds all its hours,
     // wherever the window starts or ends inside it.
-    let (first, last) = match query.interval {
-        Interval::Hour => (query.start.hour(), query.end.minus_ms(1).hour()),
-        Interval::Day => (
-            query.start.day().first_hour(),
-            query.end.minus_ms(1).day().last_hour(),
-        ),
-    };
-    let bucket = |at: UtcMillis| match query.interval {
-        Interval::Hour => at.hour().start(),
-        Interval::Day => at.day().start(),
-    };
+    let (from, to) = query.covered();
+    let (first, last) = (from.hour(), to.minus_ms(1).hour());
+    let bucket = |at: UtcMillis| zone.bucket_start(query.interval, at);
     match query.service {
         ServiceType::AudioVideo => {
-            let (_, hours) = read_as_owner!(
-                store,
-                caller,
-                &query.app,
-                store.av_hours(&query.app, first, last)
-            )?;
-            let mut usage = HashMap::new();
-            for (hour, ms) in hours.map_err(internal)? {
-                *usage.entry(bucket(hour.start())).or_default() += ms;
+            let hours = store
+                .av_hours(&query.app, first, last)
+                .await
+                .map_err(internal)?;
+            let mut usage: HashMap<UtcMillis, AvMillis> = HashMap::new();
+            for h in hours {
+                for (at, ms) in zone.pieces(h.hour, h.usage, h.head) {
+                    *usage.entry(bucket(at)).or_default() += ms;
+                }
             }
             Ok(UsageDataAnswer::audio_video(request_id, query, |b| {
                 usage.get(&b).copied().unwrap_or_default()
             }))
         }
         ServiceType::Recording => {
-            let (_, hours) = read_as_owner!(
-                store,
-                caller,
-                &query.app,
-                store.hours(&query.app, first, last)
-            )?;
+            let hours = store
+                .hours(&query.app, first, last)
+                .await
+                .map_err(internal)?;
             let mut usage: HashMap<UtcMillis, TierMillis> = HashMap::new();
-            for record in hours.map_err(internal)? {
-                let total = usage.entry(bucket(record.hour.start())).or_default();
-                for mode in RecordMode::ALL {
-                    *total += *record.usage.mode(mode);
+            for h in hours {
+                let (total, head) = (h.usage.both_modes(), h.head.both_modes());
+                for (at, ms) in zone.pieces(h.hour, total, head) {
+                    *usage.entry(bucket(at)).or_default() += ms;
                 }
             }
             Ok(UsageDataAnswer::recording(request_id, query, |b| {
@@ -84,21 +85,16 @@ pub async fn usage_data<S: UsageStore>(
             }))
         }
         ServiceType::Storage => {
-            // The registry, the window's readings and the one before it go
-            // out together: three requests, one round trip.
-            let (from, to) = storage::read_window(query.interval, query.start, query.end);
+            // The window's readings and the one before it.
             let since = from.minus_ms(storage::MAX_CARRY_MS);
-            let (_, readings) = read_as_owner!(
-                store,
-                caller,
-                &query.app,
-                store.measurements(&query.app, since, from, to)
-            )?;
-            let readings = readings.map_err(internal)?;
-            let peaks: HashMap<UtcMillis, u64> =
-                storage::peaks(readings.all(), query.interval, query.start, query.end)
-                    .into_iter()
-                    .collect();
+            let readings = store
+                .measurements(&query.app, since, from, to)
+                .await
+                .map_err(internal)?;
+            let buckets = zone.buckets(query.interval, query.start, query.end);
+            let peaks: HashMap<UtcMillis, u64> = storage::peaks_in(readings.all(), &buckets)
+                .into_iter()
+                .collect();
             Ok(UsageDataAnswer::storage(request_id, query, |b| {
                 peaks.get(&b).copied().unwrap_or(0)
             }))
@@ -113,8 +109,8 @@ pub async fn usage_details<S: UsageStore>(
     page: Page,
     request_id: &str,
 ) -> Result<DetailsAnswer, ApiError> {
-    let rows = details_rows(store, caller, query, Some(page)).await?;
-    Ok(DetailsAnswer::new(request_id, query, page, rows))
+    let (query, rows) = details_rows(store, caller, query, Some(page)).await?;
+    Ok(DetailsAnswer::new(request_id, &query, page, rows))
 }
 
 /// `ExportUsageDetails`: every row of the window as one CSV file. The size
@@ -125,8 +121,8 @@ pub async fn export_details<S: UsageStore>(
     caller: &AccountId,
     query: &DetailsQuery,
 ) -> Result<CsvFile, ApiError> {
-    let rows = details_rows(store, caller, query, None).await?;
-    CsvFile::details(query, &rows, MAX_EXPORT_BYTES).map_err(|err| match err {
+    let (query, rows) = details_rows(store, caller, query, None).await?;
+    CsvFile::details(&query, &rows, MAX_EXPORT_BYTES).map_err(|err| match err {
         ExportError::TooLarge => ApiError::new(ErrorCode::InvalidTimeSpanTooManyRecords),
         ExportError::Writer(_) => {
             tracing::error!(error = %err, "the export could not be written");
@@ -135,57 +131,69 @@ pub async fn export_details<S: UsageStore>(
     })
 }
 
-/// The window's rows after the `ClassId` filter, in allocation order, with
-/// the facts of every class they show: those of one page, or (`page` None,
-/// an export) of every row.
+/// The query in the app's zone, and the window's rows after the `ClassId`
+/// filter, in allocation order, with the facts of every class they show:
+/// those of one page, or (`page` None, an export) of every row.
 async fn details_rows<S: UsageStore>(
     store: &S,
     caller: &AccountId,
     query: &DetailsQuery,
     page: Option<Page>,
-) -> Result<Vec<DetailsRow>, ApiError> {
+) -> Result<(DetailsQuery, Vec<DetailsRow>), ApiError> {
+    // The app's zone decides the window's days, so the registration is
+    // read first.
+    let registration = owner_registration(store, caller, &query.app).await?;
+    let app_name = registration.name;
+    let query = DetailsQuery {
+        zone: registration.zone,
+        ..query.clone()
+    };
     let (first, last) = query.days();
     let rows = match query.service {
         DetailsService::AudioVideo => {
-            // The registry, the deduction's inputs and the window's rows go
-            // out together. The balances at the window's start come from the
-            // days before it; only the classes whose order shows are read.
-            let (app_name, inputs, rows) = read_as_owner!(
-                store,
-                caller,
-                &query.app,
+            // The deduction's inputs and the window's rows go out together.
+            // The balances at the window's start come from the days before
+            // it; only the classes whose order shows are read.
+            let (inputs, rows) = tokio::join!(
                 store.ledger_inputs(&query.app, Day(first.0 - 1)),
                 store.av_rows(&query.app, first, last),
-            )?;
+            );
             let mut ledger = ledger_at(store, &query.app, first, inputs.map_err(internal)?)
                 .await
                 .map_err(internal)?;
             let window = details::settle_before(&mut ledger, first, rows.map_err(internal)?);
             let classes =
                 details::av_classes_to_order(&window, &ledger, query.class.as_ref(), page);
-            let facts = class_facts(store, query, &classes).await?;
-            details::av_details(query, app_name.as_ref(), ledger, window, &facts)
+            let facts = class_facts(store, &query, &classes).await?;
+            details::av_details(&query, app_name.as_ref(), ledger, window, &facts)
         }
         DetailsService::Recording => {
-            let (app_name, hours, classes) = read_as_owner!(
-                store,
-                caller,
-                &query.app,
-                store.hours(&query.app, first.first_hour(), last.last_hour()),
+            let zone = &query.zone;
+            let (from, to) = (zone.day_start(first), zone.day_start(last.next()));
+            let (hours, classes) = tokio::join!(
+                store.hours(&query.app, from.hour(), to.minus_ms(1).hour()),
                 store.class_recordings(&query.app, first, last),
-            )?;
-            let hours = hours
+            );
+            // Each hour's milliseconds on the local day they lie in; the
+            // parts outside the window's days are left out.
+            let recorded: Vec<(Day, u64)> = hours
                 .map_err(internal)?
                 .into_iter()
-                .map(|h| (h.hour, h.usage));
+                .flat_map(|h| {
+                    zone.pieces(h.hour, h.usage.both_modes(), h.head.both_modes())
+                        .into_iter()
+                        .map(|(at, ms)| (zone.day_of(at), ms.total()))
+                })
+                .filter(|(day, _)| (first..=last).contains(day))
+                .collect();
             let rows =
-                details::recording_rows(hours, classes.map_err(internal)?, query.class.as_ref());
+                details::recording_rows(recorded, classes.map_err(internal)?, query.class.as_ref());
             let classes = details::recording_classes_to_order(&rows, page);
-            let facts = class_facts(store, query, &classes).await?;
-            details::recording_details(query, app_name.as_ref(), rows, &facts)
+            let facts = class_facts(store, &query, &classes).await?;
+            details::recording_details(&query, app_name.as_ref(), rows, &facts)
         }
     };
-    Ok(rows)
+    Ok((query, rows))
 }
 
 /// The facts of `classes`: one read, none when there are none to read.
@@ -210,19 +218,24 @@ pub async fn usage_packages<S: UsageStore>(
     request_id: &str,
     now: UtcMillis,
 ) -> Result<PackagesAnswer, ApiError> {
-    let today = now.day();
-    let (_, inputs, rows) = read_as_owner!(
-        store,
-        caller,
-        app,
+    // Today is the app's local date, so the registration is read first.
+    let registration = owner_registration(store, caller, app).await?;
+    let today = registration.zone.day_of(now);
+    let (inputs, rows) = tokio::join!(
         store.ledger_inputs(app, Day(today.0 - 1)),
         store.av_rows(app, today, LAST_DAY),
-    )?;
+    );
     let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
         .await
         .map_err(internal)?;
     details::settle_rows(&mut ledger, rows.map_err(internal)?);
-    Ok(PackagesAnswer::from_ledger(request_id, app, &ledger, today))
+    Ok(PackagesAnswer::from_ledger(
+        request_id,
+        app,
+        &registration.zone,
+        &ledger,
+        today,
+    ))
 }
 
 /// The packages and what each had paid before `day` began.

@@ -133,10 +133,20 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     async fn register_app(
         &self,
         app: &AppId,
-        owner: &AccountId,
-        name: Option<&Name>,
+        request: &RegistrationRequest,
+        default_zone: &BillingZone,
     ) -> StoreResult<RegisterOutcome> {
-        self.write(self.inner.register_app(app, owner, name)).await
+        self.write(self.inner.register_app(app, request, default_zone))
+            .await
+    }
+    async fn open_app(&self, app: &AppId) -> StoreResult<()> {
+        self.write(self.inner.open_app(app)).await
+    }
+    async fn zones(&self, apps: &[AppId]) -> StoreResult<Zones> {
+        self.read(self.inner.zones(apps)).await
+    }
+    async fn parked(&self, app: &AppId) -> StoreResult<Vec<NewEvent>> {
+        self.read(self.inner.parked(app)).await
     }
     async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {
         self.read(self.inner.ledger_inputs(app, from)).await
@@ -161,7 +171,7 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     ) -> StoreResult<(Vec<AppId>, Option<String>)> {
         self.read(self.inner.pending_apps(cursor)).await
     }
-    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
+    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Registration)>> {
         self.read(self.inner.apps_of(owner)).await
     }
     async fn apply_class_fact(&self, fact: &ClassFactEvent) -> StoreResult<SetOnceOutcome> {
@@ -180,12 +190,7 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
     ) -> StoreResult<BTreeMap<ClassId, ClassFacts>> {
         self.read(self.inner.class_facts(app, classes)).await
     }
-    async fn av_hours(
-        &self,
-        app: &AppId,
-        first: Hour,
-        last: Hour,
-    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+    async fn av_hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<AvHour>> {
         self.read(self.inner.av_hours(app, first, last)).await
     }
     async fn class_recordings(

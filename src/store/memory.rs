@@ -6,9 +6,10 @@
 use super::access_keys::{nonce_expired, nonce_expiry_second};
 use super::*;
 use crate::domain::access_key::AccessKeyId;
-use crate::domain::commit::RowKey;
+use crate::domain::commit::{AvMillis, Counted, RowKey};
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
+use crate::domain::registration::{Decision, RegistrationState, decide};
 use crate::domain::storage::Reading;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -21,7 +22,10 @@ pub const PENDING_PAGE_SIZE: usize = 100;
 
 #[derive(Default)]
 struct State {
-    owners: HashMap<AppId, Registration>,
+    owners: HashMap<AppId, RegistrationState>,
+    parked: BTreeMap<(AppId, EventKey), Counted>,
+    head_hours: BTreeMap<(AppId, Hour), ModeUsage>,
+    av_heads: BTreeMap<(AppId, Hour), AvMillis>,
     facts: HashMap<(AppId, ClassId), ClassFacts>,
     packages: BTreeMap<(AppId, PackageId), Package>,
     av_hours: BTreeMap<(AppId, Hour), AvMillis>,
@@ -49,9 +53,10 @@ impl State {
     fn hours_of(&self, app: &AppId, first: Hour, last: Hour) -> Vec<HourRecord> {
         self.hours
             .range((app.clone(), first)..=(app.clone(), last))
-            .map(|((_, hour), usage)| HourRecord {
-                hour: *hour,
+            .map(|(key, usage)| HourRecord {
+                hour: key.1,
                 usage: *usage,
+                head: self.head_hours.get(key).copied().unwrap_or_default(),
             })
             .collect()
     }
@@ -77,31 +82,68 @@ impl UsageStore for MemoryStore {
     const MAX_COMMIT_ACTIONS: usize = 100;
 
     async fn registration(&self, app: &AppId) -> StoreResult<Option<Registration>> {
-        Ok(self.with(|s| s.owners.get(app).cloned()))
+        Ok(self.with(|s| {
+            s.owners.get(app).filter(|r| r.open).map(|r| Registration {
+                owner: r.owner.clone(),
+                name: r.name.clone(),
+                zone: r.zone.clone(),
+            })
+        }))
     }
 
     async fn register_app(
         &self,
         app: &AppId,
-        owner: &AccountId,
-        name: Option<&Name>,
+        request: &RegistrationRequest,
+        default_zone: &BillingZone,
     ) -> StoreResult<RegisterOutcome> {
-        Ok(self.with(|s| match s.owners.get_mut(app) {
-            Some(existing) if existing.owner == *owner => {
-                if existing.name.is_none() {
-                    existing.name = name.cloned();
+        Ok(
+            self.with(|s| match decide(s.owners.get(app), request, default_zone) {
+                Decision::Claim(state) => {
+                    let zone = state.zone.clone();
+                    s.owners.insert(app.clone(), state);
+                    RegisterOutcome::Accepted { zone, open: false }
                 }
-                RegisterOutcome::Unchanged
+                Decision::Keep { name } => {
+                    let state = s.owners.get_mut(app).expect("decided on it");
+                    if name.is_some() {
+                        state.name = name;
+                    }
+                    RegisterOutcome::Accepted {
+                        zone: state.zone.clone(),
+                        open: state.open,
+                    }
+                }
+                Decision::OwnedByAnother => RegisterOutcome::OwnedByAnother,
+                Decision::OtherZone(zone) => RegisterOutcome::OtherZone(zone),
+            }),
+        )
+    }
+
+    async fn open_app(&self, app: &AppId) -> StoreResult<()> {
+        self.with(|s| {
+            if let Some(state) = s.owners.get_mut(app) {
+                state.open = true;
             }
-            Some(_) => RegisterOutcome::OwnedByAnother,
-            None => {
-                let registration = Registration {
-                    owner: owner.clone(),
-                    name: name.cloned(),
-                };
-                s.owners.insert(app.clone(), registration);
-                RegisterOutcome::Registered
-            }
+        });
+        Ok(())
+    }
+
+    async fn zones(&self, apps: &[AppId]) -> StoreResult<Zones> {
+        Ok(self.with(|s| {
+            apps.iter()
+                .filter_map(|app| Some((app.clone(), s.owners.get(app)?.zone.clone())))
+                .collect()
+        }))
+    }
+
+    async fn parked(&self, app: &AppId) -> StoreResult<Vec<NewEvent>> {
+        Ok(self.with(|s| {
+            s.parked
+                .iter()
+                .filter(|((a, _), _)| a == app)
+                .map(|((_, key), usage)| NewEvent::parked(*key, usage.clone()))
+                .collect()
         }))
     }
 
@@ -118,15 +160,22 @@ impl UsageStore for MemoryStore {
         }))
     }
 
-    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Option<Name>)>> {
-        let mut apps: Vec<(AppId, Option<Name>)> = self.with(|s| {
+    async fn apps_of(&self, owner: &AccountId) -> StoreResult<Vec<(AppId, Registration)>> {
+        let mut apps: Vec<(AppId, Registration)> = self.with(|s| {
             s.owners
                 .iter()
-                .filter(|(_, r)| r.owner == *owner)
-                .map(|(app, r)| (app.clone(), r.name.clone()))
+                .filter(|(_, r)| r.owner == *owner && r.open)
+                .map(|(app, r)| {
+                    let registration = Registration {
+                        owner: r.owner.clone(),
+                        name: r.name.clone(),
+                        zone: r.zone.clone(),
+                    };
+                    (app.clone(), registration)
+                })
                 .collect()
         });
-        apps.sort();
+        apps.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(apps)
     }
 
@@ -275,16 +324,15 @@ impl UsageStore for MemoryStore {
         }))
     }
 
-    async fn av_hours(
-        &self,
-        app: &AppId,
-        first: Hour,
-        last: Hour,
-    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+    async fn av_hours(&self, app: &AppId, first: Hour, last: Hour) -> StoreResult<Vec<AvHour>> {
         Ok(self.with(|s| {
             s.av_hours
                 .range((app.clone(), first)..=(app.clone(), last))
-                .map(|((_, hour), usage)| (*hour, *usage))
+                .map(|(key, usage)| AvHour {
+                    hour: key.1,
+                    usage: *usage,
+                    head: s.av_heads.get(key).copied().unwrap_or_default(),
+                })
                 .collect()
         }))
     }
@@ -338,13 +386,32 @@ impl UsageStore for MemoryStore {
             if !users.is_empty() {
                 return CommitOutcome::UsersSeen(users);
             }
+            let gone: Vec<EventKey> = group
+                .unparked
+                .iter()
+                .filter(|(app, key)| !s.parked.contains_key(&(app.clone(), *key)))
+                .map(|(_, key)| *key)
+                .collect();
+            if !gone.is_empty() {
+                return CommitOutcome::AlreadyCounted(gone);
+            }
+            if group.unfixed.iter().any(|app| s.owners.contains_key(app)) {
+                return CommitOutcome::ZoneFixed;
+            }
             s.counted.extend(group.events.iter().map(|(k, _)| *k));
+            for (key, usage) in &group.parked {
+                s.parked.insert((usage.app().clone(), *key), usage.clone());
+            }
+            for (app, key) in &group.unparked {
+                s.parked.remove(&(app.clone(), *key));
+            }
             s.users.extend(group.new_users.keys().cloned());
             for (key, ms) in &group.class_recordings {
                 *s.class_recordings.entry(key.clone()).or_default() += ms;
             }
             for (key, add) in &group.av_hours {
                 *s.av_hours.entry(key.clone()).or_default() += add.usage;
+                *s.av_heads.entry(key.clone()).or_default() += add.head;
             }
             for (key, add) in &group.rows {
                 let row = s.rows.entry(key.clone()).or_default();
@@ -358,6 +425,7 @@ impl UsageStore for MemoryStore {
             }
             for (key, add) in &group.hours {
                 *s.hours.entry(key.clone()).or_default() += add.usage;
+                *s.head_hours.entry(key.clone()).or_default() += add.head;
             }
             for (app, day) in &group.days {
                 let record = s
@@ -590,9 +658,14 @@ mod tests {
         usage.add(RecordMode::SingleStream, Tier::Audio, 1_000);
         let hour = Hour(day().first_hour().0 + (n % 24) as i64);
         let expires = hourly_expiry(hour);
-        group
-            .hours
-            .insert((app(), hour), HourAdd { usage, expires });
+        group.hours.insert(
+            (app(), hour),
+            HourAdd {
+                usage,
+                head: ModeUsage::default(),
+                expires,
+            },
+        );
         group.days.insert((app(), day()));
         group
     }

@@ -13,13 +13,15 @@ pub mod memory;
 mod records;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{AvMillis, CommitGroup, UserMark};
+use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::registration::RegistrationRequest;
 use crate::domain::storage::{Measurement, Readings};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
+use crate::domain::zone::BillingZone;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 
@@ -29,8 +31,9 @@ pub use crate::domain::details::RowRecord;
 pub use access_keys::{AccessKeyRecord, AccessKeyStatus, AccessKeyStore, StoredAccessKey};
 
 pub use records::{
-    CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingDay, PendingPage,
-    RegisterOutcome, Registration, Seen, SetOnceOutcome, StoreError, StoreResult, WriteDayOutcome,
+    AvHour, CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingDay,
+    PendingPage, RegisterOutcome, Registration, Seen, SetOnceOutcome, StoreError, StoreResult,
+    WriteDayOutcome,
 };
 
 /// Everything the three functions need from storage. Reads used for answers
@@ -49,29 +52,68 @@ pub trait UsageStore: Send + Sync {
         async move { Ok(self.registration(app).await?.map(|r| r.owner)) }
     }
 
-    /// Registers the app to `owner` unless it is registered to another
-    /// account; `name` names it unless it has a name already.
+    /// Takes a registration as `registration::decide` says: the first fixes
+    /// the owner and zone (the request's, else `default_zone`) without
+    /// opening the app; later ones only name an unnamed app.
     fn register_app(
         &self,
         app: &AppId,
-        owner: &AccountId,
-        name: Option<&Name>,
+        request: &RegistrationRequest,
+        default_zone: &BillingZone,
     ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send;
 
+    /// Opens an app whose registration was accepted: from now on answers
+    /// show it. Call once its parked usage is counted. Repeating it is a
+    /// no-op.
+    fn open_app(&self, app: &AppId) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Registers and opens an app in UTC with nothing parked: for tests and
+    /// tools that set an owner up directly.
     fn register(
         &self,
         app: &AppId,
         owner: &AccountId,
     ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send {
-        self.register_app(app, owner, None)
+        self.register_named(app, owner, None)
     }
 
-    /// The apps registered to `owner`, with their names, in app id order.
-    /// Read from an index by owner: other accounts' apps are never read.
+    /// [`UsageStore::register`] with a name.
+    fn register_named(
+        &self,
+        app: &AppId,
+        owner: &AccountId,
+        name: Option<&Name>,
+    ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send {
+        async move {
+            let request = RegistrationRequest {
+                owner: owner.clone(),
+                name: name.cloned(),
+                zone: None,
+            };
+            let outcome = self
+                .register_app(app, &request, &BillingZone::utc())
+                .await?;
+            if matches!(outcome, RegisterOutcome::Accepted { .. }) {
+                self.open_app(app).await?;
+            }
+            Ok(outcome)
+        }
+    }
+
+    /// The zones of these apps that have one fixed (apps without are not
+    /// registered yet). A zone never changes once fixed, so an adapter may
+    /// remember it.
+    fn zones(&self, apps: &[AppId]) -> impl Future<Output = StoreResult<Zones>> + Send;
+
+    /// The usage of the app parked while its zone was not fixed.
+    fn parked(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<NewEvent>>> + Send;
+
+    /// The apps registered to `owner`, in app id order. Read from an index
+    /// by owner: other accounts' apps are never read.
     fn apps_of(
         &self,
         owner: &AccountId,
-    ) -> impl Future<Output = StoreResult<Vec<(AppId, Option<Name>)>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<(AppId, Registration)>>> + Send;
 
     /// Hours `first..=last` of the app that have usage, ascending.
     fn hours(
@@ -177,9 +219,9 @@ pub trait UsageStore: Send + Sync {
         app: &AppId,
         first: Hour,
         last: Hour,
-    ) -> impl Future<Output = StoreResult<Vec<(Hour, AvMillis)>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<AvHour>>> + Send;
 
-    /// Recording milliseconds per (UTC day, class) of the days
+    /// Recording milliseconds per (local day, class) of the days
     /// `first..=last`, for segments that named their class; ascending.
     fn class_recordings(
         &self,
@@ -266,15 +308,34 @@ macro_rules! forward_store_methods {
     };
     (@one $inner:ident register_app) => {
         async fn register_app(&self, app: &$crate::domain::ids::AppId,
-            owner: &$crate::domain::ids::AccountId, name: Option<&$crate::domain::ids::Name>)
+            request: &$crate::domain::registration::RegistrationRequest,
+            default_zone: &$crate::domain::zone::BillingZone)
             -> $crate::store::StoreResult<$crate::store::RegisterOutcome> {
-            self.$inner.register_app(app, owner, name).await
+            self.$inner.register_app(app, request, default_zone).await
+        }
+    };
+    (@one $inner:ident open_app) => {
+        async fn open_app(&self, app: &$crate::domain::ids::AppId)
+            -> $crate::store::StoreResult<()> {
+            self.$inner.open_app(app).await
+        }
+    };
+    (@one $inner:ident zones) => {
+        async fn zones(&self, apps: &[$crate::domain::ids::AppId])
+            -> $crate::store::StoreResult<$crate::domain::commit::Zones> {
+            self.$inner.zones(apps).await
+        }
+    };
+    (@one $inner:ident parked) => {
+        async fn parked(&self, app: &$crate::domain::ids::AppId)
+            -> $crate::store::StoreResult<Vec<$crate::domain::commit::NewEvent>> {
+            self.$inner.parked(app).await
         }
     };
     (@one $inner:ident apps_of) => {
         async fn apps_of(&self, owner: &$crate::domain::ids::AccountId)
             -> $crate::store::StoreResult<Vec<($crate::domain::ids::AppId,
-                Option<$crate::domain::ids::Name>)>> {
+                $crate::store::Registration)>> {
             self.$inner.apps_of(owner).await
         }
     };
@@ -376,8 +437,7 @@ macro_rules! forward_store_methods {
     (@one $inner:ident av_hours) => {
         async fn av_hours(&self, app: &$crate::domain::ids::AppId,
             first: $crate::domain::time::Hour, last: $crate::domain::time::Hour)
-            -> $crate::store::StoreResult<Vec<($crate::domain::time::Hour,
-                $crate::domain::commit::AvMillis)>> {
+            -> $crate::store::StoreResult<Vec<$crate::store::AvHour>> {
             self.$inner.av_hours(app, first, last).await
         }
     };

@@ -3,12 +3,13 @@
 //! failed request means for the caller.
 
 use crate::domain::class::Package;
-use crate::domain::commit::UserMark;
+use crate::domain::commit::{AvMillis, UserMark};
 use crate::domain::deduction::{Balance, DeductionState};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, Name};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
+use crate::domain::zone::BillingZone;
 use std::collections::HashSet;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -33,11 +34,15 @@ pub enum StoreError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegisterOutcome {
-    Registered,
-    /// The same registration was there already.
-    Unchanged,
+    /// The app is the request's owner's, in `zone` (fixed now or before).
+    /// `open`: its usage counted before the registration is in its zone's
+    /// place and answers show the app; until then the registration is not
+    /// done (see `UsageStore::open_app`).
+    Accepted { zone: BillingZone, open: bool },
     /// The app is registered to another account; nothing was written.
     OwnedByAnother,
+    /// The app's zone is this other one; nothing was written.
+    OtherZone(BillingZone),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,13 +53,18 @@ pub enum CommitOutcome {
     /// Nothing was written: these users had been counted in their rows
     /// before (by another group or invocation); plan again knowing them.
     UsersSeen(Vec<UserMark>),
+    /// Nothing was written: an app whose usage the group parked has had its
+    /// zone fixed meanwhile; read the zones again and plan anew.
+    ZoneFixed,
 }
 
-/// An app's registration: its owner, and its name once one was given.
+/// An app's registration as answers see it: its owner, its name once one
+/// was given, and its billing time zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
     pub owner: AccountId,
     pub name: Option<Name>,
+    pub zone: BillingZone,
 }
 
 /// What a pre-check read found: events counted and user marks present.
@@ -87,6 +97,17 @@ pub struct LedgerInputs {
 pub struct HourRecord {
     pub hour: Hour,
     pub usage: ModeUsage,
+    /// Of `usage`, the part before the hour's cut in the app's zone (zero
+    /// where no local hour starts inside the UTC hour).
+    pub head: ModeUsage,
+}
+
+/// Audio/video usage of one UTC hour, as [`HourRecord`] for recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvHour {
+    pub hour: Hour,
+    pub usage: AvMillis,
+    pub head: AvMillis,
 }
 
 /// A day's record: the rolled totals, and the change counter ingestion bumps

@@ -119,6 +119,32 @@ impl Template {
                 _ => {}
             }
         }
+        // A `!Ref` to a parameter is the parameter's default, as a stack
+        // deployed without overrides has it.
+        let defaults: BTreeMap<String, String> = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, spec)| {
+                let default = spec.get("Default")?;
+                let default = match default {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((name.as_str()?.to_owned(), default))
+            })
+            .collect();
+        for f in &mut functions {
+            for value in f.environment.values_mut() {
+                if let EnvValue::TableRef(t) = value
+                    && let Some(default) = defaults.get(t)
+                {
+                    *value = EnvValue::Literal(default.clone());
+                }
+            }
+        }
         for f in &functions {
             for value in f.environment.values() {
                 if let EnvValue::TableRef(t) = value

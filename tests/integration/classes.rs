@@ -8,8 +8,9 @@
 //! errors, in their validation order, through the HTTP entry point.
 
 use crate::exact_json::*;
+use crate::local_time::LocalTime;
 use crate::support::*;
-use crate::workload::{deliver, expected_buckets, fast_retry, query_time, rng, with_duplicates};
+use crate::workload::{deliver, fast_retry, rng, with_duplicates};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -61,6 +62,8 @@ enum Ev {
     Register {
         owner: &'static str,
         name: Option<String>,
+        /// `timeZone`, when the registration names one.
+        zone: Option<&'static str>,
     },
     Session(Sess),
     Started {
@@ -105,11 +108,6 @@ fn day_text(day: i64) -> String {
         .to_string()
 }
 
-/// `YYYY-MM-DDThh:mm:ssZ`, the instant truncated to the second.
-fn second_text(ms: i64) -> String {
-    query_time(ms - ms.rem_euclid(1_000))
-}
-
 fn envelope(id: &str, kind: &str, data: Value) -> String {
     json!({"specversion": "1.0", "id": id, "source": SOURCE, "type": kind,
            "time": "2026-11-23T11:59:00Z", "data": data})
@@ -119,9 +117,9 @@ fn envelope(id: &str, kind: &str, data: Value) -> String {
 fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
     let (kind, data) = match ev {
         // An optional field given as null is absent.
-        Ev::Register { owner, name } => (
+        Ev::Register { owner, name, zone } => (
             "rtc.app.registered",
-            json!({"appId": APP, "ownerAccountId": owner, "appName": name}),
+            json!({"appId": APP, "ownerAccountId": owner, "appName": name, "timeZone": zone}),
         ),
         Ev::Session(s) => (
             "rtc.class.session",
@@ -161,6 +159,8 @@ struct Facts {
 #[derive(Clone, Debug, Default)]
 struct World {
     owner: Option<&'static str>,
+    /// The zone the first registration fixed.
+    zone: Option<&'static str>,
     app_name: Option<String>,
     sessions: Vec<Sess>,
     facts: BTreeMap<String, Facts>,
@@ -175,9 +175,16 @@ impl World {
     /// a name on a registration once the app has one.
     fn apply(&mut self, ev: &Ev) -> Result<(), String> {
         match ev {
-            Ev::Register { owner, name } => {
+            Ev::Register { owner, name, zone } => {
                 if self.owner.is_some_and(|o| o != *owner) {
                     return Err("registered to another account".into());
+                }
+                if self.owner.is_some() && zone.is_some() && *zone != self.zone {
+                    return Err("registered in another zone".into());
+                }
+                if self.owner.is_none() {
+                    // No zone named: the deployment's default, UTC here.
+                    self.zone = Some(zone.unwrap_or("UTC"));
                 }
                 self.owner = Some(owner);
                 if self.app_name.is_none() {
@@ -221,9 +228,15 @@ impl World {
     fn session_count(&self) -> usize {
         self.sessions.len()
     }
+
+    /// The app's billing time zone (UTC until a registration fixes one:
+    /// answers are refused until then).
+    fn local(&self) -> LocalTime {
+        LocalTime::new(self.zone.unwrap_or("UTC"))
+    }
 }
 
-/// One details row: a class's sessions of one usage type on one UTC day.
+/// One details row: a class's sessions of one usage type on one local day.
 #[derive(Clone, Debug)]
 struct RefRow {
     day: i64,
@@ -251,25 +264,29 @@ struct Reference {
     /// In deduction order.
     packages: Vec<Pkg>,
     used: Vec<u64>,
-    /// (hour start, playback) → milliseconds.
-    hourly: BTreeMap<(i64, bool), u64>,
+    /// (part start, playback) → milliseconds, in parts that each lie in one
+    /// UTC hour and one local clock hour.
+    parts: BTreeMap<(i64, bool), u64>,
+    zone: LocalTime,
 }
 
 impl Reference {
     fn of(world: &World) -> Self {
-        // Each session split at the UTC hours it crosses; a part belongs to
-        // the day of its hour, and the user to every day the session touches.
+        // Each session split at the UTC hours and at the app's local hours
+        // (its midnights among them); a part belongs to the local day it
+        // lies in, and the user to every local day the session touches.
+        let zone = world.local();
         let mut cells: BTreeMap<(i64, String, bool), (u64, HashSet<String>)> = BTreeMap::new();
-        let mut hourly: BTreeMap<(i64, bool), u64> = BTreeMap::new();
+        let mut parts: BTreeMap<(i64, bool), u64> = BTreeMap::new();
         for s in &world.sessions {
             let mut t = s.start;
             while t < s.end {
                 let hour = t - t.rem_euclid(HOUR_MS);
-                let part_end = (hour + HOUR_MS).min(s.end);
+                let part_end = (hour + HOUR_MS).min(zone.next_hour_boundary(t)).min(s.end);
                 let ms = (part_end - t) as u64;
-                *hourly.entry((hour, s.playback)).or_default() += ms;
+                *parts.entry((t, s.playback)).or_default() += ms;
                 let cell = cells
-                    .entry((t.div_euclid(DAY_MS), s.class.clone(), s.playback))
+                    .entry((zone.day(t), s.class.clone(), s.playback))
                     .or_default();
                 cell.0 += ms;
                 cell.1.insert(s.user.clone());
@@ -322,11 +339,12 @@ impl Reference {
             rows,
             packages,
             used,
-            hourly,
+            parts,
+            zone,
         }
     }
 
-    /// The rows of the UTC days `first..=last`, one class's if `class`.
+    /// The rows of the local days `first..=last`, one class's if `class`.
     fn window(&self, first: i64, last: i64, class: Option<&str>) -> Vec<&RefRow> {
         self.rows
             .iter()
@@ -344,8 +362,14 @@ impl Reference {
             ("AppName", opt(world.app_name.as_deref())),
             ("ClassId", s(&row.class)),
             ("ClassName", opt(facts.name.as_deref())),
-            ("StartTime", opt(facts.start.map(second_text).as_deref())),
-            ("EndTime", opt(facts.end.map(second_text).as_deref())),
+            (
+                "StartTime",
+                opt(facts.start.map(|t| self.zone.text(t)).as_deref()),
+            ),
+            (
+                "EndTime",
+                opt(facts.end.map(|t| self.zone.text(t)).as_deref()),
+            ),
             (
                 "UsageType",
                 s(if row.playback {
@@ -388,6 +412,7 @@ impl Reference {
         obj([
             ("RequestId", s(REQUEST_ID)),
             ("AppId", s(APP)),
+            ("TimeZone", s(self.zone.name())),
             ("ServiceType", s("AudioVideo")),
             ("TotalCount", int(rows.len() as u64)),
             ("PageNumber", int(page as u64)),
@@ -408,7 +433,7 @@ impl Reference {
         ])
     }
 
-    /// Each package as it stands on the UTC day `today`: the first status
+    /// Each package as it stands on the local day `today`: the first status
     /// that applies of NotStarted (before validFrom), Expired (after
     /// validTo), Exhausted (nothing left), Active.
     fn status(&self, i: usize, today: i64) -> &'static str {
@@ -445,31 +470,40 @@ impl Reference {
         obj([
             ("RequestId", s(REQUEST_ID)),
             ("AppId", s(APP)),
+            ("TimeZone", s(self.zone.name())),
             ("Packages", J::Arr(packages)),
         ])
     }
 
-    /// The trend over `[start, end)` in buckets of `size` ms: every bucket
-    /// overlapping the window, whole, zeros included.
-    fn trend(&self, start: i64, end: i64, size: i64) -> J {
+    /// The trend over `[start, end)` in the app's local hours, or local
+    /// days when `daily`: every bucket overlapping the window, whole, zeros
+    /// included.
+    fn trend(&self, start: i64, end: i64, daily: bool) -> J {
+        let starts = self.zone.buckets(start, end, daily);
+        // Each bucket ends where the next begins, the last one's too.
+        let ends = self.zone.buckets(start, end + 30 * HOUR_MS, daily);
         let mut buckets: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-        for (&(hour, playback), &ms) in &self.hourly {
-            let bucket = buckets.entry(hour - hour.rem_euclid(size)).or_default();
-            if playback {
-                bucket.1 += ms;
-            } else {
-                bucket.0 += ms;
+        for (i, &from) in starts.iter().enumerate() {
+            let to = ends[i + 1];
+            for (&(_, playback), &ms) in self.parts.range((from, false)..(to, false)) {
+                let bucket = buckets.entry(from).or_default();
+                if playback {
+                    bucket.1 += ms;
+                } else {
+                    bucket.0 += ms;
+                }
             }
         }
+        let size = if daily { DAY_MS } else { HOUR_MS };
         let (mut all_interactive, mut all_playback) = (0, 0);
-        let data = expected_buckets(start, end, size)
+        let data = starts
             .into_iter()
             .map(|b| {
                 let (interactive, playback) = buckets.get(&b).copied().unwrap_or_default();
                 all_interactive += interactive;
                 all_playback += playback;
                 obj([
-                    ("Timestamp", s(&query_time(b))),
+                    ("Timestamp", s(&self.zone.text(b))),
                     ("InteractiveDuration", secs(interactive)),
                     ("PlaybackDuration", secs(playback)),
                     ("TotalDuration", secs(interactive + playback)),
@@ -479,6 +513,7 @@ impl Reference {
         obj([
             ("RequestId", s(REQUEST_ID)),
             ("AppId", s(APP)),
+            ("TimeZone", s(self.zone.name())),
             ("ServiceType", s("AudioVideo")),
             ("Interval", int((size / 1_000) as u64)),
             ("InteractiveSummaryDuration", secs(all_interactive)),
@@ -494,6 +529,7 @@ fn apps_answer(world: &World) -> J {
         vec![obj([
             ("AppId", s(APP)),
             ("AppName", opt(world.app_name.as_deref())),
+            ("TimeZone", s(world.local().name())),
         ])]
     } else {
         vec![]
@@ -536,11 +572,9 @@ struct Window {
 }
 
 impl Window {
-    fn days(self) -> (i64, i64) {
-        (
-            at(self.start).0.div_euclid(DAY_MS),
-            (at(self.end).0 - 1).div_euclid(DAY_MS),
-        )
+    /// The local days of `zone` the window overlaps.
+    fn days(self, zone: LocalTime) -> (i64, i64) {
+        (zone.day(at(self.start).0), zone.day(at(self.end).0 - 1))
     }
 }
 
@@ -554,6 +588,11 @@ const WHOLE: Window = Window {
 const MIDDLE: Window = Window {
     start: "2026-11-17T05:00:00Z",
     end: "2026-11-20T00:00:00Z",
+};
+/// The days New York's clocks went forward (2026-03-08: 23 hours).
+const SPRING: Window = Window {
+    start: "2026-03-07T00:00:00Z",
+    end: "2026-03-10T00:00:00Z",
 };
 /// Neither end on a bucket boundary: the first and last buckets are answered whole.
 const RAGGED: Window = Window {
@@ -614,7 +653,7 @@ async fn check_pages<S: UsageStore>(
     size: usize,
     label: &str,
 ) -> usize {
-    let (first, last) = window.days();
+    let (first, last) = window.days(world.local());
     let rows = reference.window(first, last, class);
     let pages = rows.len().div_ceil(size).max(1);
     for page in 1..=pages {
@@ -644,10 +683,12 @@ async fn check_all<S: UsageStore>(
     label: &str,
 ) -> usize {
     let trends = [
-        (WHOLE, "3600", HOUR_MS),
-        (WHOLE, "86400", DAY_MS),
-        (RAGGED, "3600", HOUR_MS),
-        (RAGGED, "86400", DAY_MS),
+        (WHOLE, "3600", false),
+        (WHOLE, "86400", true),
+        (RAGGED, "3600", false),
+        (RAGGED, "86400", true),
+        (SPRING, "3600", false),
+        (SPRING, "86400", true),
     ];
     if world.owner != Some(OWNER) {
         // Not registered yet: usage is counted all the same, but the app is
@@ -678,7 +719,8 @@ async fn check_all<S: UsageStore>(
         label,
     )
     .await;
-    let (first, last) = MIDDLE.days();
+    compared += check_pages(store, world, &reference, SPRING, None, 20, label).await;
+    let (first, last) = MIDDLE.days(world.local());
     let middle = reference.window(first, last, None);
     for page in [1, 2] {
         let got = ask(store, &details_params(MIDDLE, None, Some(page), None))
@@ -689,7 +731,7 @@ async fn check_all<S: UsageStore>(
         compared += 1;
     }
     let got = ask(store, &packages_params()).await.unwrap();
-    let today = now().0.div_euclid(DAY_MS);
+    let today = world.local().day(now().0);
     assert_json(
         &got,
         &reference.packages_answer(today),
@@ -700,9 +742,9 @@ async fn check_all<S: UsageStore>(
         .unwrap();
     assert_json(&got, &apps_answer(world), &format!("{label}: apps"));
     compared += 2;
-    for (window, interval, size) in trends {
+    for (window, interval, daily) in trends {
         let got = ask(store, &trend_params(window, interval)).await.unwrap();
-        let want = reference.trend(at(window.start).0, at(window.end).0, size);
+        let want = reference.trend(at(window.start).0, at(window.end).0, daily);
         let context = format!(
             "{label}: trend [{}, {}) at {interval}",
             window.start, window.end
@@ -924,6 +966,32 @@ fn class_sessions(rng: &mut StdRng, classes: &[Class], size: Size) -> Vec<Sess> 
     sessions.push(plain("x", &pool[0], x, x + 60_000, false));
     let long = (first_class_day() + 3) * DAY_MS + 22 * HOUR_MS + 500;
     sessions.push(plain("Zeta-4", &pool[3], long, long + 47 * HOUR_MS, true));
+    // Where zones differ most: New York's clocks going back (2026-11-01, a
+    // 25-hour day, 01:00–02:00 twice) and forward (2026-03-08, 23 hours),
+    // and an hour across the midnights of Kolkata (18:30Z) and Kathmandu
+    // (18:15Z).
+    let t = |text: &str| at(text).0;
+    sessions.push(plain(
+        "x",
+        &pool[4],
+        t("2026-11-01T04:30:00Z") + 7,
+        t("2026-11-01T07:30:00Z"),
+        false,
+    ));
+    sessions.push(plain(
+        "x",
+        &pool[5],
+        t("2026-03-08T06:30:00Z"),
+        t("2026-03-08T08:00:00Z") + 11,
+        true,
+    ));
+    sessions.push(plain(
+        "geo-12",
+        &pool[6],
+        t("2026-11-18T18:00:00Z"),
+        t("2026-11-18T19:00:00Z"),
+        false,
+    ));
     sessions
 }
 
@@ -933,9 +1001,10 @@ fn class_sessions(rng: &mut StdRng, classes: &[Class], size: Size) -> Vec<Sess> 
 /// decides), one starting later, one with the same validTo as another but a
 /// later validFrom and a smaller id, one bought late for earlier days, one
 /// not started yet, and a big one for the last days.
-fn packages_for(sessions: &[Sess]) -> (Vec<Pkg>, Pkg) {
+fn packages_for(sessions: &[Sess], zone: &'static str) -> (Vec<Pkg>, Pkg) {
     let world = World {
         sessions: sessions.to_vec(),
+        zone: Some(zone),
         ..World::default()
     };
     let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
@@ -1011,23 +1080,47 @@ fn packages_for(sessions: &[Sess]) -> (Vec<Pkg>, Pkg) {
 /// any session of theirs), some last (after all of them), together with the
 /// package bought last for earlier days; the rest shuffled.
 fn scenario(rng: &mut StdRng, size: Size) -> Vec<Event> {
+    scenario_in(rng, size, "UTC", Placement::First)
+}
+
+/// Where the first registration (the one that fixes the zone) comes.
+#[derive(Clone, Copy, Debug)]
+enum Placement {
+    /// Before everything else.
+    First,
+    /// Shuffled among the sessions, packages and facts.
+    Between,
+    /// After everything else: every session is parked until it comes.
+    Last,
+}
+
+/// [`scenario`] for an app in `zone` (every registration names it), with
+/// the first registration placed as `first`.
+fn scenario_in(rng: &mut StdRng, size: Size, zone: &'static str, first: Placement) -> Vec<Event> {
     let classes = classes(rng);
     let sessions = class_sessions(rng, &classes, size);
-    let (packages, late) = packages_for(&sessions);
+    let (packages, late) = packages_for(&sessions, zone);
     let mut n = 0;
     let mut event = |rng: &mut StdRng, prefix: &str, ev: Ev| {
         n += 1;
         Event::new(rng, format!("{prefix}-{n}"), ev)
     };
     let (mut front, mut middle, mut back) = (Vec::new(), Vec::new(), Vec::new());
-    front.push(event(
+    let registration = event(
         rng,
         "reg",
         Ev::Register {
             owner: OWNER,
             name: None,
+            zone: Some(zone),
         },
-    ));
+    );
+    let mut last = None;
+    match first {
+        Placement::First => front.push(registration),
+        Placement::Between => middle.push(registration),
+        Placement::Last => last = Some(registration),
+    }
     for class in &classes {
         let mut facts = Vec::new();
         if matches!(class.known, Known::Both | Known::StartOnly) {
@@ -1058,14 +1151,21 @@ fn scenario(rng: &mut StdRng, size: Size) -> Vec<Event> {
     for package in packages {
         middle.push(event(rng, "pkg", Ev::Package(package)));
     }
-    middle.push(event(
+    // A named registration; with the zone registration last, it comes last
+    // too (before it, nothing may register the app in another zone).
+    let named = event(
         rng,
         "reg",
         Ev::Register {
             owner: OWNER,
             name: Some("Lcic 教室 \"A\"".to_owned()),
+            zone: Some(zone),
         },
-    ));
+    );
+    match first {
+        Placement::Last => back.push(named),
+        _ => middle.push(named),
+    }
     middle.shuffle(rng);
     back.push(event(rng, "pkg", Ev::Package(late)));
     if size.rename {
@@ -1075,11 +1175,18 @@ fn scenario(rng: &mut StdRng, size: Size) -> Vec<Event> {
             Ev::Register {
                 owner: OWNER,
                 name: Some("Renamed later".to_owned()),
+                zone: None,
             },
         ));
     }
     front.extend(middle);
     front.extend(back);
+    if let Some(registration) = last {
+        // Its own name-less registration first in order, the rest after:
+        // the zone comes with the first registration to arrive.
+        let at = front.len() - usize::from(size.rename) - 1;
+        front.insert(at, registration);
+    }
     front
 }
 
@@ -1166,10 +1273,22 @@ fn messages(prefix: &str, events: &[Event]) -> Vec<InboundMessage> {
 /// reference after the batches `check` picks (given the batch index and the
 /// number of batches); the rollup runs every few batches.
 async fn run_oracle(seed: u64, size: Size, check: impl Fn(usize, usize) -> bool) {
+    run_oracle_in(seed, size, "UTC", Placement::First, check).await;
+}
+
+/// [`run_oracle`] for an app in `zone`, its first registration placed as
+/// `first`.
+async fn run_oracle_in(
+    seed: u64,
+    size: Size,
+    zone: &'static str,
+    first: Placement,
+    check: impl Fn(usize, usize) -> bool,
+) {
     let started = Instant::now();
     let store = fresh_store().await;
     let mut rng = rng(seed);
-    let events = scenario(&mut rng, size);
+    let events = scenario_in(&mut rng, size, zone, first);
     let whole = world_of(&events);
     let batches = batches(&mut rng, events.len());
     let mut world = World::default();
@@ -1209,8 +1328,8 @@ async fn run_oracle(seed: u64, size: Size, check: impl Fn(usize, usize) -> bool)
     rollup(&store).await;
     compared += check_all(&store, &world, "math-101", "at the end, after a rollup").await;
     println!(
-        "seed {seed}: {} events ({} sessions) in {} batches, {} rows; {checks} checkpoints, \
-         {compared} answers compared; {:.1?}",
+        "seed {seed}, {zone}, registration {first:?}: {} events ({} sessions) in {} batches, \
+         {} rows; {checks} checkpoints, {compared} answers compared; {:.1?}",
         events.len(),
         world.session_count(),
         batches.len(),
@@ -1226,6 +1345,24 @@ async fn run_oracle(seed: u64, size: Size, check: impl Fn(usize, usize) -> bool)
 #[tokio::test]
 async fn small_workload_matches_the_reference_after_every_batch() {
     run_oracle(101, SMALL, |_, _| true).await;
+}
+
+/// The small workload for apps in other zones, every answer compared after
+/// every batch: rows of local days, trends of local hours and days (New
+/// York's 23- and 25-hour days, Kolkata's and Kathmandu's hours at :30 and
+/// :15), instants with the zone's offset, packages on local dates. Usage
+/// that arrives before the registration is parked and, once the
+/// registration fixes the zone, counted in it.
+#[tokio::test]
+async fn small_workloads_in_other_zones_match_the_reference_after_every_batch() {
+    for (seed, zone, first) in [
+        (111, "Asia/Shanghai", Placement::Between),
+        (112, "America/New_York", Placement::Last),
+        (113, "Asia/Kolkata", Placement::First),
+        (114, "Asia/Kathmandu", Placement::Between),
+    ] {
+        run_oracle_in(seed, SMALL, zone, first, |_, _| true).await;
+    }
 }
 
 /// Hundreds of sessions over sixteen classes and nine days, compared at a
@@ -1270,7 +1407,9 @@ async fn every_event_counts_once_through_duplicates_reordering_and_faults() {
         // Which of two names came first would depend on the delivery order.
         rename: false,
     };
-    let events = scenario(&mut rng, size);
+    // In Kolkata, its registration shuffled among the rest: usage parked
+    // before it, counted in place after it, through every fault.
+    let events = scenario_in(&mut rng, size, "Asia/Kolkata", Placement::Between);
     let world = world_of(&events);
     assert_rich(&world);
     let bodies: Vec<String> = events.iter().map(|e| e.body.clone()).collect();
@@ -1640,6 +1779,7 @@ async fn malformed_and_conflicting_events_are_refused_and_change_nothing() {
         Ev::Register {
             owner: OWNER,
             name: None,
+            zone: None,
         },
         started("k-started", "Started", t1),
         ended("k-ended", e2),
@@ -1709,6 +1849,7 @@ async fn malformed_and_conflicting_events_are_refused_and_change_nothing() {
             Ev::Register {
                 owner: OTHER_ACCOUNT,
                 name: Some("Hijack".to_owned()),
+                zone: None,
             },
         ),
     ];
@@ -1739,10 +1880,12 @@ async fn malformed_and_conflicting_events_are_refused_and_change_nothing() {
         Ev::Register {
             owner: OWNER,
             name: Some("Real name 名".to_owned()),
+            zone: None,
         },
         Ev::Register {
             owner: OWNER,
             name: None,
+            zone: None,
         },
     ];
     let conflict_count = conflicts.len();
@@ -1887,6 +2030,7 @@ async fn pages_of_up_to_100_rows_past_the_end_and_a_class_without_rows() {
         Ev::Register {
             owner: OWNER,
             name: Some("Pages".into()),
+            zone: None,
         },
     )];
     events.push(Event::new(
@@ -1950,7 +2094,7 @@ async fn pages_of_up_to_100_rows_past_the_end_and_a_class_without_rows() {
         }
     }
     let reference = Reference::of(&world);
-    let (first, last) = WHOLE.days();
+    let (first, last) = WHOLE.days(world.local());
     let rows = reference.window(first, last, None);
     assert_eq!(rows.len(), 130);
     for page in [1, 2] {
@@ -2032,6 +2176,7 @@ async fn a_row_of_the_next_day_draws_on_packages_too() {
         Ev::Register {
             owner: OWNER,
             name: None,
+            zone: None,
         },
         Ev::Package(Pkg {
             id: "pkg-n".into(),
@@ -2065,7 +2210,7 @@ async fn a_row_of_the_next_day_draws_on_packages_too() {
         start: "2026-11-23T00:00:00Z",
         end: "2026-11-25T00:00:00Z",
     };
-    let (first, last) = window.days();
+    let (first, last) = window.days(world.local());
     let rows = reference.window(first, last, None);
     let got = ask_at(&store, &details_params(window, None, None, None), late_now)
         .await

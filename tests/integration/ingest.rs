@@ -8,6 +8,7 @@ use rand::Rng;
 use rtc_usage::domain::commit::CommitGroup;
 use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
@@ -67,11 +68,25 @@ async fn fixture_batch_registers_and_counts_each_tier() {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
-    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch.clone(), now()).await;
+    let (response, report) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch.clone(),
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((report.facts, report.counted, report.duplicates), (1, 4, 0));
     // The whole batch again: nothing more is counted, everything is acknowledged.
-    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    let (response, report) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch,
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((report.facts, report.counted, report.duplicates), (1, 0, 4));
     let hours = store
@@ -472,7 +487,7 @@ impl ConflictWatch {
 impl UsageStore for ConflictWatch {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; registration, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         let items = items_of(group);
@@ -645,7 +660,14 @@ async fn the_batch_response_names_exactly_the_failed_messages() {
     bad.message_id = Some("bad-one".into());
     bad.body = Some("{\"specversion\":\"1.0\"}".into());
     batch.records.push(bad);
-    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    let (response, report) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch,
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     let ids: Vec<&str> = response
         .batch_item_failures
         .iter()

@@ -8,6 +8,7 @@ mod exact_json;
 mod export;
 mod ingest;
 mod isolation;
+mod local_time;
 mod properties;
 mod query;
 mod recording_oracle;

@@ -2,6 +2,7 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
@@ -13,7 +14,14 @@ async fn seeded_store() -> DynamoStore {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).expect("SQS fixture");
-    let (response, _) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    let (response, _) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch,
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     let other = AccountId::parse(OTHER_ACCOUNT).unwrap();
     store
@@ -360,7 +368,14 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
     let store = seeded_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-class-batch.json")).expect("SQS fixture");
-    let (response, report) = sqs::handle(&store, &Metrics::disabled(), batch, now()).await;
+    let (response, report) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch,
+        now(),
+        &BillingZone::utc(),
+    )
+    .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -388,7 +403,7 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
     let row = |usage: &str, users: u64, seconds: u64, billable: u64, packages: Value, paid: u64| {
         json!({"Date": "2026-11-20", "AppId": "app-1", "AppName": "Demo School 演示学校",
             "ClassId": "class-42", "ClassName": "Algebra I",
-            "StartTime": "2026-11-20T10:00:00Z", "EndTime": "2026-11-20T11:00:00Z",
+            "StartTime": "2026-11-20T10:00:00+00:00", "EndTime": "2026-11-20T11:00:00+00:00",
             "UsageType": usage, "UserCount": users, "DurationSeconds": seconds,
             "BillableMinutes": billable, "Packages": packages, "PackageMinutes": paid,
             "PayAsYouGoMinutes": billable - paid})
@@ -398,7 +413,7 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
     let pkg = json!([{"PackageId": "pkg-1", "PackageName": "Starter 100 min", "Minutes": 100}]);
     assert_eq!(
         details.body,
-        json!({"RequestId": details.body["RequestId"], "AppId": "app-1",
+        json!({"RequestId": details.body["RequestId"], "AppId": "app-1", "TimeZone": "UTC",
             "ServiceType": "AudioVideo", "TotalCount": 2, "PageNumber": 1, "PageSize": 20,
             "Summary": {"DurationSeconds": 13280, "BillableMinutes": 222,
                 "PackageMinutes": 100, "PayAsYouGoMinutes": 122},
@@ -446,7 +461,7 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
     .await;
     assert_eq!(
         apps.body["Apps"],
-        json!([{"AppId": "app-1", "AppName": "Demo School 演示学校"}]),
+        json!([{"AppId": "app-1", "AppName": "Demo School 演示学校", "TimeZone": "UTC"}]),
         "{}",
         apps.text
     );

@@ -7,12 +7,15 @@
 //! `ClassId`) and `DescribeUsageData` (both intervals) with
 //! `ServiceType=Recording` must equal what the reference computes from the
 //! contract's rules alone, with no code shared with the service: segments
-//! split at UTC hours here; a row per (class, UTC day); a day's row without a
-//! class is its total less its classes'; rows in allocation order. A rollup
-//! must change no answer. Class sessions and a package are mixed in: neither
-//! may show in a recording row.
+//! split at UTC hours and the app's local hours here; a row per (class,
+//! local day); a day's row without a class is its total less its classes';
+//! rows in allocation order; trends in local hours and days. The same app's
+//! `DescribeLiveRtcRecordUsageData` answers, per record mode, in UTC hours
+//! and days whatever its zone. A rollup must change no answer. Class
+//! sessions and a package are mixed in: neither may show in a recording row.
 
 use crate::exact_json::*;
+use crate::local_time::LocalTime;
 use crate::support::*;
 use crate::workload::{Seg, TIERS, expected_buckets, fast_retry, query_time, rng, segment_body};
 use chrono::SecondsFormat;
@@ -32,6 +35,11 @@ const APP: &str = "rec-oracle-app";
 const APP_NAME: &str = "Recording School 录播学校";
 /// The request id `ask` passes: the expected bodies carry it.
 const REQUEST_ID: &str = "req-rec";
+
+thread_local! {
+    /// The zone the scenario being built registers its app in.
+    static ZONE: std::cell::Cell<&'static str> = const { std::cell::Cell::new("UTC") };
+}
 
 // ---------------------------------------------------------------------------
 // The classes and the events.
@@ -139,7 +147,8 @@ fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
             id,
             "/rtc/console",
             "rtc.app.registered",
-            json!({"appId": APP, "ownerAccountId": OWNER, "appName": APP_NAME}),
+            json!({"appId": APP, "ownerAccountId": OWNER, "appName": APP_NAME,
+                   "timeZone": ZONE.with(|z| z.get())}),
         ),
         Ev::Segment {
             seg,
@@ -230,7 +239,7 @@ fn random_segment(rng: &mut StdRng, i: usize, classes: &[Class]) -> Ev {
 /// The registration first; then segments, facts, a few class sessions and a
 /// package, shuffled, except that one class's start comes before every
 /// segment and another's after all of them.
-fn scenario(rng: &mut StdRng, segments: usize) -> Vec<Event> {
+fn scenario(rng: &mut StdRng, segments: usize, register_first: bool) -> Vec<Event> {
     let classes = classes();
     let mut evs: Vec<Ev> = (0..segments)
         .map(|i| random_segment(rng, i, &classes))
@@ -271,7 +280,10 @@ fn scenario(rng: &mut StdRng, segments: usize) -> Vec<Event> {
     let late = start_of(&evs, "Bio.2");
     let fact = evs.remove(late);
     evs.push(fact);
-    evs.insert(0, Ev::Register);
+    // The registration first, or among the rest (what came before it is
+    // parked until it fixes the zone).
+    let at = if register_first { 0 } else { evs.len() / 2 };
+    evs.insert(at, Ev::Register);
     evs.into_iter()
         .enumerate()
         .map(|(i, ev)| {
@@ -321,11 +333,12 @@ struct Facts {
 }
 
 /// What the distinct events taken in so far amount to.
-#[derive(Default)]
 struct Reference {
-    /// (hour start, tier) → ms, both record modes together.
-    hourly: BTreeMap<(i64, usize), u64>,
-    /// (UTC day, class) → ms of the segments naming the class.
+    zone: LocalTime,
+    /// (part start, record mode, tier) → ms, in parts that each lie in one
+    /// UTC hour and one local clock hour.
+    parts: BTreeMap<(i64, &'static str, usize), u64>,
+    /// (local day, class) → ms of the segments naming the class.
     class_days: BTreeMap<(i64, &'static str), u64>,
     facts: BTreeMap<&'static str, Facts>,
 }
@@ -339,21 +352,34 @@ struct Row {
 }
 
 impl Reference {
+    fn new(zone: LocalTime) -> Self {
+        Reference {
+            zone,
+            parts: BTreeMap::new(),
+            class_days: BTreeMap::new(),
+            facts: BTreeMap::new(),
+        }
+    }
+
     fn take(&mut self, ev: &Ev) {
         match ev {
             Ev::Segment { seg, class, .. } => {
-                // Split at every UTC hour the segment crosses; a part belongs
-                // to its hour, and so to its hour's day.
+                // Split at every UTC hour and every local hour the segment
+                // crosses; a part belongs to the local day it lies in.
                 let mut t = seg.start.0;
                 while t < seg.end.0 {
                     let hour = t - t.rem_euclid(HOUR_MS);
-                    let part_end = seg.end.0.min(hour + HOUR_MS);
+                    let part_end = seg
+                        .end
+                        .0
+                        .min(hour + HOUR_MS)
+                        .min(self.zone.next_hour_boundary(t));
                     let ms = (part_end - t) as u64;
-                    *self.hourly.entry((hour, seg.tier)).or_default() += ms;
+                    *self.parts.entry((t, seg.mode, seg.tier)).or_default() += ms;
                     if let Some(class) = class {
                         *self
                             .class_days
-                            .entry((hour.div_euclid(DAY_MS), *class))
+                            .entry((self.zone.day(t), *class))
                             .or_default() += ms;
                     }
                     t = part_end;
@@ -369,14 +395,14 @@ impl Reference {
         }
     }
 
-    /// Every row of the UTC days `first..=last` (one class's, with `class`)
+    /// Every row of the local days `first..=last` (one class's, with `class`)
     /// in allocation order: by day; then the class's start to the
     /// millisecond, classes without a known start after the others; then the
     /// class id's bytes; the row without a class last of its day.
     fn rows(&self, first: i64, last: i64, class: Option<&str>) -> Vec<Row> {
         let mut day_totals: BTreeMap<i64, u64> = BTreeMap::new();
-        for (&(hour, _), &ms) in &self.hourly {
-            *day_totals.entry(hour.div_euclid(DAY_MS)).or_default() += ms;
+        for (&(at, _, _), &ms) in &self.parts {
+            *day_totals.entry(self.zone.day(at)).or_default() += ms;
         }
         let mut rows = Vec::new();
         for (day, total) in day_totals {
@@ -429,8 +455,14 @@ impl Reference {
             ("AppName", s(APP_NAME)),
             ("ClassId", opt(row.class)),
             ("ClassName", opt(facts.name)),
-            ("StartTime", opt(facts.start.map(second_text).as_deref())),
-            ("EndTime", opt(facts.end.map(second_text).as_deref())),
+            (
+                "StartTime",
+                opt(facts.start.map(|t| self.zone.text(t)).as_deref()),
+            ),
+            (
+                "EndTime",
+                opt(facts.end.map(|t| self.zone.text(t)).as_deref()),
+            ),
             ("UsageType", null()),
             ("UserCount", null()),
             ("DurationSeconds", secs(row.ms)),
@@ -453,6 +485,7 @@ impl Reference {
         obj([
             ("RequestId", s(REQUEST_ID)),
             ("AppId", s(APP)),
+            ("TimeZone", s(self.zone.name())),
             ("ServiceType", s("Recording")),
             ("TotalCount", int(rows.len() as u64)),
             ("PageNumber", int(page as u64)),
@@ -470,22 +503,60 @@ impl Reference {
         ])
     }
 
-    /// The trend over `[start, end)` in buckets of `size` ms: every bucket
-    /// overlapping the window, whole, zeros included; per tier, both modes.
-    fn trend(&self, start: i64, end: i64, size: i64) -> J {
-        let mut sums = [0u64; 4];
-        let data = expected_buckets(start, end, size)
+    /// The trend over `[start, end)` in the app's local hours, or local
+    /// days when `daily`: every bucket overlapping the window, whole, zeros
+    /// included; per tier, both modes.
+    fn trend(&self, start: i64, end: i64, daily: bool) -> J {
+        let starts = self.zone.buckets(start, end, daily);
+        let ends = self.zone.buckets(start, end + 30 * HOUR_MS, daily);
+        let buckets: Vec<(i64, i64)> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &from)| (from, ends[i + 1]))
+            .collect();
+        let size = if daily { DAY_MS } else { HOUR_MS };
+        let mut fields = self.tier_series(&buckets, None, |b| self.zone.text(b));
+        fields.insert("TimeZone".to_owned(), s(self.zone.name()));
+        fields.insert("ServiceType".to_owned(), s("Recording"));
+        fields.insert("Interval".to_owned(), int((size / 1_000) as u64));
+        J::Obj(fields)
+    }
+
+    /// `DescribeLiveRtcRecordUsageData` over `[start, end)` for one record
+    /// mode: UTC hours or UTC days, whatever the app's zone.
+    fn alibaba(&self, start: i64, end: i64, size: i64, mode: &'static str) -> J {
+        let buckets: Vec<(i64, i64)> = expected_buckets(start, end, size)
             .into_iter()
-            .map(|bucket| {
+            .map(|b| (b, b + size))
+            .collect();
+        let mut fields = self.tier_series(&buckets, Some(mode), query_time);
+        fields.insert("RecordMode".to_owned(), s(mode));
+        J::Obj(fields)
+    }
+
+    /// The points of `buckets` (start, end) and their sums, per tier, of one
+    /// record mode or of both.
+    fn tier_series(
+        &self,
+        buckets: &[(i64, i64)],
+        mode: Option<&str>,
+        stamp: impl Fn(i64) -> String,
+    ) -> BTreeMap<String, J> {
+        let mut sums = [0u64; 4];
+        let data = buckets
+            .iter()
+            .map(|&(from, to)| {
                 let mut tiers = [0u64; 4];
-                for (&(_, tier), &ms) in self.hourly.range((bucket, 0)..(bucket + size, 0)) {
-                    tiers[tier] += ms;
+                for (&(_, m, tier), &ms) in self.parts.range((from, "", 0)..(to, "", 0)) {
+                    if mode.is_none_or(|mode| mode == m) {
+                        tiers[tier] += ms;
+                    }
                 }
                 for (sum, ms) in sums.iter_mut().zip(tiers) {
                     *sum += ms;
                 }
                 let mut fields = BTreeMap::from([
-                    ("Timestamp".to_owned(), s(&query_time(bucket))),
+                    ("Timestamp".to_owned(), s(&stamp(from))),
                     ("TotalDuration".to_owned(), secs(tiers.iter().sum())),
                 ]);
                 for (tier, name) in TIERS.iter().enumerate() {
@@ -497,15 +568,13 @@ impl Reference {
         let mut fields = BTreeMap::from([
             ("RequestId".to_owned(), s(REQUEST_ID)),
             ("AppId".to_owned(), s(APP)),
-            ("ServiceType".to_owned(), s("Recording")),
-            ("Interval".to_owned(), int((size / 1_000) as u64)),
             ("TotalSummaryDuration".to_owned(), secs(sums.iter().sum())),
             ("Data".to_owned(), J::Arr(data)),
         ]);
         for (tier, name) in TIERS.iter().enumerate() {
             fields.insert(format!("{name}SummaryDuration"), secs(sums[tier]));
         }
-        J::Obj(fields)
+        fields
     }
 }
 
@@ -515,11 +584,6 @@ fn day_text(day: i64) -> String {
         .expect("a representable day")
         .format("%Y-%m-%d")
         .to_string()
-}
-
-/// `YYYY-MM-DDThh:mm:ssZ`, the instant truncated to the second.
-fn second_text(ms: i64) -> String {
-    query_time(ms - ms.rem_euclid(1_000))
 }
 
 fn int(n: u64) -> J {
@@ -567,10 +631,8 @@ async fn check_all<S: UsageStore>(
         .chain(filters.iter().map(|c| Some(*c)))
         .collect();
     for (start, end) in WINDOWS {
-        let (first, last) = (
-            at(start).0.div_euclid(DAY_MS),
-            (at(end).0 - 1).div_euclid(DAY_MS),
-        );
+        let zone = reference.zone;
+        let (first, last) = (zone.day(at(start).0), zone.day(at(end).0 - 1));
         for &class in &filters {
             let rows = reference.rows(first, last, class);
             let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
@@ -592,7 +654,7 @@ async fn check_all<S: UsageStore>(
                 bodies.push(got);
             }
         }
-        for (interval, size) in [("3600", HOUR_MS), ("86400", DAY_MS)] {
+        for (interval, size, daily) in [("3600", HOUR_MS, false), ("86400", DAY_MS, true)] {
             let pairs = [
                 ("Action", "DescribeUsageData".to_owned()),
                 ("StartTime", start.to_owned()),
@@ -605,10 +667,29 @@ async fn check_all<S: UsageStore>(
             let context = format!("{label}: trend [{start}, {end}) at {interval}");
             assert_json(
                 &got,
-                &reference.trend(at(start).0, at(end).0, size),
+                &reference.trend(at(start).0, at(end).0, daily),
                 &context,
             );
             bodies.push(got);
+            // Alibaba's API: UTC buckets, one record mode, whatever the zone.
+            for mode in ["0", "1"] {
+                let pairs = [
+                    ("Action", "DescribeLiveRtcRecordUsageData".to_owned()),
+                    ("StartTime", start.to_owned()),
+                    ("EndTime", end.to_owned()),
+                    ("AppId", APP.to_owned()),
+                    ("RecordMode", mode.to_owned()),
+                    ("Interval", interval.to_owned()),
+                ];
+                let got = ask(store, &pairs).await;
+                let context = format!("{label}: record usage [{start}, {end}) at {interval}");
+                assert_json(
+                    &got,
+                    &reference.alibaba(at(start).0, at(end).0, size, mode),
+                    &context,
+                );
+                bodies.push(got);
+            }
         }
     }
     bodies
@@ -681,11 +762,25 @@ fn assert_rich(events: &[Event], reference: &Reference) {
 /// answers are the same, body for body, before and after a rollup.
 #[tokio::test]
 async fn recording_rows_match_a_plain_reference_through_redeliveries_and_rollups() {
+    recording_oracle("UTC", true, 4711).await;
+}
+
+/// The same for apps in Kolkata (+05:30, hours from hh:30 UTC) and
+/// Kathmandu (+05:45), registered half way through their events.
+#[tokio::test]
+async fn recording_rows_in_other_zones_match_the_reference_and_alibaba_stays_utc() {
+    recording_oracle("Asia/Kolkata", false, 4712).await;
+    recording_oracle("Asia/Kathmandu", false, 4713).await;
+}
+
+async fn recording_oracle(zone: &'static str, register_first: bool, seed: u64) {
     let started = Instant::now();
     let store = fresh_store().await;
-    let mut rng = rng(4711);
-    let events = scenario(&mut rng, 160);
-    let mut whole = Reference::default();
+    let mut rng = rng(seed);
+    ZONE.with(|z| z.set(zone));
+    let events = scenario(&mut rng, 160, register_first);
+    let zone = LocalTime::new(zone);
+    let mut whole = Reference::new(zone);
     for e in &events {
         whole.take(&e.ev);
     }
@@ -693,7 +788,11 @@ async fn recording_rows_match_a_plain_reference_through_redeliveries_and_rollups
 
     let mut all_classes: Vec<&str> = classes().iter().map(|c| c.id).collect();
     let batches = deliveries(&mut rng, &events);
-    let mut reference = Reference::default();
+    let mut reference = Reference::new(zone);
+    let registration = events
+        .iter()
+        .position(|e| matches!(e.ev, Ev::Register))
+        .expect("a registration");
     let mut taken: BTreeSet<usize> = BTreeSet::new();
     let (mut checkpoints, mut compared) = (0, 0);
     for (b, batch) in batches.iter().enumerate() {
@@ -732,7 +831,14 @@ async fn recording_rows_match_a_plain_reference_through_redeliveries_and_rollups
             "batch {b} ({:?})",
             batch.iter().map(|&i| &events[i].id).collect::<Vec<_>>()
         );
-        if b % 6 == 5 {
+        if b % 6 == 5 && !taken.contains(&registration) {
+            let pairs = [("Action", "DescribeApps")];
+            let apps = owner_asks(&store, &pairs, REQUEST_ID, now()).await.unwrap();
+            assert!(
+                !apps.contains(APP),
+                "after batch {b}: listed before its registration"
+            );
+        } else if b % 6 == 5 {
             if checkpoints % 2 == 1 {
                 rollup(&store).await;
             }
@@ -750,8 +856,9 @@ async fn recording_rows_match_a_plain_reference_through_redeliveries_and_rollups
     assert_eq!(before, after, "a rollup changed an answer");
     compared += before.len() + after.len();
     println!(
-        "{} events in {} batches, {} rows; {checkpoints} checkpoints, {compared} answers \
+        "{}: {} events in {} batches, {} rows; {checkpoints} checkpoints, {compared} answers \
          compared; {:.1?}",
+        zone.name(),
         events.len(),
         batches.len(),
         reference.rows(i64::MIN, i64::MAX, None).len(),

@@ -7,10 +7,9 @@
 //! the next; of two at one instant, the larger). Then malformed events, the
 //! items' lifetime, and what a 31-day trend costs.
 
+use crate::local_time::LocalTime;
 use crate::support::*;
-use crate::workload::{
-    deliver, expected_buckets, query_time, registration_body, rng, with_duplicates,
-};
+use crate::workload::{deliver, query_time, registration_body, rng, with_duplicates};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -65,10 +64,10 @@ fn amount(readings: &[&Meas], t: i64) -> u64 {
 }
 
 /// A bucket's peak: the amount at its start, or at any reading inside it.
-fn reference_peak(readings: &[&Meas], start: i64, size: i64) -> u64 {
+fn reference_peak(readings: &[&Meas], start: i64, end: i64) -> u64 {
     readings
         .iter()
-        .filter(|m| start <= m.at && m.at < start + size)
+        .filter(|m| start <= m.at && m.at < end)
         .map(|m| amount(readings, m.at))
         .chain([amount(readings, start)])
         .max()
@@ -92,30 +91,46 @@ async fn ask<S: UsageStore>(store: &S, app: &str, start: i64, end: i64, interval
 }
 
 /// One answer against the reference: exactly the buckets overlapping the
-/// window, in order, each peak, and the summary the largest of them.
-fn assert_trend(answer: &Value, readings: &[&Meas], app: &str, start: i64, end: i64, size: i64) {
+/// window (the app's local hours, or local days when `daily`), in order,
+/// each peak, and the summary the largest of them.
+fn assert_trend(
+    answer: &Value,
+    readings: &[&Meas],
+    app: &str,
+    zone: LocalTime,
+    (start, end): (i64, i64),
+    daily: bool,
+) {
     let context = format!(
-        "{app} every {size} ms [{}, {})",
+        "{app} in {} {} [{}, {})",
+        zone.name(),
+        if daily { "daily" } else { "hourly" },
         query_time(start),
         query_time(end)
     );
     assert_eq!(answer["AppId"], app, "{context}");
+    assert_eq!(answer["TimeZone"], zone.name(), "{context}");
     assert_eq!(answer["ServiceType"], "Storage", "{context}");
-    assert_eq!(answer["Interval"], size / 1_000, "{context}");
+    assert_eq!(
+        answer["Interval"],
+        if daily { 86_400 } else { 3_600 },
+        "{context}"
+    );
     let points = answer["Data"].as_array().expect("Data");
-    let buckets = expected_buckets(start, end, size);
-    assert_eq!(points.len(), buckets.len(), "{context}: every bucket");
+    let starts = zone.buckets(start, end, daily);
+    let ends = zone.buckets(start, end + 30 * HOUR_MS, daily);
+    assert_eq!(points.len(), starts.len(), "{context}: every bucket");
     let mut peak = 0;
-    for (point, bucket) in points.iter().zip(&buckets) {
+    for (i, (point, bucket)) in points.iter().zip(&starts).enumerate() {
         let keys: Vec<&String> = point.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["PeakBytes", "Timestamp"], "{context}");
-        assert_eq!(point["Timestamp"], query_time(*bucket), "{context}");
-        let want = reference_peak(readings, *bucket, size);
+        assert_eq!(point["Timestamp"], zone.text(*bucket), "{context}");
+        let want = reference_peak(readings, *bucket, ends[i + 1]);
         assert_eq!(
             point["PeakBytes"].as_u64(),
             Some(want),
             "{context}: bucket {}",
-            query_time(*bucket)
+            zone.text(*bucket)
         );
         peak = peak.max(want);
     }
@@ -128,19 +143,19 @@ fn assert_trend(answer: &Value, readings: &[&Meas], app: &str, start: i64, end: 
 async fn assert_trends_match<S: UsageStore>(
     store: &S,
     all: &[Meas],
-    app: &str,
+    (app, zone): (&str, LocalTime),
     from: i64,
     to: i64,
 ) {
     let readings: Vec<&Meas> = all.iter().filter(|m| m.app == app).collect();
     let mut checked = 0;
-    for (interval, size) in [("3600", HOUR_MS), ("86400", DAY_MS)] {
+    for (interval, daily) in [("3600", false), ("86400", true)] {
         let mut start = from;
         let mut span = 2 * DAY_MS + HOUR_MS + 30 * MINUTE_MS + 13_000;
         while start < to {
             let end = (start + span).min(to).max(start + 5 * MINUTE_MS);
             let answer = ask(store, app, start, end, interval).await;
-            assert_trend(&answer, &readings, app, start, end, size);
+            assert_trend(&answer, &readings, app, zone, (start, end), daily);
             checked += 1;
             start = end;
             span = 31 * DAY_MS;
@@ -171,9 +186,14 @@ fn workload(rng: &mut StdRng) -> Vec<Meas> {
         ("app-s", ms("2026-11-15T08:00:00Z") + 500, 300),
         ("app-s", ms("2026-11-16T08:00:00Z"), 600),
         ("app-s", ms("2026-11-16T08:00:00Z"), 600),
-        // Another app, never in app-s's answers.
+        // Another app, in Kolkata, never in app-s's answers: readings
+        // either side of its local midnight (18:30Z) and hour starts (:30).
         ("app-t", ms("2026-11-10T10:30:00Z"), 1 << 40),
         ("app-t", ms("2026-08-01T00:00:00Z"), 5),
+        ("app-t", ms("2026-11-18T18:30:00Z") - 1, 9_000),
+        ("app-t", ms("2026-11-18T18:30:00Z"), 8),
+        ("app-t", ms("2026-11-19T02:29:59Z"), 70_000),
+        ("app-t", ms("2026-11-19T02:30:00Z"), 6),
     ];
     let busy = ms("2026-11-10T10:00:00Z");
     for _ in 0..8 {
@@ -217,7 +237,12 @@ async fn storage_trend_matches_the_reference_under_duplicates_reordering_and_fau
     let measurements = workload(&mut rng);
     let mut bodies: Vec<String> = measurements.iter().map(|m| body(&mut rng, m)).collect();
     bodies.push(registration_body("app-s", OWNER));
-    bodies.push(registration_body("app-t", OWNER));
+    bodies.push(
+        json!({"specversion": "1.0", "id": "reg-app-t", "source": "/rtc/console",
+               "type": "rtc.app.registered",
+               "data": {"appId": "app-t", "ownerAccountId": OWNER, "timeZone": "Asia/Kolkata"}})
+        .to_string(),
+    );
     let deliveries = with_duplicates(&mut rng, &bodies);
     assert!(deliveries.len() > bodies.len());
     let out = deliver(&store, &mut rng, deliveries, 10, now()).await;
@@ -231,8 +256,9 @@ async fn storage_trend_matches_the_reference_under_duplicates_reordering_and_fau
 
     let oldest = now().0 - 366 * DAY_MS;
     let to = now().0 + HOUR_MS;
-    assert_trends_match(store.inner(), &measurements, "app-s", oldest, to).await;
-    assert_trends_match(store.inner(), &measurements, "app-t", oldest, to).await;
+    let (utc, kolkata) = (LocalTime::new("UTC"), LocalTime::new("Asia/Kolkata"));
+    assert_trends_match(store.inner(), &measurements, ("app-s", utc), oldest, to).await;
+    assert_trends_match(store.inner(), &measurements, ("app-t", kolkata), oldest, to).await;
 
     // What the rule means, independent of the reference: a window months
     // after the last reading before it, with none inside, carries it.

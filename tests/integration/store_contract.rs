@@ -8,10 +8,13 @@ use crate::support::*;
 use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::domain::commit::{CommitGroup, HourAdd};
 use rtc_usage::domain::event::EventKey;
+use rtc_usage::domain::ids::Name;
 use rtc_usage::domain::ids::{AccountId, AppId};
+use rtc_usage::domain::registration::RegistrationRequest;
 use rtc_usage::domain::retention;
 use rtc_usage::domain::time::{Day, Hour};
 use rtc_usage::domain::usage::{ModeUsage, RecordMode, Tier};
+use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::store::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -66,6 +69,7 @@ fn group(events: &[&str], hours: &[(&str, Hour, ModeUsage)]) -> CommitGroup {
             (app(name), *hour),
             HourAdd {
                 usage: *usage,
+                head: ModeUsage::default(),
                 expires: retention::hourly_expiry(*hour),
             },
         );
@@ -107,14 +111,22 @@ fn pending_day(name: &str, day: Day) -> PendingDay {
 async fn registration(store: impl UsageStore) {
     let (a, b) = (app("app-a"), app("app-b"));
     assert_eq!(store.owner_of(&a).await.unwrap(), None);
+    let utc = BillingZone::utc();
     assert_eq!(
         store.register(&a, &account(OWNER)).await.unwrap(),
-        RegisterOutcome::Registered
+        RegisterOutcome::Accepted {
+            zone: utc.clone(),
+            open: false
+        },
+        "the first registration is not open until opened"
     );
     assert_eq!(store.owner_of(&a).await.unwrap(), Some(account(OWNER)));
     assert_eq!(
         store.register(&a, &account(OWNER)).await.unwrap(),
-        RegisterOutcome::Unchanged
+        RegisterOutcome::Accepted {
+            zone: utc.clone(),
+            open: true
+        }
     );
     assert_eq!(
         store.register(&a, &account(OTHER_ACCOUNT)).await.unwrap(),
@@ -127,11 +139,73 @@ async fn registration(store: impl UsageStore) {
     );
     assert_eq!(
         store.register(&b, &account(OTHER_ACCOUNT)).await.unwrap(),
-        RegisterOutcome::Registered
+        RegisterOutcome::Accepted {
+            zone: utc.clone(),
+            open: false
+        }
     );
     assert_eq!(
         store.owner_of(&b).await.unwrap(),
         Some(account(OTHER_ACCOUNT))
+    );
+
+    // A zone: fixed by the first registration, hidden until opened.
+    let c = app("app-c");
+    let zone = |name: &str| BillingZone::parse(name).unwrap();
+    let request = |zone_name: Option<&str>, name: Option<&str>| RegistrationRequest {
+        owner: account(OWNER),
+        name: name.map(|n| Name::parse(n).unwrap()),
+        zone: zone_name.map(zone),
+    };
+    assert_eq!(
+        store
+            .register_app(
+                &c,
+                &request(None, Some("Kolkata school")),
+                &zone("Asia/Calcutta")
+            )
+            .await
+            .unwrap(),
+        RegisterOutcome::Accepted {
+            zone: zone("Asia/Calcutta"),
+            open: false
+        },
+        "no zone given: the deployment's default"
+    );
+    assert_eq!(store.registration(&c).await.unwrap(), None, "not open yet");
+    assert_eq!(
+        store.zones(&[c.clone(), app("app-none")]).await.unwrap(),
+        [(c.clone(), zone("Asia/Calcutta"))].into_iter().collect()
+    );
+    assert_eq!(
+        store
+            .register_app(&c, &request(Some("Asia/Kathmandu"), None), &utc)
+            .await
+            .unwrap(),
+        RegisterOutcome::OtherZone(zone("Asia/Calcutta"))
+    );
+    assert_eq!(
+        store
+            .register_app(&c, &request(Some("Asia/Kolkata"), Some("other name")), &utc)
+            .await
+            .unwrap(),
+        RegisterOutcome::Accepted {
+            zone: zone("Asia/Calcutta"),
+            open: false
+        },
+        "a link and the zone it names are one zone; the name first fixed stays"
+    );
+    store.open_app(&c).await.unwrap();
+    store.open_app(&c).await.unwrap();
+    let registration = store.registration(&c).await.unwrap().unwrap();
+    assert_eq!(registration.zone.name(), "Asia/Calcutta");
+    assert_eq!(registration.name.unwrap().as_str(), "Kolkata school");
+    let apps = store.apps_of(&account(OWNER)).await.unwrap();
+    assert_eq!(
+        apps.iter()
+            .map(|(app, r)| (app.as_str(), r.zone.name()))
+            .collect::<Vec<_>>(),
+        [("app-a", "UTC"), ("app-c", "Asia/Calcutta")]
     );
 }
 
@@ -331,7 +405,8 @@ async fn commit_is_all_or_nothing(store: impl UsageStore) {
         store.hours(&app("app-a"), hour(1), hour(1)).await.unwrap(),
         [HourRecord {
             hour: hour(1),
-            usage: sum
+            usage: sum,
+            head: ModeUsage::default(),
         }]
     );
     assert_eq!(

@@ -1,9 +1,12 @@
-//! `rtc.app.registered`: an app belongs to an owner account and may be
-//! named by the first registration that carries a name.
+//! `rtc.app.registered`: an app belongs to an owner account, may be named
+//! by the first registration that carries a name, and bills in the time zone
+//! its first registration fixes.
 
 use super::EventBody;
-use super::fields::{app_id, optional_name, parse_data, required_string};
+use super::fields::{app_id, optional_name, parse_data, required_string, truncate};
 use crate::domain::ids::AccountId;
+use crate::domain::registration::RegistrationRequest;
+use crate::domain::zone::BillingZone;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -15,6 +18,7 @@ struct RegistrationData {
     app_id: Option<Value>,
     owner_account_id: Option<Value>,
     app_name: Option<Value>,
+    time_zone: Option<Value>,
 }
 
 /// The registration in `data`.
@@ -24,7 +28,21 @@ pub(super) fn registration(data: &str) -> Result<EventBody, String> {
     let owner = required_string(&data.owner_account_id, "data.ownerAccountId")?;
     let owner = AccountId::parse(owner).ok_or("data.ownerAccountId must be exactly 12 digits")?;
     let name = optional_name(&data.app_name, "data.appName")?;
-    Ok(EventBody::AppRegistered { app, owner, name })
+    let zone = match &data.time_zone {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(BillingZone::parse(text).ok_or_else(|| {
+            format!(
+                "data.timeZone must be a name of the IANA time zone database \
+                 (such as Asia/Shanghai or UTC), not {:?}",
+                truncate(text, 64)
+            )
+        })?),
+        Some(_) => return Err("data.timeZone must be a string".into()),
+    };
+    Ok(EventBody::AppRegistered {
+        app,
+        request: RegistrationRequest { owner, name, zone },
+    })
 }
 
 #[cfg(test)]
@@ -45,14 +63,14 @@ mod tests {
                           "data": {"appId": "app-1", "ownerAccountId": "123456789012"}});
         let e = decode(&body.to_string(), now()).unwrap();
         assert!(
-            matches!(e.body, EventBody::AppRegistered { ref owner, .. } if owner.as_str() == "123456789012")
+            matches!(e.body, EventBody::AppRegistered { ref request, .. } if request.owner.as_str() == "123456789012")
         );
     }
 
     #[test]
     fn registration_names_are_optional() {
         let name_of = |data: Value| match decoded(TYPE_APP_REGISTERED, data) {
-            EventBody::AppRegistered { name, .. } => name,
+            EventBody::AppRegistered { request, .. } => request.name,
             other => panic!("{other:?}"),
         };
         assert_eq!(name_of(registration_data()), None);
@@ -65,6 +83,25 @@ mod tests {
             assert_eq!(
                 name_of(with(registration_data(), json!({"appName": text}))),
                 Some(Name::parse(text).unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn registration_zones_are_database_names() {
+        let zone_of = |data: Value| match decoded(TYPE_APP_REGISTERED, data) {
+            EventBody::AppRegistered { request, .. } => request.zone.map(|z| z.name()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(zone_of(registration_data()), None);
+        assert_eq!(
+            zone_of(with(registration_data(), json!({"timeZone": null}))),
+            None
+        );
+        for name in ["Asia/Shanghai", "Asia/Calcutta", "UTC", "America/New_York"] {
+            assert_eq!(
+                zone_of(with(registration_data(), json!({"timeZone": name}))),
+                Some(name)
             );
         }
     }
@@ -97,6 +134,54 @@ mod tests {
                 "appName 129 characters",
                 register(json!({"appName": long_name})),
                 "appName",
+            ),
+            (
+                "timeZone empty",
+                register(json!({"timeZone": ""})),
+                "timeZone",
+            ),
+            (
+                "timeZone a fixed offset",
+                register(json!({"timeZone": "+08:00"})),
+                "timeZone",
+            ),
+            (
+                "timeZone UTC+8",
+                register(json!({"timeZone": "UTC+8"})),
+                "timeZone",
+            ),
+            (
+                "timeZone unknown",
+                register(json!({"timeZone": "Asia/Atlantis"})),
+                "timeZone",
+            ),
+            (
+                "timeZone lower case",
+                register(json!({"timeZone": "asia/shanghai"})),
+                "timeZone",
+            ),
+            (
+                "timeZone a number",
+                register(json!({"timeZone": 8})),
+                "timeZone",
+            ),
+            (
+                "timeZone an object",
+                register(json!({"timeZone": {"name": "UTC"}})),
+                "timeZone",
+            ),
+            (
+                "timeZone twice",
+                raw_event(
+                    TYPE_APP_REGISTERED,
+                    r#"{"appId":"app-1","ownerAccountId":"123456789012","timeZone":"UTC","timeZone":"Asia/Tokyo"}"#,
+                ),
+                "timeZone",
+            ),
+            (
+                "timeZone with Unicode",
+                register(json!({"timeZone": "Asia/上海"})),
+                "timeZone",
             ),
             (
                 "appName with a tab",

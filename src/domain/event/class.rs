@@ -183,11 +183,16 @@ mod tests {
         assert_eq!(session.start, t("2026-11-21T23:59:30.500Z"));
         assert_eq!(session.end, t("2026-11-22T00:10:00.123Z"));
         assert_eq!(session.duration_ms(), 29_500 + 10 * 60_000 + 123);
+        let utc = crate::domain::zone::BillingZone::utc();
         assert_eq!(
-            session.days(),
+            session.days(&utc),
             vec![utc_day("2026-11-21"), utc_day("2026-11-22")]
         );
-        let parts: Vec<u64> = session.hour_parts().iter().map(|p| p.1).collect();
+        let parts: Vec<u64> = utc
+            .split(session.start, session.end)
+            .iter()
+            .map(|p| p.ms)
+            .collect();
         assert_eq!(parts, [29_500, 600_123]);
     }
 

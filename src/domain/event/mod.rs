@@ -25,7 +25,8 @@ pub use fields::{MAX_CLOCK_SKEW_MS, MAX_LATENESS_MS, MAX_SEGMENT_MS, truncate};
 pub use recording::Segment;
 
 use super::class::{ClassFactEvent, Package, Session};
-use super::ids::{AccountId, AppId, Name};
+use super::ids::AppId;
+use super::registration::RegistrationRequest;
 use super::storage::Measurement;
 use super::time::UtcMillis;
 use fields::{parse_rfc3339, required_string};
@@ -85,12 +86,11 @@ impl fmt::Display for EventKey {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventBody {
-    /// The app belongs to `owner`; `name`, if given, names it unless an
-    /// earlier registration already did.
+    /// The app belongs to the request's owner and bills in its zone (see
+    /// `registration::decide`).
     AppRegistered {
         app: AppId,
-        owner: AccountId,
-        name: Option<Name>,
+        request: RegistrationRequest,
     },
     RecordingSegment(Segment),
     ClassSession(Session),

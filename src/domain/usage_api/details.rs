@@ -7,8 +7,9 @@ use super::{DetailsQuery, DetailsService, Page};
 use crate::domain::class::{ClassFacts, UsageType};
 use crate::domain::deduction::{Deduction, Ledger, billable_minutes};
 use crate::domain::ids::{AppId, ClassId, Name, PackageId};
-use crate::domain::time::{Day, UtcMillis};
+use crate::domain::time::Day;
 use crate::domain::usage::Seconds;
+use crate::domain::zone::BillingZone;
 use serde::Serialize;
 
 /// What one package paid for one row.
@@ -70,10 +71,9 @@ pub struct DetailsRow {
     pub class_id: Option<ClassId>,
     #[serde(serialize_with = "display_or_null")]
     pub class_name: Option<Name>,
-    #[serde(serialize_with = "display_or_null")]
-    pub start_time: Option<UtcMillis>,
-    #[serde(serialize_with = "display_or_null")]
-    pub end_time: Option<UtcMillis>,
+    /// The class's facts, with the app's offset at that instant.
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
     #[serde(serialize_with = "usage_type_or_null")]
     pub usage_type: Option<UsageType>,
     pub user_count: Option<u64>,
@@ -91,6 +91,7 @@ impl DetailsRow {
     pub fn new(
         app: &AppId,
         app_name: Option<&Name>,
+        zone: &BillingZone,
         facts: Option<&ClassFacts>,
         usage: RowUsage,
     ) -> Self {
@@ -103,8 +104,8 @@ impl DetailsRow {
             app_name: app_name.cloned(),
             class_id: usage.class,
             class_name: facts.and_then(|f| f.name.clone()),
-            start_time: facts.and_then(|f| f.start),
-            end_time: facts.and_then(|f| f.end),
+            start_time: facts.and_then(|f| f.start).map(|at| zone.format(at)),
+            end_time: facts.and_then(|f| f.end).map(|at| zone.format(at)),
             usage_type: usage.usage_type,
             user_count: usage.user_count,
             duration_seconds: Seconds(usage.duration_ms),
@@ -147,6 +148,8 @@ pub struct DetailsAnswer {
     pub request_id: String,
     #[serde(serialize_with = "display")]
     pub app_id: AppId,
+    #[serde(serialize_with = "display")]
+    pub time_zone: BillingZone,
     pub service_type: DetailsService,
     pub total_count: u64,
     pub page_number: u32,
@@ -171,6 +174,7 @@ impl DetailsAnswer {
         DetailsAnswer {
             request_id: request_id.to_owned(),
             app_id: query.app.clone(),
+            time_zone: query.zone.clone(),
             service_type: query.service,
             total_count,
             page_number: page.number,
@@ -201,6 +205,7 @@ mod tests {
             end: t("2026-11-21T00:00:00Z"),
             service,
             class: None,
+            zone: BillingZone::utc(),
         }
     }
 
@@ -218,6 +223,7 @@ mod tests {
             DetailsRow::new(
                 &app("app-1"),
                 Some(&app_name),
+                &BillingZone::utc(),
                 Some(&facts),
                 RowUsage {
                     date: day("2026-11-20"),
@@ -241,6 +247,7 @@ mod tests {
             DetailsRow::new(
                 &app("app-1"),
                 None,
+                &BillingZone::utc(),
                 None,
                 RowUsage {
                     date: day("2026-11-20"),
@@ -257,14 +264,14 @@ mod tests {
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","ServiceType":"AudioVideo","TotalCount":3,"PageNumber":1,"PageSize":2,"#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"UTC","ServiceType":"AudioVideo","TotalCount":3,"PageNumber":1,"PageSize":2,"#,
                 r#""Summary":{"DurationSeconds":7260.501,"BillableMinutes":123,"PackageMinutes":120,"PayAsYouGoMinutes":3},"#,
                 r#""Records":[{"Date":"2026-11-20","AppId":"app-1","AppName":"My App","ClassId":"class-1","ClassName":"Math","#,
-                r#""StartTime":"2026-11-20T09:00:01Z","EndTime":"2026-11-20T10:00:00Z","UsageType":"Interactive","UserCount":3,"#,
+                r#""StartTime":"2026-11-20T09:00:01+00:00","EndTime":"2026-11-20T10:00:00+00:00","UsageType":"Interactive","UserCount":3,"#,
                 r#""DurationSeconds":7200.5,"BillableMinutes":121,"Packages":[{"PackageId":"p-1","PackageName":"Starter","Minutes":100},"#,
                 r#"{"PackageId":"p-2","PackageName":"Extra","Minutes":20}],"PackageMinutes":120,"PayAsYouGoMinutes":1},"#,
                 r#"{"Date":"2026-11-20","AppId":"app-1","AppName":"My App","ClassId":"class-1","ClassName":"Math","#,
-                r#""StartTime":"2026-11-20T09:00:01Z","EndTime":"2026-11-20T10:00:00Z","UsageType":"Playback","UserCount":3,"#,
+                r#""StartTime":"2026-11-20T09:00:01+00:00","EndTime":"2026-11-20T10:00:00+00:00","UsageType":"Playback","UserCount":3,"#,
                 r#""DurationSeconds":60,"BillableMinutes":1,"Packages":[],"PackageMinutes":0,"PayAsYouGoMinutes":1}]}"#
             )
         );
@@ -287,7 +294,7 @@ mod tests {
         assert_eq!(
             json(&DetailsAnswer::new("req-4", &query, Page::DEFAULT, vec![])),
             concat!(
-                r#"{"RequestId":"req-4","AppId":"app-1","ServiceType":"AudioVideo","TotalCount":0,"PageNumber":1,"PageSize":20,"#,
+                r#"{"RequestId":"req-4","AppId":"app-1","TimeZone":"UTC","ServiceType":"AudioVideo","TotalCount":0,"PageNumber":1,"PageSize":20,"#,
                 r#""Summary":{"DurationSeconds":0,"BillableMinutes":0,"PackageMinutes":0,"PayAsYouGoMinutes":0},"Records":[]}"#
             )
         );
@@ -298,6 +305,7 @@ mod tests {
         let row = DetailsRow::new(
             &app("app-1"),
             None,
+            &BillingZone::utc(),
             None,
             RowUsage {
                 date: day("2026-11-20"),
@@ -317,7 +325,7 @@ mod tests {
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","ServiceType":"Recording","TotalCount":1,"PageNumber":1,"PageSize":20,"#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"UTC","ServiceType":"Recording","TotalCount":1,"PageNumber":1,"PageSize":20,"#,
                 r#""Summary":{"DurationSeconds":90,"BillableMinutes":2,"PackageMinutes":0,"PayAsYouGoMinutes":2},"#,
                 r#""Records":[{"Date":"2026-11-20","AppId":"app-1","AppName":null,"ClassId":null,"ClassName":null,"#,
                 r#""StartTime":null,"EndTime":null,"UsageType":null,"UserCount":null,"#,

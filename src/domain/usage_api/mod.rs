@@ -26,6 +26,7 @@ pub use validate::{MAX_LOOKBACK_MS, MAX_SPAN_MS, MIN_SPAN_MS, validate_request};
 use super::ids::{AppId, ClassId};
 use super::query::{self, ValidQuery};
 use super::time::{Day, Interval, UtcMillis};
+use super::zone::BillingZone;
 use serde::{Serialize, Serializer};
 use std::ops::Range;
 
@@ -163,6 +164,31 @@ pub struct UsageDataQuery {
     pub end: UtcMillis,
     pub service: ServiceType,
     pub interval: Interval,
+    /// The app's billing time zone: the buckets are its local days or
+    /// hours. Validation cannot know it (UTC until the service has read
+    /// the app's registration and set it).
+    pub zone: BillingZone,
+}
+
+impl UsageDataQuery {
+    /// The start of every bucket overlapping the window: the app's local
+    /// days or clock hours, ascending.
+    pub fn bucket_starts(&self) -> Vec<UtcMillis> {
+        self.zone
+            .buckets(self.interval, self.start, self.end)
+            .into_iter()
+            .map(|(start, _)| start)
+            .collect()
+    }
+
+    /// The instants every bucket of the window lies within.
+    pub fn covered(&self) -> (UtcMillis, UtcMillis) {
+        let buckets = self.zone.buckets(self.interval, self.start, self.end);
+        match (buckets.first(), buckets.last()) {
+            (Some(first), Some(last)) => (first.0, last.1),
+            _ => (self.start, self.end),
+        }
+    }
 }
 
 /// A valid `DescribeUsageDetails` or `ExportUsageDetails` (the page aside).
@@ -174,13 +200,16 @@ pub struct DetailsQuery {
     pub service: DetailsService,
     /// Only this class's rows, when given.
     pub class: Option<ClassId>,
+    /// The app's billing time zone, as for [`UsageDataQuery`]: rows are
+    /// of its local days.
+    pub zone: BillingZone,
 }
 
 impl DetailsQuery {
-    /// The first and last UTC day whose rows the window holds: every day
-    /// overlapping `[start, end)`.
+    /// The first and last local day whose rows the window holds: every
+    /// day of the app's zone overlapping `[start, end)`.
     pub fn days(&self) -> (Day, Day) {
-        (self.start.day(), self.end.minus_ms(1).day())
+        self.zone.days_of(self.start, self.end)
     }
 
     /// `usage-{AppId}-{ServiceType}-{first day}-{last day}.csv`. Safe inside a
@@ -296,6 +325,7 @@ mod tests {
             end: t("2026-11-23T00:00:00Z"),
             service: DetailsService::AudioVideo,
             class: None,
+            zone: BillingZone::utc(),
         };
         assert_eq!(query.days(), (day("2026-11-20"), day("2026-11-22")));
         assert_eq!(

@@ -6,6 +6,7 @@ use crate::domain::class::Package;
 use crate::domain::deduction::Ledger;
 use crate::domain::ids::{AppId, Name, PackageId};
 use crate::domain::time::Day;
+use crate::domain::zone::BillingZone;
 use serde::Serialize;
 
 /// Where a package stands on a given UTC day: the first that applies.
@@ -81,29 +82,45 @@ pub struct PackagesAnswer {
     pub request_id: String,
     #[serde(serialize_with = "display")]
     pub app_id: AppId,
+    /// The app's zone: `ValidFrom`, `ValidTo` and today are its dates.
+    #[serde(serialize_with = "display")]
+    pub time_zone: BillingZone,
     pub packages: Vec<PackageBalance>,
 }
 
 impl PackagesAnswer {
     /// `packages` as given: they are listed in deduction order.
-    pub fn new(request_id: &str, app: &AppId, packages: Vec<PackageBalance>) -> Self {
+    pub fn new(
+        request_id: &str,
+        app: &AppId,
+        zone: &BillingZone,
+        packages: Vec<PackageBalance>,
+    ) -> Self {
         PackagesAnswer {
             request_id: request_id.to_owned(),
             app_id: app.clone(),
+            time_zone: zone.clone(),
             packages,
         }
     }
 
     /// Every package of `ledger`, after every row of the app has been taken
     /// from it, as it stands on `today` (the request's UTC day).
-    pub fn from_ledger(request_id: &str, app: &AppId, ledger: &Ledger, today: Day) -> Self {
+    /// `today` is the app's local date of the request.
+    pub fn from_ledger(
+        request_id: &str,
+        app: &AppId,
+        zone: &BillingZone,
+        ledger: &Ledger,
+        today: Day,
+    ) -> Self {
         let packages = ledger
             .packages()
             .iter()
             .enumerate()
             .map(|(index, package)| PackageBalance::new(package, ledger.used(index), today))
             .collect();
-        Self::new(request_id, app, packages)
+        Self::new(request_id, app, zone, packages)
     }
 }
 
@@ -154,12 +171,18 @@ mod tests {
                 r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":120}]"#
             )
         );
-        let answer =
-            PackagesAnswer::from_ledger("req-1", &app("app-1"), &ledger, day("2026-11-23"));
+        let shanghai = BillingZone::parse("Asia/Shanghai").unwrap();
+        let answer = PackagesAnswer::from_ledger(
+            "req-1",
+            &app("app-1"),
+            &shanghai,
+            &ledger,
+            day("2026-11-23"),
+        );
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","Packages":["#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"Asia/Shanghai","Packages":["#,
                 r#"{"PackageId":"p-old","PackageName":"Package p-old","Minutes":100,"UsedMinutes":40,"RemainingMinutes":60,"ValidFrom":"2026-01-01","ValidTo":"2026-06-30","Status":"Expired"},"#,
                 r#"{"PackageId":"p-a","PackageName":"Package p-a","Minutes":500,"UsedMinutes":500,"RemainingMinutes":0,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Exhausted"},"#,
                 r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":500,"UsedMinutes":120,"RemainingMinutes":380,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Active"},"#,
@@ -167,8 +190,13 @@ mod tests {
             )
         );
         assert_eq!(
-            json(&PackagesAnswer::new("req-2", &app("app-1"), vec![])),
-            r#"{"RequestId":"req-2","AppId":"app-1","Packages":[]}"#
+            json(&PackagesAnswer::new(
+                "req-2",
+                &app("app-1"),
+                &BillingZone::utc(),
+                vec![]
+            )),
+            r#"{"RequestId":"req-2","AppId":"app-1","TimeZone":"UTC","Packages":[]}"#
         );
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::ids::AppId;
 use crate::domain::query::{self, UsagePoint};
 use crate::domain::time::{Interval, UtcMillis};
 use crate::domain::usage::{Seconds, TierMillis};
+use crate::domain::zone::BillingZone;
 use serde::Serialize;
 
 /// `DescribeUsageData`: one trend shape per `ServiceType`.
@@ -25,6 +26,8 @@ pub struct AudioVideoTrend {
     pub request_id: String,
     #[serde(serialize_with = "display")]
     pub app_id: AppId,
+    #[serde(serialize_with = "display")]
+    pub time_zone: BillingZone,
     pub service_type: ServiceType,
     #[serde(serialize_with = "interval_seconds")]
     pub interval: Interval,
@@ -37,8 +40,8 @@ pub struct AudioVideoTrend {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct AudioVideoPoint {
-    #[serde(serialize_with = "display")]
-    pub timestamp: UtcMillis,
+    /// The bucket's start, with the app's offset.
+    pub timestamp: String,
     pub interactive_duration: Seconds,
     pub playback_duration: Seconds,
     pub total_duration: Seconds,
@@ -51,6 +54,8 @@ pub struct RecordingTrend {
     pub request_id: String,
     #[serde(serialize_with = "display")]
     pub app_id: AppId,
+    #[serde(serialize_with = "display")]
+    pub time_zone: BillingZone,
     pub service_type: ServiceType,
     #[serde(serialize_with = "interval_seconds")]
     pub interval: Interval,
@@ -68,6 +73,8 @@ pub struct StorageTrend {
     pub request_id: String,
     #[serde(serialize_with = "display")]
     pub app_id: AppId,
+    #[serde(serialize_with = "display")]
+    pub time_zone: BillingZone,
     pub service_type: ServiceType,
     #[serde(serialize_with = "interval_seconds")]
     pub interval: Interval,
@@ -79,8 +86,8 @@ pub struct StorageTrend {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct StoragePoint {
-    #[serde(serialize_with = "display")]
-    pub timestamp: UtcMillis,
+    /// The bucket's start, with the app's offset.
+    pub timestamp: String,
     /// The most bytes stored at any instant of the bucket.
     pub peak_bytes: u64,
 }
@@ -97,14 +104,13 @@ impl UsageDataAnswer {
     ) -> Self {
         let mut sums = AvMillis::default();
         let data = query
-            .interval
-            .bucket_starts(query.start, query.end)
+            .bucket_starts()
             .into_iter()
             .map(|bucket| {
                 let usage = usage_of(bucket);
                 sums += usage;
                 AudioVideoPoint {
-                    timestamp: bucket,
+                    timestamp: query.zone.format(bucket),
                     interactive_duration: Seconds(usage.interactive),
                     playback_duration: Seconds(usage.playback),
                     total_duration: Seconds(usage.total()),
@@ -114,6 +120,7 @@ impl UsageDataAnswer {
         UsageDataAnswer::AudioVideo(AudioVideoTrend {
             request_id: request_id.to_owned(),
             app_id: query.app.clone(),
+            time_zone: query.zone.clone(),
             service_type: ServiceType::AudioVideo,
             interval: query.interval,
             interactive_summary_duration: Seconds(sums.interactive),
@@ -130,10 +137,12 @@ impl UsageDataAnswer {
         query: &UsageDataQuery,
         usage_of: impl Fn(UtcMillis) -> TierMillis,
     ) -> Self {
-        let (data, summary) = query::tier_series(query.interval, query.start, query.end, usage_of);
+        let (data, summary) =
+            query::tier_series(query.bucket_starts(), |b| query.zone.format(b), usage_of);
         UsageDataAnswer::Recording(RecordingTrend {
             request_id: request_id.to_owned(),
             app_id: query.app.clone(),
+            time_zone: query.zone.clone(),
             service_type: ServiceType::Recording,
             interval: query.interval,
             total_summary_duration: summary.total_duration,
@@ -153,17 +162,17 @@ impl UsageDataAnswer {
         peak_of: impl Fn(UtcMillis) -> u64,
     ) -> Self {
         let data: Vec<StoragePoint> = query
-            .interval
-            .bucket_starts(query.start, query.end)
+            .bucket_starts()
             .into_iter()
             .map(|bucket| StoragePoint {
-                timestamp: bucket,
+                timestamp: query.zone.format(bucket),
                 peak_bytes: peak_of(bucket),
             })
             .collect();
         UsageDataAnswer::Storage(StorageTrend {
             request_id: request_id.to_owned(),
             app_id: query.app.clone(),
+            time_zone: query.zone.clone(),
             service_type: ServiceType::Storage,
             interval: query.interval,
             peak_summary_bytes: data.iter().map(|p| p.peak_bytes).max().unwrap_or(0),
@@ -195,6 +204,7 @@ mod tests {
             end: t("2026-11-21T00:00:00Z"),
             service,
             interval,
+            zone: BillingZone::utc(),
         }
     }
 
@@ -218,10 +228,10 @@ mod tests {
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","ServiceType":"AudioVideo","Interval":3600,"#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"UTC","ServiceType":"AudioVideo","Interval":3600,"#,
                 r#""InteractiveSummaryDuration":61.5,"PlaybackSummaryDuration":30.001,"TotalSummaryDuration":91.501,"#,
-                r#""Data":[{"Timestamp":"2026-11-20T22:00:00Z","InteractiveDuration":1.5,"PlaybackDuration":0,"TotalDuration":1.5},"#,
-                r#"{"Timestamp":"2026-11-20T23:00:00Z","InteractiveDuration":60,"PlaybackDuration":30.001,"TotalDuration":90.001}]}"#
+                r#""Data":[{"Timestamp":"2026-11-20T22:00:00+00:00","InteractiveDuration":1.5,"PlaybackDuration":0,"TotalDuration":1.5},"#,
+                r#"{"Timestamp":"2026-11-20T23:00:00+00:00","InteractiveDuration":60,"PlaybackDuration":30.001,"TotalDuration":90.001}]}"#
             )
         );
         // Daily buckets: the one day the window overlaps, whole, zeros included.
@@ -233,9 +243,9 @@ mod tests {
         assert_eq!(
             json(&daily),
             concat!(
-                r#"{"RequestId":"req-2","AppId":"app-1","ServiceType":"AudioVideo","Interval":86400,"#,
+                r#"{"RequestId":"req-2","AppId":"app-1","TimeZone":"UTC","ServiceType":"AudioVideo","Interval":86400,"#,
                 r#""InteractiveSummaryDuration":0,"PlaybackSummaryDuration":0,"TotalSummaryDuration":0,"#,
-                r#""Data":[{"Timestamp":"2026-11-20T00:00:00Z","InteractiveDuration":0,"PlaybackDuration":0,"TotalDuration":0}]}"#
+                r#""Data":[{"Timestamp":"2026-11-20T00:00:00+00:00","InteractiveDuration":0,"PlaybackDuration":0,"TotalDuration":0}]}"#
             )
         );
     }
@@ -259,11 +269,11 @@ mod tests {
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","ServiceType":"Recording","Interval":3600,"#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"UTC","ServiceType":"Recording","Interval":3600,"#,
                 r#""TotalSummaryDuration":150.001,"AudioSummaryDuration":20,"V480SummaryDuration":30,"#,
                 r#""V720SummaryDuration":40,"V1080SummaryDuration":60.001,"Data":["#,
-                r#"{"Timestamp":"2026-11-20T22:00:00Z","TotalDuration":0,"AudioDuration":0,"V480Duration":0,"V720Duration":0,"V1080Duration":0},"#,
-                r#"{"Timestamp":"2026-11-20T23:00:00Z","TotalDuration":150.001,"AudioDuration":20,"V480Duration":30,"V720Duration":40,"V1080Duration":60.001}]}"#
+                r#"{"Timestamp":"2026-11-20T22:00:00+00:00","TotalDuration":0,"AudioDuration":0,"V480Duration":0,"V720Duration":0,"V1080Duration":0},"#,
+                r#"{"Timestamp":"2026-11-20T23:00:00+00:00","TotalDuration":150.001,"AudioDuration":20,"V480Duration":30,"V720Duration":40,"V1080Duration":60.001}]}"#
             )
         );
     }
@@ -284,10 +294,10 @@ mod tests {
         assert_eq!(
             json(&answer),
             concat!(
-                r#"{"RequestId":"req-1","AppId":"app-1","ServiceType":"Storage","Interval":3600,"#,
+                r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"UTC","ServiceType":"Storage","Interval":3600,"#,
                 r#""PeakSummaryBytes":9007199254740991,"Data":["#,
-                r#"{"Timestamp":"2026-11-20T22:00:00Z","PeakBytes":9007199254740991},"#,
-                r#"{"Timestamp":"2026-11-20T23:00:00Z","PeakBytes":5}]}"#
+                r#"{"Timestamp":"2026-11-20T22:00:00+00:00","PeakBytes":9007199254740991},"#,
+                r#"{"Timestamp":"2026-11-20T23:00:00+00:00","PeakBytes":5}]}"#
             )
         );
     }

@@ -15,6 +15,7 @@ use crate::domain::params::{ACTION_PARAM, Param, QueryParams};
 use crate::domain::query::ValidQuery;
 use crate::domain::time::{Interval, MINUTE_MS, REACH_MS, SECOND_MS, UtcMillis};
 use crate::domain::usage::RecordMode;
+use crate::domain::zone::BillingZone;
 use std::ops::RangeInclusive;
 
 /// The shortest window: 5 minutes.
@@ -54,6 +55,7 @@ pub fn validate_request(params: &QueryParams, now: UtcMillis) -> Result<ApiReque
                 end,
                 service,
                 interval,
+                zone: BillingZone::utc(),
             }))
         }
         Action::UsageDetails => {
@@ -139,6 +141,7 @@ fn details(
             end,
             service,
             class,
+            zone: BillingZone::utc(),
         },
         page,
     ))
@@ -498,6 +501,7 @@ mod tests {
                 end: t("2026-11-21T00:00:00Z"),
                 service: ServiceType::Storage,
                 interval: Interval::Day,
+                zone: BillingZone::utc(),
             })
         );
     }
@@ -570,6 +574,7 @@ mod tests {
                     end: t("2026-11-21T00:00:00Z"),
                     service: DetailsService::Recording,
                     class: Some(ClassId::parse("class-1").unwrap()),
+                    zone: BillingZone::utc(),
                 },
                 page: Page { number: 3, size: 7 },
             }
@@ -635,6 +640,7 @@ mod tests {
                 end: t("2026-11-21T00:00:00Z"),
                 service: DetailsService::AudioVideo,
                 class: None,
+                zone: BillingZone::utc(),
             })
         );
     }

@@ -54,7 +54,7 @@ fn three() -> [Seg; 3] {
 
 #[tokio::test]
 async fn duplicates_within_and_across_batches_count_once() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let [a, b, c] = three();
     let first = [
         message("m1", &a.body()),
@@ -84,7 +84,7 @@ async fn duplicates_within_and_across_batches_count_once() {
 
 #[tokio::test]
 async fn the_same_id_from_another_source_is_another_event() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let [a, ..] = three();
     let batch = [
         message("m1", &a.body_from("/rtc/recorder/one")),
@@ -97,7 +97,7 @@ async fn the_same_id_from_another_source_is_another_event() {
 
 #[tokio::test]
 async fn invalid_events_are_reported_and_the_valid_rest_counted() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let [a, b, _] = three();
     let mut backwards = a.clone();
     backwards.id = "backwards".into();
@@ -181,7 +181,7 @@ async fn invalid_events_are_reported_and_the_valid_rest_counted() {
 
 #[tokio::test]
 async fn a_commit_that_landed_but_answered_failed_counts_once() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let [a, b, c] = three();
     let batch = [message("m1", &a.body()), message("m2", &b.body())];
     store.lost_replies.store(1, Ordering::SeqCst);
@@ -230,7 +230,7 @@ async fn a_commit_that_landed_but_answered_failed_counts_once() {
 
 #[tokio::test]
 async fn a_stale_pre_check_alone_cannot_count_a_redelivery_twice() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let [a, b, _] = three();
     ingest_batch(&store, &[message("m1", &a.body())], now(), retry()).await;
     // a was counted before; the pre-check misses it; b is new. The
@@ -245,7 +245,7 @@ async fn a_stale_pre_check_alone_cannot_count_a_redelivery_twice() {
 
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_within_the_invocation() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let [a, b, c] = three();
     store.conflicts.store(2, Ordering::SeqCst);
     let batch = [
@@ -262,7 +262,7 @@ async fn a_transaction_conflict_is_retried_within_the_invocation() {
 
 #[tokio::test]
 async fn throttling_is_left_to_redelivery_and_counted_then() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let [a, ..] = three();
     let batch = [message("m1", &a.body())];
     store.throttles.store(1, Ordering::SeqCst);
@@ -306,6 +306,8 @@ async fn exactly_once_through_faults_and_redelivery() {
                 bodies.push(seg.body());
             }
         }
+        // Nothing registered yet: each app's usage is parked until its
+        // registration, shuffled among the rest, arrives and counts it.
         let store = FaultyStore::new(
             MemoryStore::new(),
             FaultPlan {

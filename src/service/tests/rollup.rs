@@ -108,7 +108,7 @@ async fn split_rolled(
 
 #[tokio::test]
 async fn a_scheduled_run_rolls_every_changed_day_and_a_repeat_changes_nothing() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let segments = random_workload(&store, 7, 100).await;
     let reference = Reference::of(&segments);
     let days = reference.days().len();
@@ -147,7 +147,7 @@ async fn a_scheduled_run_rolls_every_changed_day_and_a_repeat_changes_nothing() 
 
 #[tokio::test]
 async fn a_run_over_several_pages_of_work_rolls_every_page() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let segments: Vec<Seg> = APPS
         .iter()
         .flat_map(|a| one_per_day(a, "2026-06-01", 80))
@@ -161,7 +161,7 @@ async fn a_run_over_several_pages_of_work_rolls_every_page() {
 
 #[tokio::test]
 async fn days_listed_by_a_lagging_work_list_are_found_already_rolled() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let segments = random_workload(&store, 8, 40).await;
     let reference = Reference::of(&segments);
     let days = reference.days().len();
@@ -186,7 +186,7 @@ async fn days_listed_by_a_lagging_work_list_are_found_already_rolled() {
 
 #[tokio::test]
 async fn late_events_mark_only_their_days_and_the_next_run_takes_them_in() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let mut segments = random_workload(&store, 9, 60).await;
     roll(&store).await;
     let late: Vec<Seg> = one_per_day("app-b", "2026-11-02", 3)
@@ -214,7 +214,7 @@ async fn late_events_mark_only_their_days_and_the_next_run_takes_them_in() {
 
 #[tokio::test]
 async fn a_backfill_recomputes_its_range_for_every_app_or_for_one() {
-    let store = MemoryStore::new();
+    let store = registered_store().await;
     let segments = random_workload(&store, 10, 60).await;
     let reference = Reference::of(&segments);
     roll(&store).await;
@@ -259,7 +259,7 @@ async fn a_backfill_recomputes_its_range_for_every_app_or_for_one() {
 
 #[tokio::test]
 async fn an_event_landing_between_snapshot_and_write_keeps_its_day_marked() {
-    let store = Scripted::new(MemoryStore::new());
+    let store = Scripted::new(registered_store().await);
     let day = Day::parse_key("2026-11-20").unwrap();
     let hour = |h: i64| Hour(day.first_hour().0 + h);
     store
@@ -321,7 +321,7 @@ fn timed(store: MemoryStore, budget: u64) -> (Scripted<MemoryStore>, Deadline) {
 async fn a_run_cut_by_its_deadline_did_work_left_work_and_the_next_finishes() {
     let segments = one_per_day("app-a", "2026-10-01", 40);
     let reference = Reference::of(&segments);
-    let memory = MemoryStore::new();
+    let memory = registered_store().await;
     ingest(&memory, &segments).await;
     let (store, deadline) = timed(memory, 10);
     let cut = run_rollup(&store, &RollupRequest::Scheduled, deadline).await;
@@ -347,7 +347,7 @@ async fn a_run_out_of_time_before_its_first_page_says_work_is_left() {
         .iter()
         .flat_map(|a| one_per_day(a, "2026-06-01", 50))
         .collect();
-    let memory = MemoryStore::new();
+    let memory = registered_store().await;
     ingest(&memory, &segments).await;
     let (store, deadline) = timed(memory, 0);
     assert!(deadline.passed());
@@ -365,7 +365,7 @@ async fn a_run_out_of_time_before_its_first_page_says_work_is_left() {
     assert_eq!(all_pending(&store).await.len(), 150, "nothing taken");
 
     // With nothing marked, a run out of time has nothing left either.
-    let (idle, deadline) = timed(MemoryStore::new(), 0);
+    let (idle, deadline) = timed(registered_store().await, 0);
     let report = run_rollup(&idle, &RollupRequest::Scheduled, deadline).await;
     assert_eq!((report.days_left, report.complete), (0, true));
 }
@@ -376,7 +376,7 @@ async fn a_run_cut_between_pages_counts_the_page_it_did_not_take() {
         .iter()
         .flat_map(|a| one_per_day(a, "2026-06-01", 50))
         .collect();
-    let memory = MemoryStore::new();
+    let memory = registered_store().await;
     ingest(&memory, &segments).await;
     // Time for exactly one page's days, one at a time.
     let (store, deadline) = timed(memory, PENDING_PAGE_SIZE as u64);
@@ -397,7 +397,7 @@ async fn a_run_cut_between_pages_counts_the_page_it_did_not_take() {
 #[tokio::test]
 async fn a_backfill_cut_by_its_deadline_counts_the_days_it_did_not_reach() {
     let segments = one_per_day("app-a", "2026-11-01", 10);
-    let memory = MemoryStore::new();
+    let memory = registered_store().await;
     ingest(&memory, &segments).await;
     let (store, deadline) = timed(memory, 4);
     let request = RollupRequest::Backfill {
@@ -420,7 +420,7 @@ async fn a_backfill_cut_by_its_deadline_counts_the_days_it_did_not_reach() {
 /// defers what failed, and repeated runs end with every day exact.
 #[tokio::test]
 async fn runs_through_storage_faults_end_exact() {
-    let memory = MemoryStore::new();
+    let memory = registered_store().await;
     let segments = random_workload(&memory, 11, 80).await;
     let reference = Reference::of(&segments);
     let store = FaultyStore::new(

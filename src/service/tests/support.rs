@@ -10,6 +10,7 @@ use crate::domain::time::{DAY_MS, Day, HOUR_MS, Hour, UtcMillis};
 use crate::domain::usage::{ModeUsage, RecordMode, Tier};
 use crate::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use crate::service::rollup::ManualClock;
+use crate::store::memory::MemoryStore;
 use crate::store::*;
 use chrono::SecondsFormat;
 use rand::rngs::StdRng;
@@ -105,6 +106,23 @@ impl Seg {
                "type": "rtc.recording.segment", "time": time(self.end), "data": data})
         .to_string()
     }
+}
+
+/// The apps these tests count usage of.
+pub const TEST_APPS: [&str; 5] = ["app-1", "app-2", "app-a", "app-b", "app-c"];
+
+/// A store where every app of [`TEST_APPS`] is registered (in UTC) to
+/// [`OWNER`], so their usage is counted at once rather than parked
+/// until a registration arrives.
+pub async fn registered_store() -> MemoryStore {
+    let store = MemoryStore::new();
+    for name in TEST_APPS {
+        store
+            .register(&app(name), &account(OWNER))
+            .await
+            .expect("register");
+    }
+    store
 }
 
 pub fn registration_body(app: &str, owner: &str) -> String {
@@ -332,6 +350,7 @@ pub fn one_event(id: &str, app_name: &str, hour: Hour, ms: u64) -> CommitGroup {
         (app(app_name), hour),
         HourAdd {
             usage,
+            head: ModeUsage::default(),
             expires: retention::hourly_expiry(hour),
         },
     );
@@ -396,7 +415,7 @@ fn take(counter: &AtomicU32) -> bool {
 impl<S: UsageStore> UsageStore for Scripted<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    crate::forward_store_methods!(inner; registration, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
+    crate::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
         apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, apps_with_usage, put_measurements, measurements);
 
     async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {

@@ -9,12 +9,16 @@ use super::keys::*;
 use crate::domain::commit::{AvHourAdd, AvMillis};
 use crate::domain::ids::AppId;
 use crate::domain::time::Hour;
-use crate::store::StoreResult;
+use crate::store::{AvHour, StoreResult};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// An hour's interactive and playback milliseconds.
 const INTERACTIVE_MS: &str = "i";
 const PLAYBACK_MS: &str = "p";
+/// Of those, the milliseconds before the hour's cut (a local hour of the
+/// app's zone starting inside the UTC hour).
+const HEAD_INTERACTIVE_MS: &str = "hi";
+const HEAD_PLAYBACK_MS: &str = "hp";
 
 impl DynamoStore {
     /// Adds an hour's interactive and playback milliseconds (those not
@@ -25,11 +29,17 @@ impl DynamoStore {
         hour: Hour,
         add: &AvHourAdd,
     ) -> StoreResult<TransactWriteItem> {
-        let AvHourAdd { usage, expires } = add;
+        let AvHourAdd {
+            usage,
+            head,
+            expires,
+        } = add;
         let mut expr = UpdateExpr::default();
         for (attr, ms) in [
             (INTERACTIVE_MS, usage.interactive),
             (PLAYBACK_MS, usage.playback),
+            (HEAD_INTERACTIVE_MS, head.interactive),
+            (HEAD_PLAYBACK_MS, head.playback),
         ] {
             if ms > 0 {
                 expr.add(attr, n(ms));
@@ -44,21 +54,24 @@ impl DynamoStore {
         app: &AppId,
         first: Hour,
         last: Hour,
-    ) -> StoreResult<Vec<(Hour, AvMillis)>> {
+    ) -> StoreResult<Vec<AvHour>> {
         let items = self
             .query_range(app_pk(app), av_hour_sk(first), av_hour_sk(last))
             .await?;
+        let millis = |item, interactive, playback| -> StoreResult<AvMillis> {
+            Ok(AvMillis {
+                interactive: get_n(item, interactive)?.unwrap_or(0),
+                playback: get_n(item, playback)?.unwrap_or(0),
+            })
+        };
         items
             .iter()
             .map(|item| {
-                let hour = av_hour_of(item)?;
-                Ok((
-                    hour,
-                    AvMillis {
-                        interactive: get_n(item, INTERACTIVE_MS)?.unwrap_or(0),
-                        playback: get_n(item, PLAYBACK_MS)?.unwrap_or(0),
-                    },
-                ))
+                Ok(AvHour {
+                    hour: av_hour_of(item)?,
+                    usage: millis(item, INTERACTIVE_MS, PLAYBACK_MS)?,
+                    head: millis(item, HEAD_INTERACTIVE_MS, HEAD_PLAYBACK_MS)?,
+                })
             })
             .collect()
     }

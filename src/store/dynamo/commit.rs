@@ -1,8 +1,9 @@
 //! A batch's commit: the pre-check read of which events and users were
 //! counted before, and the one `TransactWriteItems` that writes a group.
-//! Its actions come one aggregate at a time, the conditional puts first
-//! (event dedupe records, then user marks) so that a cancellation's reasons
-//! name them by position. The trait implementation in `mod.rs` delegates
+//! Its actions come one aggregate at a time, the conditional ones first
+//! (event dedupe records, user marks, parked records counted, checks that
+//! an app is still unregistered) so that a cancellation's reasons name them
+//! by position. The trait implementation in `mod.rs` delegates
 //! here.
 
 use super::error::{built, cancellation_error, classify};
@@ -105,6 +106,15 @@ impl DynamoStore {
         for (mark, expires) in &group.new_users {
             actions.push(self.user_mark_put(mark, *expires)?);
         }
+        for (app, event) in &group.unparked {
+            actions.push(self.parked_delete(app, event)?);
+        }
+        for app in &group.unfixed {
+            actions.push(self.unregistered_check(app)?);
+        }
+        for (event, usage) in &group.parked {
+            actions.push(self.parked_put(event, usage)?);
+        }
         for ((app, hour), add) in &group.av_hours {
             actions.push(self.av_hour_add(app, *hour, add)?);
         }
@@ -138,23 +148,37 @@ impl DynamoStore {
         else {
             return Err(classify(err));
         };
-        // Reasons come one per action, in order: the dedupe puts, then the
-        // user marks.
+        // Reasons come one per action, in order: the dedupe puts, the user
+        // marks, the parked records counted, the registration checks.
         let reasons = cancelled.cancellation_reasons();
         let failed =
             |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-        let seen: Vec<EventKey> = (group.events.iter().enumerate())
-            .filter(|(i, _)| failed(*i))
-            .map(|(_, (key, _))| *key)
+        let marks_at = group.events.len();
+        let unparked_at = marks_at + group.new_users.len();
+        let checks_at = unparked_at + group.unparked.len();
+        let seen: Vec<EventKey> = (group.events.iter().map(|(key, _)| key))
+            .chain(group.unparked.iter().map(|(_, key)| key))
+            .enumerate()
+            .filter(|(i, _)| {
+                if *i < marks_at {
+                    failed(*i)
+                } else {
+                    failed(*i - marks_at + unparked_at)
+                }
+            })
+            .map(|(_, key)| *key)
             .collect();
         let users: Vec<UserMark> = (group.new_users.keys().enumerate())
-            .filter(|(i, _)| failed(group.events.len() + i))
+            .filter(|(i, _)| failed(marks_at + i))
             .map(|(_, mark)| mark.clone())
             .collect();
+        let zone_fixed = (0..group.unfixed.len()).any(|i| failed(checks_at + i));
         if !seen.is_empty() {
             Ok(CommitOutcome::AlreadyCounted(seen))
         } else if !users.is_empty() {
             Ok(CommitOutcome::UsersSeen(users))
+        } else if zone_fixed {
+            Ok(CommitOutcome::ZoneFixed)
         } else {
             let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
             Err(cancellation_error(reasons, detail))

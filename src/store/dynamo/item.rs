@@ -66,11 +66,26 @@ pub(super) fn number<T: FromStr>(
 }
 
 /// The usage counters of an hour or day item, absent ones as zero.
+/// `h{mode}_{tier}`: of an hour's milliseconds, those before the hour's
+/// cut (a local hour of the app's zone starting inside the UTC hour).
+pub fn head_attr(mode: RecordMode, tier: Tier) -> String {
+    format!("h{}_{}", mode.as_str(), tier.short_name())
+}
+
 pub fn usage_of(item: &Item) -> StoreResult<ModeUsage> {
+    counters_of(item, counter_attr)
+}
+
+/// The part before the hour's cut, of an hour item.
+pub fn head_of(item: &Item) -> StoreResult<ModeUsage> {
+    counters_of(item, head_attr)
+}
+
+fn counters_of(item: &Item, attr: fn(RecordMode, Tier) -> String) -> StoreResult<ModeUsage> {
     let mut usage = ModeUsage::default();
     for mode in RecordMode::ALL {
         for tier in Tier::ALL {
-            if let Some(ms) = get_n(item, &counter_attr(mode, tier))? {
+            if let Some(ms) = get_n(item, &attr(mode, tier))? {
                 usage.add(mode, tier, ms);
             }
         }
@@ -134,6 +149,14 @@ impl UpdateExpr {
     }
 
     /// The usage counters of both record modes.
+    /// Adds the part before an hour's cut (the counters not zero).
+    pub fn head_counters(&mut self, head: &ModeUsage) -> &mut Self {
+        for (mode, tier, ms) in head.counters() {
+            self.add(&head_attr(mode, tier), n(ms));
+        }
+        self
+    }
+
     pub fn counters(&mut self, usage: &ModeUsage, how: CounterWrite) -> &mut Self {
         for mode in RecordMode::ALL {
             for tier in Tier::ALL {

@@ -14,6 +14,7 @@
 //! | package | `APP#{appId}` | `AV#L#P#{packageId}` |
 //! | deduction state | `APP#{appId}` | `AV#L#S` |
 //! | user mark | `AVU#{appId}#{YYYY-MM-DD}#{classId}#{I or P}` | digest of the user id |
+//! | usage parked until the app's zone is fixed | `APP#{appId}` | `PARK#{event digest}` |
 //! | storage measurement | `APP#{appId}` | `STO#M#{epoch ms, 15 digits}#{bytes, 16 digits}` |
 //! | AccessKey | `AK#{accessKeyId}` | `AK` |
 //! | nonce used with an AccessKey | `NONCE#{accessKeyId}#{SHA-256 of the nonce, hex}` | `NONCE` |
@@ -73,6 +74,7 @@ const AV_ROW_PREFIX: &str = "AV#R#";
 const AV_FACTS_PREFIX: &str = "AV#F#";
 const AV_PACKAGE_PREFIX: &str = "AV#L#P#";
 const USER_MARK_PREFIX: &str = "AVU#";
+const PARKED_PREFIX: &str = "PARK#";
 const HOUR_PREFIX: &str = "REC#H#";
 const CLASS_RECORDING_PREFIX: &str = "REC#R#";
 const DAY_PREFIX: &str = "REC#D#";
@@ -139,6 +141,23 @@ pub fn row_of(item: &Item) -> StoreResult<RowKey> {
             _ => return Err(corrupt()),
         },
     })
+}
+
+pub fn parked_sk(event: &EventKey) -> String {
+    format!("{PARKED_PREFIX}{}", event.hex())
+}
+
+/// The first and last possible parked-usage keys of an app.
+pub fn parked_range() -> (String, String) {
+    (PARKED_PREFIX.to_owned(), format!("{PARKED_PREFIX}~"))
+}
+
+/// The event of a parked-usage item, from its sort key.
+pub fn parked_event_of(item: &Item) -> StoreResult<EventKey> {
+    attr(item, SK)
+        .and_then(|sk| sk.strip_prefix(PARKED_PREFIX))
+        .and_then(EventKey::from_hex)
+        .ok_or_else(|| StoreError::Corrupt("parked usage key".into()))
 }
 
 pub fn av_facts_sk(class: &ClassId) -> String {

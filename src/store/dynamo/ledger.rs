@@ -6,7 +6,7 @@
 //! state's touch is also an action of every commit that changes rows.
 
 use super::error::{built, classify};
-use super::item::{Item, UpdateExpr, get_n, get_s, n, s};
+use super::item::{Item, UpdateExpr, get_n, get_s, n, number, s};
 use super::keys::*;
 use super::{DynamoStore, TRANSACTION_ACTION_LIMIT};
 use crate::domain::class::Package;
@@ -49,8 +49,14 @@ fn state_of(item: &Item) -> StoreResult<DeductionState> {
             .collect::<Result<_, _>>()
             .map_err(|_| StoreError::Corrupt("dirty days".into()))?,
     };
-    let day =
-        |name: &str| -> StoreResult<Option<Day>> { Ok(get_n(item, name)?.map(|d| Day(d as i64))) };
+    // Signed: a state settled before any row says "through the day before
+    // the first", which is day -1.
+    let day = |name: &str| -> StoreResult<Option<Day>> {
+        Ok(number::<i64>(item, name, || {
+            StoreError::Corrupt(format!("{name} is not a whole number"))
+        })?
+        .map(Day))
+    };
     let settled = match (
         get_n(item, SETTLED_SEQ)?,
         day(SETTLED_FROM)?,

@@ -28,16 +28,19 @@
 //!   one delegation per method.
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{AvMillis, CommitGroup, UserMark};
+use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
-use crate::domain::ids::{AccountId, AppId, ClassId, Name};
+use crate::domain::ids::{AccountId, AppId, ClassId};
+use crate::domain::registration::RegistrationRequest;
 use crate::domain::storage::{Measurement, Readings};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
+use crate::domain::zone::BillingZone;
 use crate::store::{
-    CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingPage, RegisterOutcome,
-    Registration, RowRecord, Seen, SetOnceOutcome, StoreResult, UsageStore, WriteDayOutcome,
+    AvHour, CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingPage,
+    RegisterOutcome, Registration, RowRecord, Seen, SetOnceOutcome, StoreResult, UsageStore,
+    WriteDayOutcome,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
@@ -56,6 +59,7 @@ pub mod keys;
 mod ledger;
 #[cfg(any(test, feature = "testkit"))]
 mod meter;
+mod parked;
 mod recording;
 mod registration;
 mod rows;
@@ -78,6 +82,9 @@ const BATCH_WRITE_LIMIT: usize = 25;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Zones read so far: a zone never changes once fixed, so each app's
+    /// is read once per process.
+    zones: std::sync::Arc<std::sync::Mutex<Zones>>,
 }
 
 impl DynamoStore {
@@ -85,6 +92,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            zones: std::sync::Arc::default(),
         }
     }
 
@@ -191,7 +199,8 @@ impl DynamoStore {
             .condition_expression(condition)
             .update_expression(update)
             .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
+            // DynamoDB refuses an empty map of values.
+            .set_expression_attribute_values((!expr.values.is_empty()).then_some(expr.values))
             .send()
             .await;
         condition_held(result)
@@ -226,10 +235,22 @@ impl UsageStore for DynamoStore {
     fn register_app(
         &self,
         app: &AppId,
-        owner: &AccountId,
-        name: Option<&Name>,
+        request: &RegistrationRequest,
+        default_zone: &BillingZone,
     ) -> impl Future<Output = StoreResult<RegisterOutcome>> + Send {
-        self.register_app_impl(app, owner, name)
+        self.register_app_impl(app, request, default_zone)
+    }
+
+    fn open_app(&self, app: &AppId) -> impl Future<Output = StoreResult<()>> + Send {
+        self.open_app_impl(app)
+    }
+
+    fn zones(&self, apps: &[AppId]) -> impl Future<Output = StoreResult<Zones>> + Send {
+        self.zones_impl(apps)
+    }
+
+    fn parked(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<NewEvent>>> + Send {
+        self.parked_impl(app)
     }
 
     fn hours(
@@ -261,7 +282,7 @@ impl UsageStore for DynamoStore {
     fn apps_of(
         &self,
         owner: &AccountId,
-    ) -> impl Future<Output = StoreResult<Vec<(AppId, Option<Name>)>>> + Send {
+    ) -> impl Future<Output = StoreResult<Vec<(AppId, Registration)>>> + Send {
         self.apps_of_impl(owner)
     }
 
@@ -336,7 +357,7 @@ impl UsageStore for DynamoStore {
         app: &AppId,
         first: Hour,
         last: Hour,
-    ) -> impl Future<Output = StoreResult<Vec<(Hour, AvMillis)>>> + Send {
+    ) -> impl Future<Output = StoreResult<Vec<AvHour>>> + Send {
         self.av_hours_impl(app, first, last)
     }
 

@@ -6,7 +6,8 @@
 use super::DynamoStore;
 use super::error::{built, classify};
 use super::item::{
-    CounterWrite, EXPIRES_AT, Item, ROW_MS, UpdateExpr, epoch_seconds, get_n, get_s, n, s, usage_of,
+    CounterWrite, EXPIRES_AT, Item, ROW_MS, UpdateExpr, epoch_seconds, get_n, get_s, head_of, n, s,
+    usage_of,
 };
 use super::keys::*;
 use crate::domain::commit::HourAdd;
@@ -31,6 +32,7 @@ fn hour_record(item: &Item) -> StoreResult<HourRecord> {
     Ok(HourRecord {
         hour: hour_of(item)?,
         usage: usage_of(item)?,
+        head: head_of(item)?,
     })
 }
 
@@ -52,6 +54,7 @@ impl DynamoStore {
     ) -> StoreResult<TransactWriteItem> {
         let mut expr = UpdateExpr::default();
         expr.counters(&add.usage, CounterWrite::Add)
+            .head_counters(&add.head)
             .set(EXPIRES_AT, epoch_seconds(add.expires));
         self.update(key(app_pk(app), hour_sk(hour)), expr)
     }
