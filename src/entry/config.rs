@@ -135,3 +135,32 @@ pub async fn sdk_config(source: CredentialSource) -> aws_config::SdkConfig {
     .load()
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(zone: Option<&str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| match name {
+            TABLE_ENV => Some("usage".to_owned()),
+            DEFAULT_ZONE_ENV => zone.map(str::to_owned),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_default_billing_zone_is_utc_unless_the_template_names_one() {
+        assert_eq!(config(None).unwrap().default_zone, BillingZone::utc());
+        assert_eq!(config(Some("")).unwrap().default_zone, BillingZone::utc());
+        assert_eq!(
+            config(Some("Asia/Shanghai")).unwrap().default_zone.name(),
+            "Asia/Shanghai"
+        );
+        for bad in ["+08:00", "Asia/Atlantis", "asia/shanghai"] {
+            assert!(
+                matches!(config(Some(bad)), Err(ConfigError::BadZone(..))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -7,3 +7,4 @@ mod ingest;
 mod query;
 mod rollup;
 mod support;
+mod zones;
