@@ -8,7 +8,8 @@
 "use strict";
 (function () {
   const PAGE_SIZE = 20;
-    const DAY_MS = 86400000;
+  const DAY_MS = 86400000;
+  const HOUR_MS = 3600000;
   const NULL_TEXT = "\u2014";
   const TOKEN_KEY = "rtc-usage.idToken";
   const SIGN_IN_KEY = "rtc-usage.signIn";
@@ -32,6 +33,7 @@
   };
   const DETAIL_SUMMARY = [["DurationSeconds", "Usage seconds"], ["BillableMinutes", "Billable minutes"], ["PackageMinutes", "From packages (min)"], ["PayAsYouGoMinutes", "Pay-as-you-go (min)"]];
   const DETAIL_COLUMNS = [["Date", "Date"], ["ClassName", "Class"], ["ClassId", "Class ID"], ["StartTime", "Start"], ["EndTime", "End"], ["UsageType", "Type"], ["UserCount", "Users"], ["DurationSeconds", "Seconds"], ["BillableMinutes", "Minutes"], ["Packages", "Packages"], ["PackageMinutes", "Package min"], ["PayAsYouGoMinutes", "Pay-as-you-go min"]];
+  const INSTANTS = new Set(["StartTime", "EndTime"]);
   const PACKAGE_COLUMNS = [["PackageName", "Package"], ["PackageId", "ID"], ["Minutes", "Minutes"], ["UsedMinutes", "Used"], ["RemainingMinutes", "Remaining"], ["ValidFrom", "Valid from"], ["ValidTo", "Valid to"], ["Status", "Status"]];
   const SERIES_COLORS = ["#1f6feb", "#e8710a", "#2da44e", "#8250df", "#cf222e"];
 
@@ -41,11 +43,12 @@
     from: $("from"), to: $("to"), controls: $("controls"), window: $("window"), status: $("status"),
     totals: $("totals"), chart: $("chart"), chartData: $("chart-data"), detailsSection: $("details-section"),
     details: $("details"), prev: $("page-prev"), next: $("page-next"), pageInfo: $("page-info"),
-    download: $("download"), packages: $("packages"), signin: $("signin"),
+    download: $("download"), packages: $("packages"), signin: $("signin"), zone: $("zone"),
   };
   const signIn = readSignIn();
   const view = { appId: null, service: "AudioVideo", period: "7d", from: null, to: null, page: 1 };
   let plot = null;
+  let shown = null; // the window drawn last: pages and the download ask for it
   let generation = 0;
   let loadTicket = 0;
   let drawnMarked = false;
@@ -90,29 +93,127 @@
     table.tBodies[0].replaceChildren(body);
   }
 
-  // ------------------------------------------------------------ the window --
-  function utcDay(ms) { return new Date(ms).toISOString().slice(0, 10); }
-  function dayMs(day) { return Date.parse(day + "T00:00:00Z"); }
-  function todayMs() { return dayMs(utcDay(Date.now())); }
+  // ------------------------------------------------- the app's time zone --
+  // Every day and time on the page is the app's billing time zone (the
+  // TimeZone of DescribeApps): its local dates, and instants written with
+  // the zone's UTC offset at that instant. A day runs from one local
+  // midnight to the next: 23, 24 or 25 hours where clocks change.
+  const zones = new Map(); // AppId -> TimeZone, from DescribeApps
+  const clocks = new Map(); // zone -> Intl.DateTimeFormat
 
-  /** [StartTime, EndTime) of the chosen period, in whole UTC days. */
-  function windowOf() {
-    const today = todayMs();
-    let first = today, last = today;
-    if (view.period === "7d") first = today - 6 * DAY_MS;
-    else if (view.period === "30d") first = today - 29 * DAY_MS;
-    else if (view.period === "custom") { first = dayMs(view.from); last = dayMs(view.to); }
-    const start = new Date(first).toISOString().replace(".000Z", "Z");
-    const end = new Date(last + DAY_MS).toISOString().replace(".000Z", "Z");
-    const days = Math.round((last + DAY_MS - first) / DAY_MS);
-    return { start, end, days, first: utcDay(first), last: utcDay(last) };
+  /** The zone's clock, or null where this browser does not know the zone. */
+  function clockOf(zone) {
+    if (!clocks.has(zone)) {
+      let format = null;
+      try {
+        format = new Intl.DateTimeFormat("en-US", {
+          timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", second: "2-digit",
+        });
+      } catch (error) {
+        format = null; // a RangeError: a name this browser's zone data lacks
+      }
+      clocks.set(zone, format);
+    }
+    return clocks.get(zone);
   }
+  /** The zone the page computes with: the app's, or UTC where the browser does not know it. */
+  function zoneOf(appId) {
+    const zone = zones.get(appId) || "UTC";
+    return clockOf(zone) ? zone : "UTC";
+  }
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  /** The wall clock in `zone` at the instant `ms`: its local time read as if
+   *  it were UTC (`local`), its date and times as text, and its UTC offset. */
+  function wall(ms, zone) {
+    const parts = {};
+    for (const part of clockOf(zone).formatToParts(new Date(ms))) parts[part.type] = part.value;
+    const hour = Number(parts.hour) % 24;
+    const local = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), hour, Number(parts.minute), Number(parts.second));
+    const offset = Math.round((local - Math.floor(ms / 1000) * 1000) / 60000);
+    const sign = offset < 0 ? "-" : "+";
+    return {
+      local,
+      date: parts.year + "-" + parts.month + "-" + parts.day,
+      minute: pad(hour) + ":" + parts.minute,
+      second: pad(hour) + ":" + parts.minute + ":" + parts.second,
+      offset: sign + pad(Math.floor(Math.abs(offset) / 60)) + ":" + pad(Math.abs(offset) % 60),
+    };
+  }
+  function addDays(day, n) { return new Date(Date.parse(day + "T00:00:00Z") + n * DAY_MS).toISOString().slice(0, 10); }
+  function utcText(ms) { return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"); }
+
+  /** The first instant of the local date `day` in `zone`: its midnight (the
+   *  first, were there two), or where a clock change skips midnight, the
+   *  instant the day begins. */
+  function dayStart(day, zone) {
+    const target = Date.parse(day + "T00:00:00Z");
+    let found = null;
+    for (const hours of [-36, -12, 0, 12, 36]) {
+      const offsetMs = wall(target + hours * HOUR_MS, zone).local - (target + hours * HOUR_MS);
+      const at = target - offsetMs;
+      if (wall(at, zone).local === target && (found === null || at < found)) found = at;
+    }
+    if (found !== null) return found;
+    // Midnight does not exist that day: the first second whose local time is
+    // past it (offsets lie within -12 h … +14 h).
+    let lo = (target - 15 * HOUR_MS) / 1000, hi = (target + 15 * HOUR_MS) / 1000;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (wall(mid * 1000, zone).local >= target) hi = mid; else lo = mid;
+    }
+    return hi * 1000;
+  }
+
+  /** An instant of an answer (RFC 3339) as the page shows it: the local date
+   *  and time in the app's zone and its offset, "2026-12-02 07:30:00 +08:00". */
+  function instantText(value, zone) {
+    if (value === null || value === undefined) return NULL_TEXT;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) return String(value);
+    const w = wall(ms, zone);
+    return w.date + " " + w.second + " " + w.offset;
+  }
+
+  /** The window's zone and the offsets in effect over it: "Asia/Shanghai (UTC+08:00)". */
+  function zoneText(w) {
+    // Sampled each hour (an offset holds for months at a time); a window
+    // longer than the API answers, more sparsely.
+    const offsets = [];
+    const step = Math.max(HOUR_MS, Math.ceil((w.endMs - w.startMs) / 2000));
+    for (let at = w.startMs; at < w.endMs || offsets.length === 0; at += step) {
+      const offset = "UTC" + wall(at, w.zone).offset;
+      if (!offsets.includes(offset)) offsets.push(offset);
+    }
+    const label = w.zone + " (" + offsets.join(", ") + ")";
+    return w.named === w.zone ? label : w.named + " (not known to this browser; shown in " + label + ")";
+  }
+
+  // ------------------------------------------------------------ the window --
+  /** [StartTime, EndTime) of the chosen period: whole local days of the app,
+   *  asked as the UTC instants of their local midnights. */
+  function windowOf() {
+    const zone = zoneOf(view.appId);
+    const today = wall(Date.now(), zone).date;
+    let first = today, last = today;
+    if (view.period === "7d") first = addDays(today, -6);
+    else if (view.period === "30d") first = addDays(today, -29);
+    else if (view.period === "custom") { first = view.from; last = view.to; }
+    const startMs = dayStart(first, zone);
+    const endMs = dayStart(addDays(last, 1), zone);
+    const days = Math.round((Date.parse(last) - Date.parse(first)) / DAY_MS) + 1;
+    const named = zones.get(view.appId) || "UTC";
+    return { zone, named, first, last, days, startMs, endMs, start: utcText(startMs), end: utcText(endMs) };
+  }
+  /** A real date YYYY-MM-DD (not 2026-02-30). */
+  function isDate(day) { return /^\d{4}-\d{2}-\d{2}$/.test(day || "") && !Number.isNaN(Date.parse(day)) && addDays(day, 0) === day; }
 
   /** A custom range the page cannot even ask about; every other limit (at
    *  most 31 days, not ending before it starts, not too old) is the API's to
    *  answer, so the message is the contract's own. */
   function customProblem() {
-    if (!view.from || !view.to || Number.isNaN(dayMs(view.from)) || Number.isNaN(dayMs(view.to))) {
+    if (!isDate(view.from) || !isDate(view.to)) {
       return "Choose both days of the custom range.";
     }
     return null;
@@ -165,6 +266,8 @@
     el.packages.tBodies[0].replaceChildren();
     el.pageInfo.textContent = "";
     el.prev.disabled = el.next.disabled = el.download.disabled = true;
+    delete el.chart.dataset.kind;
+    delete el.chart.dataset.ticks;
     if (plot) { plot.destroy(); plot = null; }
   }
 
@@ -178,28 +281,96 @@
     }));
   }
 
-  function drawChart(trend) {
+  /** Which buckets get a label on the time axis: every `step`-th day
+   *  (today always), or the local hours that are a multiple of `step` hours. */
+  function tickIndexes(chart, width) {
+    const count = chart.xs.length;
+    const fits = (labels) => labels * (chart.daily ? 52 : 46) <= width;
+    if (chart.daily) {
+      const step = [1, 2, 3, 5, 7, 10, 15, 31].find((n) => fits(Math.ceil(count / n))) || count;
+      return chart.xs.map((_, i) => i).filter((i) => (count - 1 - i) % step === 0);
+    }
+    const step = [1, 2, 3, 4, 6, 12, 24].find((n) => fits(Math.ceil(count / n))) || 24;
+    return chart.xs.map((_, i) => i).filter((i) => Number(chart.ticks[i].slice(0, 2)) % step === 0);
+  }
+
+  /** The trend: local days as bars (grouped, one per series, each inside its
+   *  own day), local clock hours as a line; the time axis labelled with local
+   *  dates or local hours, the hover legend with the bucket's local day or
+   *  hour. */
+  function drawChart(trend, w) {
+    if (plot) { plot.destroy(); plot = null; }
     const fields = SERVICES[view.service].points;
     const points = trend.Data;
-    fillTable(el.chartData, [["Timestamp", "Time (UTC)"], ...fields], points, (p, key) => text(p[key]));
-    const xs = points.map((p) => Date.parse(p.Timestamp) / 1000);
-    const data = [xs, ...fields.map(([key]) => points.map((p) => p[key]))];
-    const width = Math.max(200, el.chart.clientWidth);
-    const opts = {
-      width,
-      height: 240,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      series: [{}, ...fields.map(([, label], i) => ({ label, stroke: SERIES_COLORS[i], width: 2, points: { show: points.length <= 48 } }))],
-      axes: [{}, { size: 70 }],
-      legend: { live: true },
+    const daily = trend.Interval !== 3600;
+    const starts = points.map((p) => Date.parse(p.Timestamp));
+    // A bucket ends where the next begins; the last one where the window ends.
+    const ends = starts.map((ms, i) => i + 1 < starts.length ? starts[i + 1] : daily ? (w.endMs > ms ? w.endMs : ms + DAY_MS) : ms + HOUR_MS);
+    const clock = starts.map((ms) => wall(ms, w.zone));
+    const chart = {
+      daily,
+      // Hover and table: the local day, or the local hour with its offset.
+      labels: clock.map((c) => daily ? c.date : c.date + " " + c.minute + " " + c.offset),
+      // The axis: "12-02", or "07:00".
+      ticks: clock.map((c) => daily ? c.date.slice(5) : c.minute),
+      // A day's bars stand in the middle of the day; an hour's point at its start.
+      xs: starts.map((ms, i) => (daily ? (ms + ends[i]) / 2 : ms) / 1000),
     };
-    if (plot) plot.destroy();
+    const rows = points.map((p, i) => Object.assign({}, p, { Timestamp: chart.labels[i] }));
+    fillTable(el.chartData, [["Timestamp", (daily ? "Day" : "Hour") + " (" + w.zone + ")"], ...fields], rows, (p, key) => text(p[key]));
+    el.chart.dataset.kind = daily ? "bars" : "line";
+    el.chart.dataset.ticks = "";
+    if (points.length === 0) return;
+
+    const index = new Map(chart.xs.map((x, i) => [x, i]));
+    const data = [chart.xs, ...fields.map(([key]) => points.map((p) => p[key]))];
+    const last = chart.xs.length - 1;
+    let series;
+    let range;
+    if (daily) {
+      // Grouped bars: each series gets an equal slice of the middle 80% of
+      // the shortest day; a 23- or 25-hour day keeps its own span.
+      const shortest = Math.min(...starts.map((ms, i) => ends[i] - ms)) / 1000;
+      const width = 0.8 * shortest / fields.length;
+      series = fields.map(([, label], s) => {
+        const left = chart.xs.map((x) => x - 0.4 * shortest + s * width);
+        return {
+          label, stroke: SERIES_COLORS[s], fill: SERIES_COLORS[s], width: 1, points: { show: false },
+          paths: uPlot.paths.bars({ disp: { x0: { unit: 1, values: () => left }, size: { unit: 1, values: () => [width] } } }),
+        };
+      });
+      range = [starts[0] / 1000, ends[last] / 1000];
+    } else {
+      series = fields.map(([, label], s) => ({ label, stroke: SERIES_COLORS[s], width: 2, points: { show: points.length <= 48 } }));
+      range = last > 0 ? [chart.xs[0], chart.xs[last]] : [chart.xs[0] - 1800, chart.xs[0] + 1800];
+    }
+    const opts = {
+      width: Math.max(200, el.chart.clientWidth),
+      height: 240,
+      scales: {
+        x: { time: false, range: () => range },
+        y: { range: (u, min, max) => uPlot.rangeNum(0, Math.max(max || 0, 1), 0.1, true) },
+      },
+      series: [{ label: daily ? "Day" : "Hour", value: (u, v, s, i) => i === null || i === undefined ? NULL_TEXT : chart.labels[i] }, ...series],
+      axes: [{
+        splits: (u) => tickIndexes(chart, Math.max(100, u.width - 90)).map((i) => chart.xs[i]),
+        values: (u, splits) => {
+          el.chart.dataset.ticks = splits.map((x) => chart.labels[index.get(x)]).join("|");
+          return splits.map((x) => chart.ticks[index.get(x)]);
+        },
+        grid: { show: !daily },
+      }, { size: 70 }],
+      legend: { live: true },
+      // The hover marks a day's group of bars by the legend alone.
+      cursor: daily ? { points: { show: false }, y: false } : {},
+    };
     plot = new uPlot(opts, data, el.chart);
   }
 
-  function drawDetails(details) {
+  function drawDetails(details, w) {
     if (!details) return;
-    fillTable(el.details, DETAIL_COLUMNS, details.Records, (row, key) => key === "Packages" ? packagesText(row.Packages) : text(row[key]));
+    fillTable(el.details, DETAIL_COLUMNS, details.Records, (row, key) =>
+      key === "Packages" ? packagesText(row.Packages) : INSTANTS.has(key) ? instantText(row[key], w.zone) : text(row[key]));
     const pages = Math.max(1, Math.ceil(details.TotalCount / PAGE_SIZE));
     el.pageInfo.textContent = "Page " + details.PageNumber + " of " + pages + " \u00b7 " + details.TotalCount + " rows";
     el.prev.disabled = details.PageNumber <= 1;
@@ -228,10 +399,11 @@
     el.detailsSection.hidden = !SERVICES[view.service].details;
     if (view.period === "custom") {
       const problem = customProblem();
-      if (problem) { clearData(); setState("error", problem); return; }
+      if (problem) { clearData(); el.window.textContent = el.zone.textContent = ""; setState("error", problem); return; }
     }
-    const w = windowOf();
-    el.window.textContent = w.first === w.last ? w.first + " (UTC)" : w.first + " \u2013 " + w.last + " (UTC, " + w.days + " days)";
+    const w = shown = windowOf();
+    el.window.textContent = w.first === w.last ? w.first : w.first + " \u2013 " + w.last + " (" + w.days + " days)";
+    el.zone.textContent = zoneText(w);
     setState("loading", "Loading\u2026");
     const interval = w.days === 1 ? 3600 : 86400;
     try {
@@ -242,12 +414,12 @@
       ]);
       if (ticket !== loadTicket) return;
       drawTotals(trend, details);
-      drawChart(trend);
-      drawDetails(details);
+      drawChart(trend, w);
+      drawDetails(details, w);
       drawPackages(packages);
       drawn();
       if (isEmpty(trend, details)) setState("empty", "No usage in this period.");
-      else setState("ready", "Updated " + new Date().toISOString().slice(11, 19) + " UTC.");
+      else setState("ready", "Updated " + wall(Date.now(), w.zone).second + " (" + w.zone + ").");
     } catch (error) {
       if (ticket !== loadTicket) return;
       showError(error);
@@ -256,13 +428,13 @@
 
   async function turnPage(page) {
     const ticket = ++loadTicket;
-    const w = windowOf();
+    const w = shown;
     setState("loading", "Loading\u2026");
     try {
       const details = await ask(windowParams(w, { Action: "DescribeUsageDetails", PageNumber: String(page), PageSize: String(PAGE_SIZE) }));
       if (ticket !== loadTicket) return;
       view.page = page;
-      drawDetails(details);
+      drawDetails(details, w);
       setState(document.body.dataset.state === "empty" ? "empty" : "ready", "Page " + page + ".");
     } catch (error) {
       if (ticket !== loadTicket) return;
@@ -273,7 +445,7 @@
   async function download() {
     el.download.disabled = true;
     try {
-      const response = await call(windowParams(windowOf(), { Action: "ExportUsageDetails" }));
+      const response = await call(windowParams(shown, { Action: "ExportUsageDetails" }));
       const disposition = response.headers.get("Content-Disposition") || "";
       const name = /filename="([^"]+)"/.exec(disposition);
       const link = node("a", undefined, { download: name ? name[1] : "usage.csv" });
@@ -377,6 +549,7 @@
       }
       return showError(error);
     }
+    for (const a of apps) zones.set(a.AppId, typeof a.TimeZone === "string" && a.TimeZone ? a.TimeZone : "UTC");
     el.app.replaceChildren(...apps.map((a) => node("option", a.AppName === null ? a.AppId : a.AppName + " (" + a.AppId + ")", { value: a.AppId })));
     if (view.appId && !apps.some((a) => a.AppId === view.appId)) {
       // A deep link to an app this account does not list: ask anyway, so the

@@ -9,17 +9,29 @@ run-local sets QUERY_BASE_URL (the query function; the page is
 Invoke API takes the SQS batches).
 
 1. It ingests its own usage through usage-ingest, as SQS batches: the app
-   `app-busy` with 31 UTC days of classes ending today (interactive and
-   playback sessions, class facts, recording segments with and without a
-   class), three packages that run out part way, storage measurements. Event
-   ids carry today's date: a second run the same day changes nothing.
+   `app-busy` (billing time zone UTC, the default) with 31 days of classes
+   ending today (interactive and playback sessions, class facts, recording
+   segments with and without a class), three packages that run out part way,
+   storage measurements; and two apps registered with a `timeZone`,
+   `app-shanghai` (Asia/Shanghai, +08:00) and `app-kolkata` (Asia/Kolkata,
+   +05:30), whose classes straddle their local midnights (a morning class at
+   23:30Z the day before, a late class that ends after local midnight).
+   Event ids carry today's (UTC) date: a second run the same day changes
+   nothing.
 2. For every view the page draws it computes the page's request itself (the
-   period as UTC days), asks /console/api directly and compares, field by
-   field, the totals, the chart's data table, the details (every page, next
-   and previous), the CSV download and the packages. Names full of markup
-   must show as text; no dialog, console error or page error may occur; an
-   API error must show the API's message; the page must not scroll sideways
-   at 375 and 1280 px.
+   period as the app's local days, their midnights computed with zoneinfo),
+   asks /console/api directly and compares, field by field, the totals, the
+   chart's data table, the details (every page, next and previous), the CSV
+   download and the packages, every day and time as the app's local one; the
+   zone is named beside the period, daily trends are bars (checked on the
+   canvas), the axis and the hover name local days and hours. Names full of
+   markup must show as text; no dialog, console error or page error may
+   occur; an API error must show the API's message; the page must not scroll
+   sideways at 375 and 1280 px.
+   Checks of the API alone (named "the API ...") compare the zone apps'
+   answers with what the events imply: TimeZone, instants written with the
+   app's offset, buckets that are local days and hours, rows split at local
+   midnight, package status on the app's today.
 3. It prints the page's weight (gzip) and the time to chart and table for 31
    days, and writes screenshots to .local/console-1280.png and
    .local/console-375.png (UPDATE_SCREENSHOT=1: the 1280 one to
@@ -40,6 +52,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
@@ -57,6 +70,11 @@ OWNER = "111122223333"  # run-local's development caller
 XSS_CLASS = "<img src=x onerror=alert(1)>"
 XSS_PACKAGE = "<script>alert(2)</script> pack"
 DAYS = 31  # today and the 30 days before it
+# Apps with a billing time zone: (AppId, zone, name, short id prefix).
+ZONE_APPS = (("app-kolkata", "Asia/Kolkata", "Kolkata academy", "kol"),
+             ("app-shanghai", "Asia/Shanghai", "上海 school", "sh"))
+ZONE_DAYS = 12  # local days of usage: from UTC today − 10 to tomorrow (in the past only)
+UTC = dt.timezone.utc
 CLASSES_PER_DAY = 12
 BATCH = 100  # records per usage-ingest invocation
 PAGE_SIZE = 20
@@ -205,10 +223,116 @@ def usage_events(today: dt.date) -> list:
     return events
 
 
+# ------------------------------------------------- apps with a time zone --
+def offset_text(moment: dt.datetime) -> str:
+    """+08:00, +05:30, -05:00, +00:00: an aware datetime's UTC offset."""
+    raw = moment.strftime("%z")
+    return f"{raw[:3]}:{raw[3:]}"
+
+
+def at_local(day: dt.date, zone: str, hour: int, minute: int = 0) -> dt.datetime:
+    """The instant (naive UTC) of a local wall time in zone."""
+    local = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(zone))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def stamp_in(moment: dt.datetime, zone: str) -> str:
+    """RFC 3339 with milliseconds at zone's offset (the instant moment, naive UTC)."""
+    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}{offset_text(local)}"
+
+
+def early_start(day: dt.date) -> dt.datetime:
+    """A zone app's morning class on local day `day`: 23:30Z the UTC day
+    before (07:30 in Shanghai, 05:00 in Kolkata)."""
+    return midnight(day) - dt.timedelta(minutes=30)
+
+
+def zone_events(app: str, zone: str, name: str, prefix: str, today: dt.date) -> list:
+    """Every event of a zone app, as usage_events: the same list for the same
+    UTC day, each local day's events a function of that day alone. Times are
+    whole seconds, so that every duration is a whole number of seconds."""
+    tag = today.isoformat()
+    events = []
+
+    def add(source, event_id, kind, data, at):
+        events.append({"source": source, "id": f"{event_id}-{tag}", "type": kind, "data": data,
+                       "time": stamp(at), "at": at})
+
+    first = today - dt.timedelta(days=ZONE_DAYS - 2)
+    add("/rtc/console", f"reg-{app}", "rtc.app.registered",
+        {"appId": app, "ownerAccountId": OWNER, "appName": name, "timeZone": zone}, midnight(first))
+    # The second package starts on UTC tomorrow: the app's today already, in
+    # the hours after its local midnight.
+    for package_id, minutes, valid_from, valid_to in (
+            (f"pkg-{prefix}-main", 150, first, today + dt.timedelta(days=60)),
+            (f"pkg-{prefix}-tomorrow", 60, today + dt.timedelta(days=1), today + dt.timedelta(days=30))):
+        add("/rtc/billing", package_id, "rtc.package.purchased",
+            {"appId": app, "packageId": package_id, "packageName": f"{name} {package_id}", "minutes": minutes,
+             "validFrom": valid_from.isoformat(), "validTo": valid_to.isoformat()}, midnight(first))
+
+    def session(class_id, user, role, usage, start, end):
+        add("/rtc/classroom", f"{class_id}-{usage[0]}-{user}", "rtc.class.session",
+            {"appId": app, "classId": class_id, "userId": user, "role": role, "usageType": usage,
+             "startTime": stamp(start), "endTime": stamp(end)}, end)
+
+    for n in range(ZONE_DAYS):
+        day = first + dt.timedelta(days=n)
+        nxt = day + dt.timedelta(days=1)
+        # The morning class: 45 minutes from 23:30Z the UTC day before.
+        class_id = f"{prefix}-{day:%m%d}-early"
+        start = early_start(day)
+        end = start + dt.timedelta(minutes=45)
+        add("/rtc/classroom", f"{class_id}-start", "rtc.class.started",
+            {"appId": app, "classId": class_id, "className": f"Morning {day:%m-%d}",
+             "startTime": stamp_in(start, zone)}, start)
+        add("/rtc/classroom", f"{class_id}-end", "rtc.class.ended",
+            {"appId": app, "classId": class_id, "endTime": stamp(end)}, end)
+        session(class_id, "teacher-wu", "teacher", "interactive", start, end)
+        session(class_id, "student-a", "student", "interactive", start + dt.timedelta(minutes=2),
+                end - dt.timedelta(minutes=5))
+        session(class_id, "student-b", "student", "interactive", start + dt.timedelta(minutes=10), end)
+        add("/rtc/recorder/zone", f"{class_id}-rec", "rtc.recording.segment",
+            {"appId": app, "classId": class_id, "recordMode": "0", "media": "audio",
+             "startTime": stamp(start), "endTime": stamp(end)}, end)
+        # The late class: 23:20 local to 00:30 the next local day.
+        class_id = f"{prefix}-{day:%m%d}-late"
+        start, end = at_local(day, zone, 23, 20), at_local(nxt, zone, 0, 30)
+        add("/rtc/classroom", f"{class_id}-start", "rtc.class.started",
+            {"appId": app, "classId": class_id, "className": f"Late {day:%m-%d}",
+             "startTime": stamp(start)}, start)
+        add("/rtc/classroom", f"{class_id}-end", "rtc.class.ended",
+            {"appId": app, "classId": class_id, "endTime": stamp_in(end, zone)}, end)
+        session(class_id, "teacher-wu", "teacher", "interactive", start, end)
+        session(class_id, "student-c", "student", "interactive", at_local(day, zone, 23, 25),
+                at_local(nxt, zone, 0, 20))
+        session(class_id, "student-c", "spectator", "playback", at_local(nxt, zone, 8, 10),
+                at_local(nxt, zone, 8, 30))
+        add("/rtc/recorder/zone", f"{class_id}-rec", "rtc.recording.segment",
+            {"appId": app, "classId": class_id, "recordMode": "1", "media": "video", "width": 1280,
+             "height": 720, "startTime": stamp(start), "endTime": stamp(end)}, end)
+        # A recording without a class at local noon, storage every other day.
+        start = at_local(day, zone, 12, 0)
+        add("/rtc/recorder/zone", f"seg-{prefix}-{day:%m%d}", "rtc.recording.segment",
+            {"appId": app, "recordMode": "0", "media": "audio", "startTime": stamp(start),
+             "endTime": stamp(start + dt.timedelta(minutes=15))}, start + dt.timedelta(minutes=15))
+        if day.toordinal() % 2 == 0:
+            add("/rtc/storage", f"sto-{prefix}-{day:%m%d}", "rtc.storage.measured",
+                {"appId": app, "bytes": 2_000_000_000 + day.toordinal() % 50 * 10_000_000,
+                 "measuredAt": stamp(start)}, start)
+    return events
+
+
+INGESTED = {}  # AppId -> the events of a zone app usage-ingest accepted
+
+
 def ingest(today: dt.date) -> str:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     cutoff = now - dt.timedelta(seconds=30)  # strictly in the past
     events = [e for e in usage_events(today) if e["at"] <= cutoff]
+    for app, zone, name, prefix in ZONE_APPS:
+        INGESTED[app] = [e for e in zone_events(app, zone, name, prefix, today) if e["at"] <= cutoff]
+        events += INGESTED[app]
     started = time.monotonic()
     for offset in range(0, len(events), BATCH):
         pysupport.ingest(LAMBDA_INVOKE_URL, events[offset:offset + BATCH], f"batch {offset // BATCH + 1}")
@@ -261,27 +385,89 @@ def packages_text(packages: list) -> str:
     return "; ".join(f"{p['PackageName']}: {text(p['Minutes'])} min" for p in packages) or "—"
 
 
-def detail_row(record: dict) -> dict:
-    return {key: packages_text(record[key]) if key == "Packages" else text(record[key]) for key in DETAIL_KEYS}
+def instant(value: str, zone: str) -> dt.datetime:
+    """An answer's RFC 3339 instant, in zone."""
+    return dt.datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+
+
+def local_rfc3339(moment: dt.datetime, zone: str) -> str:
+    """How the API writes an instant (§10): at the app's offset, to the second."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%dT%H:%M:%S}{offset_text(local)}"
+
+
+def instant_text(value, zone: str) -> str:
+    """What the page shows for an instant: the local date and time and the
+    offset, `2026-12-02 07:30:00 +08:00`."""
+    if value is None:
+        return "—"
+    local = instant(value, zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset_text(local)}"
+
+
+def bucket_label(value: str, zone: str, interval: int) -> str:
+    """A trend bucket on the page (chart data, axis, hover): its local day, or
+    its local hour with the offset."""
+    local = instant(value, zone)
+    return local.date().isoformat() if interval == 86400 else f"{local:%Y-%m-%d %H:%M} {offset_text(local)}"
+
+
+def detail_row(record: dict, zone: str) -> dict:
+    return {key: packages_text(record[key]) if key == "Packages"
+            else instant_text(record[key], zone) if key in ("StartTime", "EndTime")
+            else text(record[key]) for key in DETAIL_KEYS}
+
+
+def local_midnight(day: dt.date, zone: str) -> dt.datetime:
+    """The instant (aware, UTC) local day `day` begins in zone."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def local_today(zone: str) -> dt.date:
+    return dt.datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
 
 
 class Window:
-    """A view: an app, a service type and UTC days [first, last] (inclusive)."""
+    """A view: an app, a service type and the app's local days [first, last]
+    (inclusive) in its billing time zone."""
 
-    def __init__(self, app: str, service: str, first: dt.date, last: dt.date):
-        self.app, self.service, self.first, self.last = app, service, first, last
+    def __init__(self, app: str, service: str, first: dt.date, last: dt.date, zone: str = "UTC"):
+        self.app, self.service, self.first, self.last, self.zone = app, service, first, last, zone
 
     @property
     def end(self) -> dt.date:
         return self.last + dt.timedelta(days=1)
 
     @property
+    def start_instant(self) -> dt.datetime:
+        return local_midnight(self.first, self.zone)
+
+    @property
+    def end_instant(self) -> dt.datetime:
+        return local_midnight(self.end, self.zone)
+
+    @property
     def interval(self) -> int:
         return 3600 if self.end - self.first == dt.timedelta(days=1) else 86400
 
     def params(self, action: str, **extra) -> dict:
-        return {"Action": action, "StartTime": f"{self.first}T00:00:00Z", "EndTime": f"{self.end}T00:00:00Z",
+        return {"Action": action, "StartTime": f"{self.start_instant:%Y-%m-%dT%H:%M:%S}Z",
+                "EndTime": f"{self.end_instant:%Y-%m-%dT%H:%M:%S}Z",
                 "AppId": self.app, "ServiceType": self.service, **{k: str(v) for k, v in extra.items()}}
+
+    def zone_text(self) -> str:
+        """#zone: the zone and every offset in effect over the window."""
+        offsets, moment = [], self.start_instant
+        while moment < self.end_instant or not offsets:
+            offset = "UTC" + offset_text(moment.astimezone(ZoneInfo(self.zone)))
+            if offset not in offsets:
+                offsets.append(offset)
+            moment += dt.timedelta(hours=1)
+        return f"{self.zone} ({', '.join(offsets)})"
+
+    def window_text(self) -> str:
+        days = (self.last - self.first).days + 1
+        return self.first.isoformat() if days == 1 else f"{self.first} – {self.last} ({days} days)"
 
     def data_params(self) -> dict:
         return self.params("DescribeUsageData", Interval=self.interval)
@@ -294,7 +480,7 @@ class Window:
         return f"usage-{self.app}-{self.service}-{self.first}-{self.last}.csv"
 
     def __str__(self) -> str:
-        return f"{self.app} {self.service} {self.first}..{self.last}"
+        return f"{self.app} {self.service} {self.first}..{self.last} ({self.zone})"
 
 
 # ================================================================== browser ==
@@ -440,9 +626,11 @@ def expect_view(console: Console, window: Window, since: int) -> dict:
         made(console, since, window.params("DescribeUsageDetails"))
     made(console, since, {"Action": "DescribeUsagePackages", "AppId": window.app})
 
-    # The controls show the window.
+    # The controls show the window; the period is named in the app's zone.
     same(f"{window}: the controls", {k: console.value_of(k) for k in ("#app", "#service")},
          {"#app": window.app, "#service": window.service})
+    same(f"{window}: the period and its time zone", {k: console.text_of(k) for k in ("#window", "#zone")},
+         {"#window": window.window_text(), "#zone": window.zone_text()})
 
     totals = {key: data[key] for key in DATA_SUMMARIES[window.service]}
     if details is not None:
@@ -462,9 +650,11 @@ def expect_view(console: Console, window: Window, since: int) -> dict:
     same(f"{window}: table#chart-data columns", console.chart_keys(),
          ["Timestamp"] + [k for k in point_keys if k != "Timestamp"])
     same(f"{window}: table#chart-data", console.rows("table#chart-data"),
-         [{k: text(v) for k, v in point.items()} for point in data["Data"]])
+         [{k: bucket_label(v, window.zone, window.interval) if k == "Timestamp" else text(v)
+           for k, v in point.items()} for point in data["Data"]])
     if expected_state == "ready":
         assert console.page.query_selector("#chart .uplot canvas"), f"{window}: no canvas in #chart .uplot"
+    expect_chart(console, window, data)
 
     if details is None:
         assert console.hidden("#details-section"), f"{window}: #details-section is not hidden for Storage"
@@ -480,11 +670,89 @@ def expect_view(console: Console, window: Window, since: int) -> dict:
     return details
 
 
+SERIES_COLORS = ("#1f6feb", "#e8710a", "#2da44e", "#8250df", "#cf222e")  # console.js's
+# For each fraction of the plot's width, how many pixels of that column of the
+# chart's canvas have a series' color.
+COLOR_PROBE = """([fractions, colors]) => {
+  const canvas = document.querySelector('#chart .uplot canvas');
+  const over = document.querySelector('#chart .u-over').getBoundingClientRect();
+  const box = canvas.getBoundingClientRect();
+  const ratio = canvas.width / box.width;
+  const context = canvas.getContext('2d');
+  const rgb = colors.map(c => [1, 3, 5].map(i => parseInt(c.slice(i, i + 2), 16)));
+  const top = Math.round((over.top - box.top) * ratio), height = Math.round(over.height * ratio);
+  return fractions.map(f => {
+    const x = Math.round((over.left - box.left + f * over.width) * ratio);
+    const column = context.getImageData(x, top, 1, height).data;
+    let hits = 0;
+    for (let i = 0; i < column.length; i += 4) {
+      if (column[i + 3] > 200 && rgb.some(([r, g, b]) =>
+          Math.abs(column[i] - r) < 10 && Math.abs(column[i + 1] - g) < 10 && Math.abs(column[i + 2] - b) < 10)) hits++;
+    }
+    return hits;
+  });
+}"""
+LEGEND_TIME = "(document.querySelector('#chart .u-legend .u-series .u-value') || {}).textContent"
+
+
+def expect_chart(console: Console, window: Window, data: dict) -> None:
+    """The trend as drawn: local days as bars (nothing drawn across a local
+    midnight between two days with usage), local hours as a line; the axis
+    labels local days or hours of the buckets; the hover names the bucket
+    under the pointer in local time."""
+    points = data["Data"]
+    daily = window.interval == 86400
+    labels = [bucket_label(p["Timestamp"], window.zone, window.interval) for p in points]
+    kind = console.page.evaluate("() => document.querySelector('#chart').dataset.kind")
+    same(f"{window}: #chart data-kind", kind, "bars" if daily else "line")
+    if not points or not console.page.query_selector("#chart .u-over"):
+        return
+    ticks = (console.page.evaluate("() => document.querySelector('#chart').dataset.ticks") or "").split("|")
+    at = [labels.index(t) if t in labels else -1 for t in ticks]
+    assert ticks and -1 not in at and at == sorted(set(at)), \
+        f"{window}: the time axis is labelled {ticks}, not with local {'days' if daily else 'hours'} of {labels}"
+
+    starts = [instant(p["Timestamp"], "UTC").timestamp() for p in points]
+    fields = [k for k in points[0] if k != "Timestamp"]
+    if daily:
+        ends = starts[1:] + [window.end_instant.timestamp()]
+        low, high = starts[0], ends[-1]
+        xs = [(a + b) / 2 for a, b in zip(starts, ends)]
+        # Between two days with usage, at their local midnight: no bar, no line.
+        busy = [any(p[k] for k in fields) for p in points]
+        gaps = [(ends[i] - low) / (high - low) for i in range(len(points) - 1) if busy[i] and busy[i + 1]]
+        # The first series' bar of its biggest day: colored.
+        top = max(range(len(points)), key=lambda i: points[i][fields[0]])
+        shortest = min(b - a for a, b in zip(starts, ends))
+        bar = (xs[top] - 0.4 * shortest + 0.4 * shortest / len(fields) - low) / (high - low)
+        hits = console.page.evaluate(COLOR_PROBE, [[bar] + gaps, list(SERIES_COLORS)])
+        if points[top][fields[0]]:
+            assert hits[0] > 0, f"{window}: no bar drawn for {labels[top]} (the day of most {fields[0]})"
+        assert not any(hits[1:]), \
+            f"{window}: the chart draws across local midnights between days (not bars): {hits[1:]}"
+    else:
+        low, high = starts[0], starts[-1]
+        xs = starts
+    middle = len(points) // 2
+    over = console.page.locator("#chart .u-over")
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    fraction = (xs[middle] - low) / (high - low) if high > low else 0.5
+    over.hover(position={"x": fraction * box["width"], "y": box["height"] / 2})
+    try:
+        console.page.wait_for_function(f"e => {LEGEND_TIME} === e", arg=labels[middle], timeout=3000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{window}: hovering {labels[middle]} shows "
+                             f"{console.page.evaluate(f'() => {LEGEND_TIME}')!r} in the legend") from None
+    finally:
+        console.page.mouse.move(0, 0)
+
+
 def expect_details_page(console: Console, window: Window, details: dict) -> None:
     number, total = details["PageNumber"], details["TotalCount"]
     pages = -(-total // PAGE_SIZE)
     same(f"{window}: table#details page {number}", console.rows("table#details"),
-         [detail_row(r) for r in details["Records"]])
+         [detail_row(r, window.zone) for r in details["Records"]])
     if total:
         same(f"{window}: #page-info", console.text_of("#page-info"), f"Page {number} of {pages} · {total} rows")
     assert console.disabled("#page-prev") == (number <= 1), \
@@ -524,6 +792,115 @@ def expect_service_view(console: Console, window: Window, since: int) -> None:
     if window.service != "Storage":
         page_through(console, window, first_page, everything=False)
         expect_download(console, window)
+
+
+# =============================================== the API in the app's zone ==
+def seconds(ms: int):
+    """Seconds as the API writes them: whole where whole."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def event_instant(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).astimezone(UTC)
+
+
+def local_days(start: dt.datetime, end: dt.datetime, zone: str) -> list:
+    """[start, end) cut at the local midnights of zone: (local date, from, to)."""
+    parts = []
+    while start < end:
+        day = start.astimezone(ZoneInfo(zone)).date()
+        cut = min(end, local_midnight(day + dt.timedelta(days=1), zone))
+        parts.append((day, start, cut))
+        start = cut
+    return parts
+
+
+def zone_model(app: str, zone: str, window: Window):
+    """What the events of a zone app imply for window (AudioVideo): its
+    trend's Data and its rows by (Date, ClassId, UsageType)."""
+    events = INGESTED[app]
+    facts = {}
+    for e in events:
+        if e["type"] == "rtc.class.started":
+            facts.setdefault(e["data"]["classId"], {})["StartTime"] = event_instant(e["data"]["startTime"])
+        elif e["type"] == "rtc.class.ended":
+            facts.setdefault(e["data"]["classId"], {})["EndTime"] = event_instant(e["data"]["endTime"])
+    sessions = [(e["data"]["classId"], e["data"]["userId"], e["data"]["usageType"].capitalize(),
+                 event_instant(e["data"]["startTime"]), event_instant(e["data"]["endTime"]))
+                for e in events if e["type"] == "rtc.class.session"]
+    # Buckets: the window's local days, or its local clock hours.
+    if window.interval == 86400:
+        buckets = [local_midnight(window.first + dt.timedelta(days=n), zone)
+                   for n in range((window.last - window.first).days + 2)]
+    else:
+        buckets = [window.start_instant + dt.timedelta(hours=n) for n in range(25)]
+        buckets = [b for b in buckets if b <= window.end_instant]
+    data = []
+    for start, end in zip(buckets, buckets[1:]):
+        ms = {"Interactive": 0, "Playback": 0}
+        for _, _, usage, a, b in sessions:
+            ms[usage] += max(0, int((min(b, end) - max(a, start)).total_seconds() * 1000))
+        data.append({"Timestamp": local_rfc3339(start, zone), "InteractiveDuration": seconds(ms["Interactive"]),
+                     "PlaybackDuration": seconds(ms["Playback"]),
+                     "TotalDuration": seconds(ms["Interactive"] + ms["Playback"])})
+    rows = {}
+    for class_id, user, usage, a, b in sessions:
+        for day, start, end in local_days(a, b, zone):
+            if window.first <= day <= window.last:
+                row = rows.setdefault((day.isoformat(), class_id, usage), {"ms": 0, "users": set()})
+                row["ms"] += int((end - start).total_seconds() * 1000)
+                row["users"].add(user)
+    expected = {}
+    for key, row in rows.items():
+        fact = facts.get(key[1], {})
+        expected[key] = {"UserCount": len(row["users"]), "DurationSeconds": seconds(row["ms"]),
+                         "BillableMinutes": -(-row["ms"] // 60000),
+                         "StartTime": local_rfc3339(fact["StartTime"], zone) if "StartTime" in fact else None,
+                         "EndTime": local_rfc3339(fact["EndTime"], zone) if "EndTime" in fact else None}
+    return data, expected
+
+
+def all_rows(window: Window) -> list:
+    rows, number = [], 1
+    while True:
+        page = api(window.params("DescribeUsageDetails", PageNumber=number, PageSize=100))
+        rows += page["Records"]
+        if len(rows) >= page["TotalCount"] or not page["Records"]:
+            return rows
+        number += 1
+
+
+def expect_api_in_zone(app: str, zone: str, name: str, prefix: str) -> str:
+    """The API's answers for a zone app are what its events imply in its zone."""
+    apps = {a["AppId"]: a for a in api({"Action": "DescribeApps"})["Apps"]}
+    same(f"DescribeApps' {app}", {k: apps.get(app, {}).get(k) for k in ("AppName", "TimeZone")},
+         {"AppName": name, "TimeZone": zone})
+    today = local_today(zone)
+    day = today - dt.timedelta(days=2)
+    for window in (Window(app, "AudioVideo", today - dt.timedelta(days=6), today, zone),
+                   Window(app, "AudioVideo", day, day, zone)):
+        data = api(window.data_params())
+        same(f"DescribeUsageData {window}: TimeZone", data.get("TimeZone"), zone)
+        expected_data, expected_rows = zone_model(app, zone, window)
+        same(f"DescribeUsageData {window}: Data (buckets of local {'days' if window.interval == 86400 else 'hours'})",
+             data["Data"], expected_data)
+        details = api(window.params("DescribeUsageDetails"))
+        same(f"DescribeUsageDetails {window}: TimeZone", details.get("TimeZone"), zone)
+        rows = {(r["Date"], r["ClassId"], r["UsageType"]): {k: r[k] for k in expected_rows.get(
+            (r["Date"], r["ClassId"], r["UsageType"]), {"UserCount": 0})} for r in all_rows(window)}
+        same(f"DescribeUsageDetails {window}: rows by (Date, ClassId, UsageType), split at local midnight",
+             rows, expected_rows)
+    # Status on the app's today: pkg-…-tomorrow starts on UTC tomorrow.
+    packages = api({"Action": "DescribeUsagePackages", "AppId": app})
+    same(f"DescribeUsagePackages {app}: TimeZone", packages.get("TimeZone"), zone)
+    for package in packages["Packages"]:
+        valid_from = dt.date.fromisoformat(package["ValidFrom"])
+        valid_to = dt.date.fromisoformat(package["ValidTo"])
+        status = ("NotStarted" if today < valid_from else "Expired" if today > valid_to
+                  else "Exhausted" if package["RemainingMinutes"] == 0 else "Active")
+        same(f"DescribeUsagePackages {app}: {package['PackageId']}'s Status on local {today}",
+             package["Status"], status)
+    return f"local today {today}"
 
 
 def expect_download(console: Console, window: Window) -> None:
@@ -772,6 +1149,75 @@ def main() -> int:
             console.page.close()
 
         check("a deep link loads its view directly", deep_link)
+
+        def utc_offsets():
+            window = Window(APP, "AudioVideo", today - 6 * day, today)
+            data, details = api(window.data_params()), api(window.params("DescribeUsageDetails"))
+            same(f"{window}: TimeZone of DescribeUsageData and DescribeUsageDetails",
+                 [data.get("TimeZone"), details.get("TimeZone")], ["UTC", "UTC"])
+            written = [p["Timestamp"] for p in data["Data"]] + [
+                r[k] for r in details["Records"] for k in ("StartTime", "EndTime") if r[k] is not None]
+            wrong = [w for w in written if w != local_rfc3339(instant(w, "UTC"), "UTC")]
+            assert not wrong, f"{window}: instants not written as RFC 3339 at +00:00: {wrong[:5]}"
+
+        check(f"the API writes {APP}'s instants (zone UTC) with +00:00", utc_offsets)
+
+        zoned = {}
+        for app, zone, name, prefix in ZONE_APPS:
+            def api_in_zone(app=app, zone=zone, name=name, prefix=prefix):
+                return expect_api_in_zone(app, zone, name, prefix)
+
+            check(f"the API answers {app} in {zone}: TimeZone, local days and hours, rows split at local "
+                  f"midnight, package status on the app's today", api_in_zone)
+
+            def presets(app=app, zone=zone):
+                console = zoned[app] = Console(context, trouble)
+                now = local_today(zone)
+                since = len(console.requests)
+                console.select("#app", app)
+                expect_view(console, Window(app, "AudioVideo", now - 6 * day, now, zone), since)
+                since = len(console.requests)
+                console.select("#period", "today")
+                expect_view(console, Window(app, "AudioVideo", now, now, zone), since)
+                since = len(console.requests)
+                console.select("#period", "30d")
+                window = Window(app, "AudioVideo", now - 29 * day, now, zone)
+                expect_view(console, window, since)
+                expect_download(console, window)
+                for service in ("Recording", "Storage"):
+                    since = len(console.requests)
+                    console.select("#service", service)
+                    expect_view(console, Window(app, service, now - 29 * day, now, zone), since)
+                console.select("#service", "AudioVideo")
+                return f"local today {now}"
+
+            check(f"{app} ({zone}): today, the last 7 and 30 days are local days; zone named; times local; "
+                  f"daily bars", presets)
+
+            def own_day(app=app, zone=zone, prefix=prefix):
+                console = zoned.get(app) or Console(context, trouble)
+                if console.value_of("#app") != app:
+                    console.select("#app", app)
+                if console.value_of("#service") != "AudioVideo":
+                    console.select("#service", "AudioVideo")
+                when = local_today(zone) - 2 * day
+                window = Window(app, "AudioVideo", when, when, zone)
+                since = len(console.requests)
+                console.custom(when, when)
+                expect_view(console, window, since)
+                rows = {r["ClassId"]: r for r in console.rows("table#details") if r.get("UsageType") == "Interactive"}
+                early = early_start(when).replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+                offset = offset_text(early)
+                same(f"{window}: the morning class's row (23:30Z the day before)",
+                     {k: rows.get(f"{prefix}-{when:%m%d}-early", {}).get(k) for k in ("Date", "StartTime")},
+                     {"Date": when.isoformat(), "StartTime": f"{when} {early:%H:%M}:00 {offset}"})
+                same(f"{window}: the late class's row (ends after local midnight)",
+                     {k: rows.get(f"{prefix}-{when:%m%d}-late", {}).get(k) for k in ("Date", "StartTime", "EndTime")},
+                     {"Date": when.isoformat(), "StartTime": f"{when} 23:20:00 {offset}",
+                      "EndTime": f"{when + day} 00:30:00 {offset}"})
+                return f"{when}: morning class at {early:%H:%M} {offset}"
+
+            check(f"{app} ({zone}): a class at 23:30Z shows on its own local day, at its local time", own_day)
 
         def error_view(window: Window, code: str):
             def test():
