@@ -184,11 +184,12 @@ pub const MAX_PACKAGE_MINUTES: u64 = 100_000_000;
 /// A package rule of its own, not the reach of queries and late events
 /// (`time::REACH_DAYS`), though both are 366 days today.
 pub const MAX_PACKAGE_VALIDITY_DAYS: i64 = 366;
-/// How far back a package may start: `valid_from` no earlier than today
-/// minus this many days. A package rule of its own too: the contract states
-/// it apart from the reach, and changes it apart from the reach once days
-/// follow an app's billing time zone.
-pub const MAX_PACKAGE_LOOKBACK_DAYS: i64 = 366;
+/// How far back a package may start: `valid_from` no earlier than the UTC
+/// date of now minus this many days, whatever the app's zone, so that the
+/// rule holds before the app's registration (and zone) is known. A package
+/// rule of its own: 366 days of reach, plus the day a zone's date can be
+/// ahead of UTC's.
+pub const MAX_PACKAGE_LOOKBACK_DAYS: i64 = 367;
 
 #[cfg(test)]
 mod tests {

@@ -51,7 +51,7 @@ fn usage_intervals_last_at_most_48_hours_and_may_be_5_minutes_ahead() {
 fn packages_storage_names_and_backfills() {
     assert_eq!(MAX_PACKAGE_MINUTES, 100_000_000);
     assert_eq!(MAX_PACKAGE_VALIDITY_DAYS, 366);
-    assert_eq!(MAX_PACKAGE_LOOKBACK_DAYS, 366);
+    assert_eq!(MAX_PACKAGE_LOOKBACK_DAYS, 367);
     assert_eq!(MAX_BYTES, 9_007_199_254_740_991);
     assert_eq!(Name::MAX_CHARS, 128);
     assert_eq!(MAX_BACKFILL_DAYS, 366);

@@ -1680,9 +1680,9 @@ fn malformed() -> Vec<(&'static str, &'static str, Value)> {
             package_data(json!({"validFrom": "2026-11-20", "validTo": "2027-11-22"})),
         ),
         (
-            "validFrom more than 366 days ago",
+            "validFrom before the UTC date of 367 days ago",
             package,
-            package_data(json!({"validFrom": "2025-11-21", "validTo": "2026-01-01"})),
+            package_data(json!({"validFrom": "2025-11-20", "validTo": "2026-01-01"})),
         ),
         (
             "validFrom not a real date",

@@ -125,7 +125,7 @@ pub(super) fn optional_name(value: &Option<Value>, name: &str) -> Result<Option<
     }
 }
 
-/// Exactly `YYYY-MM-DD`, a real calendar date, taken as a UTC day.
+/// Exactly `YYYY-MM-DD`, a real calendar date (a day of the app's zone).
 pub(super) fn day(value: &Option<Value>, name: &str) -> Result<Day, String> {
     Day::parse_key(required_string(value, name)?)
         .ok_or_else(|| format!("{name} must be a real date written YYYY-MM-DD"))

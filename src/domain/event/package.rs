@@ -1,12 +1,12 @@
-//! `rtc.package.purchased`: a prepaid package of minutes and the UTC days
-//! it is valid on.
+//! `rtc.package.purchased`: a prepaid package of minutes and the days
+//! (dates of the app's billing time zone) it is valid on.
 
 use super::fields::{app_id, day, parse_data, required_name, required_string};
 use crate::domain::class::{
     MAX_PACKAGE_LOOKBACK_DAYS, MAX_PACKAGE_MINUTES, MAX_PACKAGE_VALIDITY_DAYS, Package,
 };
 use crate::domain::ids::PackageId;
-use crate::domain::time::UtcMillis;
+use crate::domain::time::{DAY_MS, UtcMillis};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -51,9 +51,9 @@ pub(super) fn package(data: &str, now: UtcMillis) -> Result<Package, String> {
             "data.validTo is more than {MAX_PACKAGE_VALIDITY_DAYS} days after data.validFrom"
         ));
     }
-    if valid_from.0 < now.day().0 - MAX_PACKAGE_LOOKBACK_DAYS {
+    if valid_from < now.minus_ms(MAX_PACKAGE_LOOKBACK_DAYS * DAY_MS).day() {
         return Err(format!(
-            "data.validFrom is more than {MAX_PACKAGE_LOOKBACK_DAYS} days before today (UTC)"
+            "data.validFrom is before the UTC date of {MAX_PACKAGE_LOOKBACK_DAYS} days ago"
         ));
     }
     Ok(Package {
@@ -104,8 +104,9 @@ mod tests {
         for patch in [
             json!({"minutes": 1}),
             json!({"minutes": 100_000_000}),
-            // One day, the first day it may start (today − 366 days).
-            json!({"validFrom": "2025-11-22", "validTo": "2025-11-22"}),
+            // One day, the first day it may start (the UTC date of now −
+            // 367 days).
+            json!({"validFrom": "2025-11-21", "validTo": "2025-11-21"}),
             // The longest validity: 366 days after the first.
             json!({"validFrom": "2026-11-23", "validTo": "2027-11-24"}),
             // Across a leap day.
@@ -198,8 +199,8 @@ mod tests {
                 "validTo",
             ),
             (
-                "validFrom older than 366 days",
-                package(json!({"validFrom": "2025-11-21", "validTo": "2026-01-01"})),
+                "validFrom before the UTC date of 367 days ago",
+                package(json!({"validFrom": "2025-11-20", "validTo": "2026-01-01"})),
                 "validFrom",
             ),
             (
