@@ -10,7 +10,7 @@
 use crate::exact_json::*;
 use crate::local_time::LocalTime;
 use crate::support::*;
-use crate::workload::{deliver, fast_retry, rng, with_duplicates};
+use crate::workload::{deliver, fast_retry, rng, seconds_text, with_duplicates};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -730,6 +730,8 @@ async fn check_all<S: UsageStore>(
         assert_json(&got, &reference.details(world, &middle, page, 20), &context);
         compared += 1;
     }
+    check_export(store, world, &reference, WHOLE, label).await;
+    compared += 1;
     let got = ask(store, &packages_params()).await.unwrap();
     let today = world.local().day(now().0);
     assert_json(
@@ -753,6 +755,84 @@ async fn check_all<S: UsageStore>(
         compared += 1;
     }
     compared
+}
+
+/// The export of a window, as the caller receives it: named by the window's
+/// first and last local dates, every row of the details in their order,
+/// with the app's local dates and offsets.
+async fn check_export<S: UsageStore>(
+    store: &S,
+    world: &World,
+    reference: &Reference,
+    window: Window,
+    label: &str,
+) {
+    let zone = world.local();
+    let (first, last) = window.days(zone);
+    let pairs = [
+        ("Action", "ExportUsageDetails"),
+        ("StartTime", window.start),
+        ("EndTime", window.end),
+        ("AppId", APP),
+        ("ServiceType", "AudioVideo"),
+    ];
+    let posted = handle_event(
+        store,
+        None,
+        &api_event(Api::Rest, &pairs, Some(OWNER)),
+        now(),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{label}: export: {}", posted.text());
+    let disposition = posted.header("content-disposition").unwrap_or_default();
+    let name = format!(
+        "usage-{APP}-AudioVideo-{}-{}.csv",
+        day_text(first),
+        day_text(last)
+    );
+    assert!(
+        disposition.contains(&name),
+        "{label}: export named {disposition}, not {name}"
+    );
+    let text = posted.text().trim_start_matches('\u{feff}');
+    let mut csv = csv::Reader::from_reader(text.as_bytes());
+    let got: Vec<Vec<String>> = csv
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+        .collect();
+    let rows = reference.window(first, last, None);
+    assert_eq!(got.len(), rows.len(), "{label}: export rows");
+    for (cells, row) in got.iter().zip(rows) {
+        let facts = world.facts.get(&row.class).cloned().unwrap_or_default();
+        let time = |t: Option<i64>| t.map(|t| zone.text(t)).unwrap_or_default();
+        let paid = row.paid_by_packages();
+        let want = [
+            (0, day_text(row.day)),
+            (3, row.class.clone()),
+            (4, time(facts.start)),
+            (5, time(facts.end)),
+            (6, row.users.len().to_string()),
+            (
+                7,
+                if row.playback {
+                    "Playback"
+                } else {
+                    "Interactive"
+                }
+                .to_owned(),
+            ),
+            (8, seconds_text(row.ms)),
+            (9, row.billable().to_string()),
+            (11, paid.to_string()),
+            (12, (row.billable() - paid).to_string()),
+        ];
+        for (column, value) in want {
+            assert_eq!(
+                cells[column], value,
+                "{label}: export column {column}: {cells:?}"
+            );
+        }
+    }
 }
 
 async fn rollup<S: UsageStore>(store: &S) {
