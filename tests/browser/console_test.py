@@ -115,17 +115,25 @@ def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day)  # naive UTC throughout
 
 
+def event_adder(events: list, today: dt.date):
+    """A function that appends one event to `events`, its id tagged with
+    `today` (a second run the same day sends the same events)."""
+    tag = today.isoformat()
+
+    def add(source, event_id, kind, data, at):
+        events.append({"source": source, "id": f"{event_id}-{tag}", "type": kind, "data": data,
+                       "time": stamp(at), "at": at})
+
+    return add
+
+
 def usage_events(today: dt.date) -> list:
     """Every event of app-busy as (source, id, type, time, data, happened_at):
     the same list for the same day. Events whose times are not yet past are
     dropped by the caller."""
     rng = random.Random(f"console-test-{today}")
-    tag = today.isoformat()
     events = []
-
-    def add(source, event_id, kind, data, at):
-        events.append({"source": source, "id": f"{event_id}-{tag}", "type": kind, "data": data,
-                       "time": stamp(at), "at": at})
+    add = event_adder(events, today)
 
     first = today - dt.timedelta(days=DAYS - 1)
     add("/rtc/console", f"reg-{APP}", "rtc.app.registered",
@@ -252,12 +260,8 @@ def zone_events(app: str, zone: str, name: str, prefix: str, today: dt.date) -> 
     """Every event of a zone app, as usage_events: the same list for the same
     UTC day, each local day's events a function of that day alone. Times are
     whole seconds, so that every duration is a whole number of seconds."""
-    tag = today.isoformat()
     events = []
-
-    def add(source, event_id, kind, data, at):
-        events.append({"source": source, "id": f"{event_id}-{tag}", "type": kind, "data": data,
-                       "time": stamp(at), "at": at})
+    add = event_adder(events, today)
 
     first = today - dt.timedelta(days=ZONE_DAYS - 2)
     add("/rtc/console", f"reg-{app}", "rtc.app.registered",

@@ -8,9 +8,6 @@ use rand::Rng;
 use rtc_usage::domain::commit::CommitGroup;
 use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
-use rtc_usage::domain::zone::BillingZone;
-use rtc_usage::entry::metrics::Metrics;
-use rtc_usage::entry::sqs;
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
@@ -68,25 +65,11 @@ async fn fixture_batch_registers_and_counts_each_tier() {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).unwrap();
-    let (response, report) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch.clone(),
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, report) = handle_sqs(&store, batch.clone()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((report.facts, report.counted, report.duplicates), (1, 4, 0));
     // The whole batch again: nothing more is counted, everything is acknowledged.
-    let (response, report) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch,
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, report) = handle_sqs(&store, batch).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((report.facts, report.counted, report.duplicates), (1, 0, 4));
     let hours = store
@@ -660,14 +643,7 @@ async fn the_batch_response_names_exactly_the_failed_messages() {
     bad.message_id = Some("bad-one".into());
     bad.body = Some("{\"specversion\":\"1.0\"}".into());
     batch.records.push(bad);
-    let (response, report) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch,
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, report) = handle_sqs(&store, batch).await;
     let ids: Vec<&str> = response
         .batch_item_failures
         .iter()

@@ -2,9 +2,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::domain::zone::BillingZone;
-use rtc_usage::entry::metrics::Metrics;
-use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::{Value, json};
@@ -14,14 +11,7 @@ async fn seeded_store() -> DynamoStore {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).expect("SQS fixture");
-    let (response, _) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch,
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, _) = handle_sqs(&store, batch).await;
     assert!(response.batch_item_failures.is_empty());
     let other = AccountId::parse(OTHER_ACCOUNT).unwrap();
     store
@@ -368,14 +358,7 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
     let store = seeded_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-class-batch.json")).expect("SQS fixture");
-    let (response, report) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch,
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, report) = handle_sqs(&store, batch).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",

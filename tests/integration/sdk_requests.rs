@@ -5,9 +5,6 @@
 
 use crate::support::*;
 use rtc_usage::domain::ids::{AccountId, AppId};
-use rtc_usage::domain::zone::BillingZone;
-use rtc_usage::entry::metrics::Metrics;
-use rtc_usage::entry::sqs;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::testkit::alibaba_signer::{percent_encode, query_string};
@@ -19,14 +16,7 @@ async fn world() -> DynamoStore {
     for batch in ["sqs-usage-batch.json", "sqs-class-batch.json"] {
         let batch: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_value(fixture(batch)).expect("SQS fixture");
-        let (response, _) = sqs::handle(
-            &store,
-            &Metrics::disabled(),
-            batch,
-            now(),
-            &BillingZone::utc(),
-        )
-        .await;
+        let (response, _) = handle_sqs(&store, batch).await;
         assert!(response.batch_item_failures.is_empty());
     }
     store

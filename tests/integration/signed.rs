@@ -11,9 +11,6 @@ use base64::Engine as _;
 use rtc_usage::domain::access_key::AccessKeyId;
 use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
-use rtc_usage::domain::zone::BillingZone;
-use rtc_usage::entry::metrics::Metrics;
-use rtc_usage::entry::sqs;
 use rtc_usage::secrets::memory::MemorySealer;
 use rtc_usage::secrets::{SecretCache, SecretSealer};
 use rtc_usage::store::access_keys::{AccessKeyRecord, AccessKeyStore};
@@ -43,14 +40,7 @@ async fn world() -> World {
     let store = fresh_store().await;
     let batch: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(fixture("sqs-usage-batch.json")).expect("SQS fixture");
-    let (response, _) = sqs::handle(
-        &store,
-        &Metrics::disabled(),
-        batch,
-        now(),
-        &BillingZone::utc(),
-    )
-    .await;
+    let (response, _) = handle_sqs(&store, batch).await;
     assert!(response.batch_item_failures.is_empty());
     let sealer = MemorySealer::new();
     for (id, account, secret) in [

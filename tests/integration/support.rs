@@ -237,3 +237,22 @@ pub fn rfc3339(rng: &mut rand::rngs::StdRng, ms: i64) -> String {
     }
     text
 }
+
+/// A batch through the SQS entry point as `usage-ingest` runs it (metrics
+/// off), in a deployment whose default billing time zone is UTC.
+pub async fn handle_sqs<S: UsageStore>(
+    store: &S,
+    batch: aws_lambda_events::event::sqs::SqsEvent,
+) -> (
+    aws_lambda_events::event::sqs::SqsBatchResponse,
+    rtc_usage::service::ingest::IngestReport,
+) {
+    rtc_usage::entry::sqs::handle(
+        store,
+        &rtc_usage::entry::metrics::Metrics::disabled(),
+        batch,
+        now(),
+        &rtc_usage::domain::zone::BillingZone::utc(),
+    )
+    .await
+}

@@ -121,26 +121,11 @@ impl DynamoStore {
             )?);
             // Unprocessed keys are asked again: an answer needs every fact.
             while let Some(keys) = request.take() {
-                let out = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.table(), keys)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(self.table())
-                    .unwrap_or_default()
-                {
+                let (items, unprocessed) = self.batch_get_once(keys).await?;
+                for item in items {
                     found.insert(facts_class_of(&item)?, facts_of(&item)?);
                 }
-                request = out
-                    .unprocessed_keys
-                    .unwrap_or_default()
-                    .remove(self.table())
-                    .filter(|rest| !rest.keys.is_empty());
+                request = unprocessed;
             }
         }
         Ok(found)

@@ -69,18 +69,7 @@ impl DynamoStore {
                     .expression_attribute_names("#sk", SK)
                     .build(),
             )?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(classify)?;
-            let items = out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default();
+            let (items, _unprocessed) = self.batch_get_once(request).await?;
             for item in items {
                 match wanted.get(&pair(&item)) {
                     Some(Found::Event(k)) => {

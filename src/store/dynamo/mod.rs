@@ -45,7 +45,7 @@ use crate::store::{
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -121,6 +121,33 @@ impl DynamoStore {
                 return Ok(items);
             }
         }
+    }
+
+    /// One `BatchGetItem` of `request`'s keys (at most [`BATCH_GET_LIMIT`]):
+    /// the items found, and the keys DynamoDB left unprocessed (under
+    /// throttling), if any.
+    async fn batch_get_once(
+        &self,
+        request: KeysAndAttributes,
+    ) -> StoreResult<(Vec<Item>, Option<KeysAndAttributes>)> {
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default();
+        let unprocessed = out
+            .unprocessed_keys
+            .unwrap_or_default()
+            .remove(&self.table)
+            .filter(|rest| !rest.keys.is_empty());
+        Ok((items, unprocessed))
     }
 
     /// An app's items with `sk` from `from_sk` to `to_sk`, strongly consistent.

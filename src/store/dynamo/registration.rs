@@ -207,19 +207,10 @@ impl DynamoStore {
                 .map(|app| key(app_pk(app), REGISTRATION_SK))
                 .collect();
             let request = built(KeysAndAttributes::builder().set_keys(Some(keys)).build())?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
+            // Keys left unprocessed are apps taken as unregistered: their
+            // usage's parking transaction checks, and fails if they are.
+            let (items, _unprocessed) = self.batch_get_once(request).await?;
+            for item in items {
                 if let Some(state) = state_of(&item)? {
                     let app = app_of(&item)?;
                     self.remember_zone(&app, &state.zone);
