@@ -657,3 +657,91 @@ async fn the_batch_response_names_exactly_the_failed_messages() {
         json!({"batchItemFailures": [{"itemIdentifier": "bad-one"}]})
     );
 }
+
+/// An app registered before billing zones existed (its item has an owner
+/// and no zone) is in UTC, with no migration: answers say so, its usage
+/// counts in UTC at once, a registration naming no zone or UTC is taken,
+/// and one naming another zone is refused.
+#[tokio::test]
+async fn an_app_registered_before_zones_is_in_utc() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = fresh_store().await;
+    let app = AppId::parse("legacy-app").unwrap();
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item(
+            "pk",
+            AttributeValue::S(rtc_usage::store::dynamo::app_pk(&app)),
+        )
+        .item("sk", AttributeValue::S("REGISTRATION".into()))
+        .item("owner_account", AttributeValue::S(OWNER.into()))
+        .item("app_name", AttributeValue::S("Old school".into()))
+        .send()
+        .await
+        .unwrap();
+    let registration = store.registration(&app).await.unwrap().unwrap();
+    assert_eq!(registration.zone.name(), "UTC");
+    let zones = store.zones(std::slice::from_ref(&app)).await.unwrap();
+    assert_eq!(zones[&app].name(), "UTC");
+    let register = |id: &str, zone: Option<&str>| InboundMessage {
+        message_id: id.to_owned(),
+        body: Some(
+            json!({"specversion": "1.0", "id": id, "source": "/rtc/console",
+                   "type": "rtc.app.registered",
+                   "data": {"appId": "legacy-app", "ownerAccountId": OWNER, "timeZone": zone}})
+            .to_string(),
+        ),
+    };
+    let session = InboundMessage {
+        message_id: "s".into(),
+        body: Some(
+            json!({"specversion": "1.0", "id": "s", "source": "/lcic/classroom",
+                   "type": "rtc.class.session",
+                   "data": {"appId": "legacy-app", "classId": "c", "userId": "u",
+                            "role": "student", "usageType": "interactive",
+                            "startTime": "2026-11-20T23:30:00Z",
+                            "endTime": "2026-11-21T00:30:00Z"}})
+            .to_string(),
+        ),
+    };
+    let batch = [
+        register("r-none", None),
+        register("r-utc", Some("Etc/UTC")),
+        register("r-tokyo", Some("Asia/Tokyo")),
+        session,
+    ];
+    let report = ingest_batch(&store, &batch, now(), RetryPolicy::default()).await;
+    let failed: Vec<&str> = report
+        .failures
+        .iter()
+        .map(|f| f.message_id.as_str())
+        .collect();
+    assert_eq!(failed, ["r-tokyo"], "{:?}", report.failures);
+    assert_eq!(report.counted, 1);
+    assert!(
+        store.parked(&app).await.unwrap().is_empty(),
+        "nothing parked"
+    );
+    let pairs = [
+        ("Action", "DescribeUsageDetails"),
+        ("StartTime", "2026-11-20T00:00:00Z"),
+        ("EndTime", "2026-11-22T00:00:00Z"),
+        ("AppId", "legacy-app"),
+        ("ServiceType", "AudioVideo"),
+    ];
+    let details: serde_json::Value =
+        serde_json::from_str(&owner_asks(&store, &pairs, "r", now()).await.unwrap()).unwrap();
+    assert_eq!(details["TimeZone"], "UTC");
+    let dates: Vec<&str> = details["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2026-11-20", "2026-11-21"]);
+    let registration = store.registration(&app).await.unwrap().unwrap();
+    assert_eq!(registration.zone.name(), "UTC");
+    assert_eq!(registration.name.unwrap().as_str(), "Old school");
+}
