@@ -605,3 +605,102 @@ async fn recording_rows_per_class_and_day() {
     );
     assert_eq!(trend.body["Data"][1]["TotalDuration"], json!(60));
 }
+
+/// `events/sqs-zone-batch.json`: a Shanghai school's 07:30 class (23:30Z
+/// the day before). Its first session arrives alone, before the app's
+/// registration, and is parked; the rest of the batch registers the app in
+/// Asia/Shanghai, and the class is one row on its own local day, paid by a
+/// package valid from that day, its start written at +08:00. Alibaba's API
+/// still answers the app's recording in UTC (it has none here: zeros).
+#[tokio::test]
+async fn the_zone_fixture_answers_local_days() {
+    let store = fresh_store().await;
+    let mut batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-zone-batch.json")).expect("SQS fixture");
+    let rest = batch.records.split_off(1);
+    let (response, report) = handle_sqs(&store, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(report.counted, 1);
+    let app = AppId::parse("app-sh").unwrap();
+    assert_eq!(store.parked(&app).await.unwrap().len(), 1, "parked");
+    batch.records = rest;
+    let (response, report) = handle_sqs(&store, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((report.counted, report.facts), (1, 3));
+    assert!(
+        store.parked(&app).await.unwrap().is_empty(),
+        "counted in place"
+    );
+
+    let details = ask(
+        &store,
+        Api::Rest,
+        &[
+            ("Action", "DescribeUsageDetails"),
+            ("StartTime", "2026-11-19T00:00:00Z"),
+            ("EndTime", "2026-11-21T00:00:00Z"),
+            ("AppId", "app-sh"),
+            ("ServiceType", "AudioVideo"),
+        ],
+        Some(OWNER),
+    )
+    .await;
+    assert_eq!(details.status, 200, "{}", details.text);
+    // ann 20 min, bo 41 min 0.5 s: 3,660.5 s, 62 minutes, 30 from the package.
+    assert_eq!(
+        details.body["Records"],
+        json!([{"Date": "2026-11-20", "AppId": "app-sh", "AppName": "上海学校",
+            "ClassId": "morning-7", "ClassName": "早读 Morning reading",
+            "StartTime": "2026-11-20T07:30:00+08:00", "EndTime": null,
+            "UsageType": "Interactive", "UserCount": 2, "DurationSeconds": 3660.5,
+            "BillableMinutes": 62,
+            "Packages": [{"PackageId": "pkg-nov20", "PackageName": "From 20 November",
+                          "Minutes": 30}],
+            "PackageMinutes": 30, "PayAsYouGoMinutes": 32}]),
+        "{}",
+        details.text
+    );
+    assert_eq!(details.body["TimeZone"], "Asia/Shanghai");
+    let trend = ask(
+        &store,
+        Api::Http,
+        &[
+            ("Action", "DescribeUsageData"),
+            ("StartTime", "2026-11-19T16:00:00Z"),
+            ("EndTime", "2026-11-20T16:00:00Z"),
+            ("AppId", "app-sh"),
+            ("ServiceType", "AudioVideo"),
+            ("Interval", "86400"),
+        ],
+        Some(OWNER),
+    )
+    .await;
+    assert_eq!(
+        trend.body["Data"],
+        json!([{"Timestamp": "2026-11-20T00:00:00+08:00", "InteractiveDuration": 3660.5,
+                "PlaybackDuration": 0, "TotalDuration": 3660.5}]),
+        "{}",
+        trend.text
+    );
+    let alibaba = ask(
+        &store,
+        Api::Rest,
+        &[
+            ("Action", "DescribeLiveRtcRecordUsageData"),
+            ("StartTime", "2026-11-19T00:00:00Z"),
+            ("EndTime", "2026-11-21T00:00:00Z"),
+            ("AppId", "app-sh"),
+            ("RecordMode", "0"),
+            ("Interval", "86400"),
+        ],
+        Some(OWNER),
+    )
+    .await;
+    let stamps: Vec<&str> = alibaba.body["Data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(stamps, ["2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z"]);
+}
