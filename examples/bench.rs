@@ -1,8 +1,11 @@
 //! The benchmark suite: cost per event, query cost, rollup cost, a busy
-//! class, a year of class history, recording details and the caller's apps,
-//! cold start, what an Alibaba-signed request's check adds, against the local DynamoDB API, with the naive design beside ours in the same run. Run it with
-//! `scripts/bench` (release build, full workload) or `scripts/bench --quick`
-//! (debug build, small workload; CI runs this so the suite never rots).
+//! class (its app in UTC and in other billing time zones), a year of class
+//! history (in UTC and in Asia/Shanghai), recording details and the caller's
+//! apps, cold start, what an Alibaba-signed request's check adds, against
+//! the local DynamoDB API, with the naive design beside ours in the same
+//! run. Run it with `scripts/bench` (release build, full workload) or
+//! `scripts/bench --quick` (debug build, small workload; CI runs this so the
+//! suite never rots); `--only 4,5` runs those sections alone.
 //! Figures are printed, never asserted; what is asserted is that every
 //! design and every answer counts exactly what was sent.
 
@@ -17,13 +20,16 @@ use rtc_usage::domain::commit::{NewEvent, RowKey, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
 use rtc_usage::domain::query::QueryParams;
+use rtc_usage::domain::registration::RegistrationRequest;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::service::query::{Answer, answer};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
-use rtc_usage::store::dynamo::{CapacityUse, DynamoStore, RequestMeter, av_row_sk, item_size};
+use rtc_usage::store::dynamo::{
+    CapacityUse, DynamoStore, REGISTRATION_SK, RequestMeter, av_row_sk, item_size,
+};
 use rtc_usage::store::{CommitOutcome, RegisterOutcome, UsageStore};
 use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
@@ -117,8 +123,41 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let busy = busy_workload(&scale, now);
-    let spread = spread_workload(&scale, now);
+    // `--only 4,5`: those sections alone (2 and 3 need 1's table, so any of
+    // them runs all three).
+    let only: Option<Vec<u32>> = args.iter().position(|a| a == "--only").map(|at| {
+        args.get(at + 1)
+            .expect("--only takes section numbers: --only 4,5")
+            .split(',')
+            .map(|n| n.trim().parse().expect("a section number"))
+            .collect()
+    });
+    let wanted = |section: u32| only.as_ref().is_none_or(|only| only.contains(&section));
+    if wanted(1) || wanted(2) || wanted(3) {
+        ingest_query_rollup(&local, &scale, now).await;
+    }
+    if wanted(4) {
+        busy_class(&local, &scale, now).await;
+    }
+    if wanted(5) {
+        history_in_zones(&local, &scale).await;
+    }
+    if wanted(6) {
+        recordings_and_apps(&local, &scale, now).await;
+    }
+    if wanted(7) {
+        cold_start(&local, &scale, None);
+    }
+    if wanted(8) {
+        signed_access(&local, &scale, now).await;
+    }
+}
+
+/// Sections 1 to 3: the ingest cost of both designs, then the query and
+/// rollup cost over the busy app's table.
+async fn ingest_query_rollup(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
+    let busy = busy_workload(scale, now);
+    let spread = spread_workload(scale, now);
     println!(
         "## 1. Ingest cost (10% of events delivered twice; units and requests per distinct event)\n"
     );
@@ -143,7 +182,7 @@ async fn main() {
     ] {
         let mut per_event = Vec::new();
         for &design in designs {
-            let (store, meter) = metered_store(&local).await;
+            let (store, meter) = metered_store(local).await;
             register_apps(&store, &workload.apps, OWNER).await;
             meter.reset();
             let started = Instant::now();
@@ -188,12 +227,7 @@ async fn main() {
         "Largest item written: {largest} bytes (≤ 1,024: every write is one unit, two in a transaction).\n"
     );
 
-    query_and_rollup_cost(&store, &meter, &busy, &scale, now).await;
-    busy_class(&local, &scale, now).await;
-    year_of_history(&local, &scale).await;
-    recordings_and_apps(&local, &scale, now).await;
-    cold_start(&local, &scale, None);
-    signed_access(&local, &scale, now).await;
+    query_and_rollup_cost(&store, &meter, &busy, scale, now).await;
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -692,22 +726,87 @@ struct ClassWorkload {
     deliveries: Vec<String>,
     unique: usize,
     users: usize,
-    /// Per day the sessions touch: the row's milliseconds and its users.
+    /// Per (local) day the sessions touch: the row's milliseconds and its
+    /// users.
     expected: BTreeMap<Day, (u64, BTreeSet<String>)>,
+    /// UTC hours the two hours touch.
+    utc_hours: usize,
 }
 
-/// `sessions` sessions of one class over two hours, from `users` users
-/// (each joins at least once; the rest are rejoins), 10% delivered twice.
-fn busy_class_workload(sessions: usize, users: usize, now: UtcMillis, seed: u64) -> ClassWorkload {
+/// Where a busy class's two hours lie in its app's calendar. A class across
+/// a local midnight has a row and user marks on each day, so each placement
+/// is chosen from the time of day to measure the same shape in every run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClassHours {
+    /// Two whole UTC hours inside one local day (in a zone with a part-hour
+    /// offset, each holds a local hour's start: the hour's cut).
+    UtcHoursInOneDay,
+    /// Two local clock hours inside one local day.
+    LocalHoursInOneDay,
+    /// Two hours from a UTC half hour, inside one local day: three UTC hours.
+    HalfPastInOneDay,
+    /// The local clock hour before a local midnight and the one after it.
+    AcrossMidnight,
+}
+
+impl ClassHours {
+    fn label(self) -> &'static str {
+        match self {
+            ClassHours::UtcHoursInOneDay => "2 whole UTC hours in one local day",
+            ClassHours::LocalHoursInOneDay => "2 local clock hours in one local day",
+            ClassHours::HalfPastInOneDay => "2 hours from a UTC half hour, in one local day",
+            ClassHours::AcrossMidnight => "across a local midnight (1 local hour each side)",
+        }
+    }
+
+    /// The first instant of the two hours: hours that have passed.
+    fn first(self, zone: &BillingZone, now: UtcMillis) -> UtcMillis {
+        let in_one_day =
+            |first: UtcMillis| zone.day_of(first) == zone.day_of(first.plus_ms(2 * HOUR_MS - 1));
+        match self {
+            ClassHours::UtcHoursInOneDay => {
+                let mut first = now.hour().start().minus_ms(3 * HOUR_MS);
+                while !in_one_day(first) {
+                    first = first.minus_ms(HOUR_MS);
+                }
+                first
+            }
+            ClassHours::HalfPastInOneDay => {
+                let mut first = now.hour().start().minus_ms(3 * HOUR_MS + 30 * MINUTE_MS);
+                while !in_one_day(first) {
+                    first = first.minus_ms(HOUR_MS);
+                }
+                first
+            }
+            ClassHours::LocalHoursInOneDay => {
+                let mut first = zone.hour_start(now.minus_ms(3 * HOUR_MS));
+                while !in_one_day(first) {
+                    first = zone.hour_start(first.minus_ms(1));
+                }
+                first
+            }
+            ClassHours::AcrossMidnight => {
+                // The latest local midnight an hour or more ago.
+                let midnight = zone.day_start(zone.day_of(now.minus_ms(HOUR_MS)));
+                zone.hour_start(midnight.minus_ms(1))
+            }
+        }
+    }
+}
+
+/// `sessions` sessions of one class over the two hours from `first`, from
+/// `users` users (each joins at least once; the rest are rejoins), 10%
+/// delivered twice, with the rows they make in `zone`'s days. The same seed
+/// gives the same sessions relative to `first`.
+fn busy_class_workload(
+    sessions: usize,
+    users: usize,
+    zone: &BillingZone,
+    first: UtcMillis,
+    seed: u64,
+) -> ClassWorkload {
     assert!(sessions >= users, "every user joins at least once");
     let mut rng = StdRng::seed_from_u64(seed);
-    // Two whole hours that have passed, inside one UTC day: a class across
-    // midnight has a row and user marks on each day, so every run measures
-    // the same shape whatever the time of day.
-    let mut first = now.hour().start().minus_ms(3 * HOUR_MS);
-    if first.plus_ms(2 * HOUR_MS - 1).day() != first.day() {
-        first = first.minus_ms(HOUR_MS);
-    }
     let mut who: Vec<usize> = (0..sessions)
         .map(|i| {
             if i < users {
@@ -731,11 +830,12 @@ fn busy_class_workload(sessions: usize, users: usize, now: UtcMillis, seed: u64)
             let ms = rng.random_range(MINUTE_MS..30 * MINUTE_MS);
             let start = first.plus_ms(rng.random_range(0..2 * HOUR_MS - ms));
             let end = start.plus_ms(ms);
-            // The row of each UTC day the session touches.
+            // The row of each local day the session touches.
             let mut at = start;
             while at < end {
-                let part_end = end.min(at.day().next().start());
-                let row = expected.entry(at.day()).or_default();
+                let day = zone.day_of(at);
+                let part_end = end.min(zone.day_start(day.next()));
+                let row = expected.entry(day).or_default();
                 row.0 += (part_end.0 - at.0) as u64;
                 row.1.insert(user.clone());
                 at = part_end;
@@ -757,18 +857,24 @@ fn busy_class_workload(sessions: usize, users: usize, now: UtcMillis, seed: u64)
         unique: sessions,
         users,
         expected,
+        utc_hours: (first.hour().0..=first.plus_ms(2 * HOUR_MS - 1).hour().0).count(),
     }
 }
 
 /// The class's rows as `DescribeUsageDetails` answers them: exactly the
 /// milliseconds and distinct users sent, whichever design counted them.
-async fn check_class_rows(store: &DynamoStore, workload: &ClassWorkload, now: UtcMillis) {
+async fn check_class_rows(
+    store: &DynamoStore,
+    workload: &ClassWorkload,
+    zone: &BillingZone,
+    now: UtcMillis,
+) {
     let first = *workload.expected.keys().next().expect("a day");
     let params = QueryParams::from_pairs([
         ("Action", "DescribeUsageDetails"),
         ("AppId", CLASS_APP),
         ("ServiceType", "AudioVideo"),
-        ("StartTime", &first.start().format_query_time()),
+        ("StartTime", &zone.day_start(first).format_query_time()),
         ("EndTime", &now.day().next().start().format_query_time()),
         ("PageSize", "100"),
     ]);
@@ -794,11 +900,84 @@ async fn check_class_rows(store: &DynamoStore, workload: &ClassWorkload, now: Ut
     );
 }
 
+/// What one run of a busy class cost and left in the table.
+struct ClassRun {
+    used: CapacityUse,
+    /// The largest item the sessions wrote (the registration, written
+    /// before, aside), and its key.
+    largest: (usize, String),
+    /// The size of the class's row on its last day.
+    row: usize,
+    /// The largest audio/video hour item.
+    hour: usize,
+    events_per_second: f64,
+}
+
+/// One busy class through ingestion in a fresh table, its app registered in
+/// `zone`; checks its rows against what was sent.
+async fn class_run(
+    local: &LocalDynamo,
+    design: Design,
+    workload: &ClassWorkload,
+    zone: &BillingZone,
+    now: UtcMillis,
+) -> ClassRun {
+    let (store, meter) = metered_store(local).await;
+    register_in(&store, CLASS_APP, zone).await;
+    meter.reset();
+    let started = Instant::now();
+    deliver(&store, design, &workload.deliveries, 10, now).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let used = meter.snapshot();
+    check_class_rows(&store, workload, zone, now).await;
+    let largest = largest_item_where(&store, |sk| sk != REGISTRATION_SK).await;
+    let (hour, _) = largest_item_where(&store, |sk| sk.starts_with("AV#H#")).await;
+    // The class's row: its size must not depend on how many users the
+    // class had.
+    let row_sk = av_row_sk(&RowKey {
+        app: AppId::parse(CLASS_APP).unwrap(),
+        day: *workload.expected.keys().last().expect("a day"),
+        class: ClassId::parse("busy-class").unwrap(),
+        usage: UsageType::Interactive,
+    });
+    let (row, _) = largest_item_where(&store, |sk| sk == row_sk).await;
+    ClassRun {
+        used,
+        largest,
+        row,
+        hour,
+        events_per_second: workload.deliveries.len() as f64 / elapsed,
+    }
+}
+
+/// Registers and opens `app` for the bench's owner in `zone`, as its first
+/// registration would.
+async fn register_in(store: &DynamoStore, app: &str, zone: &BillingZone) {
+    let app = AppId::parse(app).expect("app id");
+    let request = RegistrationRequest {
+        owner: AccountId::parse(OWNER).expect("account"),
+        name: None,
+        zone: Some(zone.clone()),
+    };
+    let outcome = store
+        .register_app(&app, &request, &BillingZone::utc())
+        .await
+        .expect("register");
+    assert!(
+        matches!(&outcome, RegisterOutcome::Accepted { zone: fixed, .. } if fixed == zone),
+        "{app}: {outcome:?}"
+    );
+    store.open_app(&app).await.expect("open");
+}
+
 /// One busy class through ingestion, ours and the naive design, with users
-/// who rejoin and with a new user per session.
+/// who rejoin and with a new user per session; then ours with the app in
+/// other billing time zones.
 async fn busy_class(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
-    let rejoining = busy_class_workload(scale.class_sessions, scale.class_users, now, 4);
-    let new_users = busy_class_workload(scale.class_sessions, scale.class_sessions, now, 5);
+    let utc = BillingZone::utc();
+    let first = ClassHours::UtcHoursInOneDay.first(&utc, now);
+    let rejoining = busy_class_workload(scale.class_sessions, scale.class_users, &utc, first, 4);
+    let new_users = busy_class_workload(scale.class_sessions, scale.class_sessions, &utc, first, 5);
     println!(
         "## 4. A busy class ({} sessions of one class over two hours, batches of 10, 10% delivered twice; \
          units and requests per distinct event)\n",
@@ -808,12 +987,6 @@ async fn busy_class(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
         "| users | design | write units/event | requests/event | read units/event | largest item | the class's row | events/s |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    let row_of = |day: Day| RowKey {
-        app: AppId::parse(CLASS_APP).unwrap(),
-        day,
-        class: ClassId::parse("busy-class").unwrap(),
-        usage: UsageType::Interactive,
-    };
     let mut largest_overall = (0, String::new());
     for (name, workload) in [
         (format!("{} who rejoin", rejoining.users), &rejoining),
@@ -824,35 +997,22 @@ async fn busy_class(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
     ] {
         let mut per_event = Vec::new();
         for design in [Design::Coalesced, Design::Naive] {
-            let (store, meter) = metered_store(local).await;
-            register_apps(&store, [CLASS_APP], OWNER).await;
-            meter.reset();
-            let started = Instant::now();
-            deliver(&store, design, &workload.deliveries, 10, now).await;
-            let elapsed = started.elapsed().as_secs_f64();
-            let used = meter.snapshot();
-            check_class_rows(&store, workload, now).await;
-            let largest = largest_item(&store).await;
-            // The class's row: its size must not depend on how many users
-            // the class had.
-            let day = *workload.expected.keys().last().expect("a day");
-            let row_sk = av_row_sk(&row_of(day));
-            let (row, _) = largest_item_where(&store, |sk| sk == row_sk).await;
+            let run = class_run(local, design, workload, &utc, now).await;
             let events = workload.unique as f64;
-            let wcu = used.write_units / events;
+            let wcu = run.used.write_units / events;
             println!(
                 "| {name} | {} | {:.2} | {:.2} | {:.2} | {} B | {} B | {:.0} |",
                 design.label(),
                 wcu,
-                used.total_requests() as f64 / events,
-                used.read_units / events,
-                largest.0,
-                row,
-                workload.deliveries.len() as f64 / elapsed
+                run.used.total_requests() as f64 / events,
+                run.used.read_units / events,
+                run.largest.0,
+                run.row,
+                run.events_per_second
             );
             per_event.push(wcu);
-            if largest.0 > largest_overall.0 {
-                largest_overall = largest;
+            if run.largest.0 > largest_overall.0 {
+                largest_overall = run.largest;
             }
         }
         if let [ours, naive] = per_event[..] {
@@ -867,6 +1027,98 @@ async fn busy_class(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
          runs: {} bytes ({}); a row holds a counter of its users, not the users, so its size is \
          the same for {} users as for {}.\n",
         largest_overall.0, largest_overall.1, rejoining.users, new_users.users
+    );
+    class_in_zones(local, scale, now).await;
+}
+
+/// The busy class with rejoining users (the same sessions, seed 4, relative
+/// to the first of their two hours), ours, its app in UTC, in a zone whose
+/// offset is a whole number of hours and in one with a half-hour offset;
+/// placed in one local day and across a local midnight.
+async fn class_in_zones(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
+    println!(
+        "### Billing time zones: the busy class with {} rejoining users, ours\n",
+        scale.class_users
+    );
+    println!(
+        "| zone | the two hours | UTC hours | rows / user marks | write units/event | vs UTC | \
+         requests/event | read units/event | largest hour item | largest item |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let runs = [
+        ("UTC", ClassHours::UtcHoursInOneDay),
+        ("UTC", ClassHours::AcrossMidnight),
+        ("UTC", ClassHours::HalfPastInOneDay),
+        ("Asia/Shanghai", ClassHours::UtcHoursInOneDay),
+        ("Asia/Shanghai", ClassHours::AcrossMidnight),
+        ("Asia/Kolkata", ClassHours::UtcHoursInOneDay),
+        ("Asia/Kolkata", ClassHours::LocalHoursInOneDay),
+        ("Asia/Kolkata", ClassHours::AcrossMidnight),
+    ];
+    let utc = BillingZone::utc();
+    // UTC's write units per event, by whether the two hours cross midnight
+    // and how many UTC hours they touch.
+    let mut utc_units: BTreeMap<(bool, usize), f64> = BTreeMap::new();
+    for (name, hours) in runs {
+        let zone = BillingZone::parse(name).expect("a zone");
+        let first = hours.first(&zone, now);
+        let workload =
+            busy_class_workload(scale.class_sessions, scale.class_users, &zone, first, 4);
+        let run = class_run(local, Design::Coalesced, &workload, &zone, now).await;
+        let events = workload.unique as f64;
+        let wcu = run.used.write_units / events;
+        let across = hours == ClassHours::AcrossMidnight;
+        if name == "UTC" {
+            utc_units.insert((across, workload.utc_hours), wcu);
+        }
+        // Against UTC's run of the same shape; where UTC has none touching
+        // as many UTC hours, against its two hours, the extra items a
+        // transaction writes beside it.
+        let versus = match utc_units.get(&(across, workload.utc_hours)) {
+            Some(_) if name == "UTC" && workload.utc_hours == 2 => "—".to_owned(),
+            Some(utc) if name != "UTC" => format!("{:+.2}", wcu - utc),
+            _ => {
+                let utc = utc_units[&(across, 2)];
+                let transactions = run
+                    .used
+                    .requests
+                    .get("TransactWriteItems")
+                    .copied()
+                    .unwrap_or(1) as f64;
+                format!(
+                    "{:+.2} against 2 UTC hours ({:+.2} items a transaction)",
+                    wcu - utc,
+                    (wcu - utc) * events / 2.0 / transactions
+                )
+            }
+        };
+        let marks: usize = workload
+            .expected
+            .values()
+            .map(|(_, users)| users.len())
+            .sum();
+        println!(
+            "| {name} | {}: {}–{} local, {}–{} UTC | {} | {} / {marks} | {wcu:.2} | {versus} | {:.2} | {:.2} | {} B | {} B |",
+            hours.label(),
+            &zone.format(first)[11..16],
+            &zone.format(first.plus_ms(2 * HOUR_MS))[11..16],
+            &utc.format(first)[11..16],
+            &utc.format(first.plus_ms(2 * HOUR_MS))[11..16],
+            workload.utc_hours,
+            workload.expected.len(),
+            run.used.total_requests() as f64 / events,
+            run.used.read_units / events,
+            run.hour,
+            run.largest.0,
+        );
+    }
+    println!(
+        "\n\"vs UTC\": write units per event minus UTC's with the same sessions placed alike (in \
+         one day or across midnight, touching as many UTC hours). Goal: Asia/Shanghai equal to \
+         UTC; Asia/Kolkata at most one more item per UTC hour a transaction touches (the part \
+         before a local hour's start inside a UTC hour is an attribute of that hour's item, so \
+         the same UTC hours cost the same). Two local hours of Asia/Kolkata touch three UTC \
+         hours, and a third hour item is what any app pays for them.\n"
     );
 }
 
@@ -893,23 +1145,26 @@ fn class_fact(id: &str, data: serde_json::Value, kind: &str) -> String {
         .to_string()
 }
 
-/// `history_days` days ending today, `history_classes` classes a day (each
-/// within its day: one interactive row, every fifth also a playback row),
-/// and 12 packages of overlapping validity, alternately small (used up
-/// within days) and large. Today's classes all end before `now`.
-fn history(scale: &Scale, now: UtcMillis) -> History {
+/// `history_days` days ending today (`zone`'s days), `history_classes`
+/// classes a day (each within its day: one interactive row, every fifth also
+/// a playback row), and 12 packages of overlapping validity, alternately
+/// small (used up within days) and large. Today's classes lie in the first
+/// `today_span` ms of the day, which must have gone by `now`.
+fn history(scale: &Scale, zone: &BillingZone, now: UtcMillis, today_span: i64) -> History {
     let mut rng = StdRng::seed_from_u64(6);
-    let today = now.day();
+    let today = zone.day_of(now);
     let days = scale.history_days;
     let classes = scale.history_classes;
     let first = Day(today.0 - days + 1);
+    let mut registration = json!({"specversion": "1.0", "id": "history-registration",
+        "source": "/bench/console", "type": "rtc.app.registered",
+        "data": {"appId": HISTORY_APP, "ownerAccountId": OWNER, "appName": "A year of classes"}});
+    // UTC is the deployment's default: its registration names no zone.
+    if *zone != BillingZone::utc() {
+        registration["data"]["timeZone"] = json!(zone.name());
+    }
     let mut history = History {
-        past: vec![
-            json!({"specversion": "1.0", "id": "history-registration", "source": "/bench/console",
-                "type": "rtc.app.registered",
-                "data": {"appId": HISTORY_APP, "ownerAccountId": OWNER, "appName": "A year of classes"}})
-            .to_string(),
-        ],
+        past: vec![registration.to_string()],
         today: Vec::new(),
         sessions: 0,
         facts: 0,
@@ -940,16 +1195,16 @@ fn history(scale: &Scale, now: UtcMillis) -> History {
     let at = |t: UtcMillis| t.to_datetime().to_rfc3339();
     for d in 0..days {
         let day = Day(first.0 + d);
-        // Past days: classes from 01:00 over 20 hours. Today: over the part
+        // Past days: classes from 01:00 over 20 hours. Today: over a part
         // of the day already gone, so every session has ended by `now`.
         let (offset, span) = if day == today {
-            (0, now.0 - day.start().0 - MINUTE_MS)
+            (0, today_span - MINUTE_MS)
         } else {
             (HOUR_MS, 20 * HOUR_MS)
         };
         let slot = span / classes as i64;
         let length = (45 * MINUTE_MS).min(slot * 9 / 10);
-        let limit = day.start().plus_ms(offset + span);
+        let limit = zone.day_start(day).plus_ms(offset + span);
         let messages = if day == today {
             &mut history.today
         } else {
@@ -957,7 +1212,7 @@ fn history(scale: &Scale, now: UtcMillis) -> History {
         };
         for k in 0..classes {
             let class = format!("c{d:03}-{k:02}");
-            let start = day.start().plus_ms(offset + slot * k as i64);
+            let start = zone.day_start(day).plus_ms(offset + slot * k as i64);
             let end = start.plus_ms(length);
             let id = |what: &str| format!("history-{class}-{what}");
             messages.push(class_fact(
@@ -1052,21 +1307,78 @@ async fn measure(
     }
 }
 
+/// A year of history with its app in UTC, then in `Asia/Shanghai` (+08:00),
+/// and the two apps' costs side by side: the same answers over the same
+/// classes, each at the same local time of its app's days.
+async fn history_in_zones(local: &LocalDynamo, scale: &Scale) {
+    let zones = [
+        BillingZone::utc(),
+        BillingZone::parse("Asia/Shanghai").unwrap(),
+    ];
+    // Today's classes over the same part of each app's local day (the least
+    // gone so far of the two), so that both apps hold the same usage.
+    let now = UtcMillis::now();
+    let today_span = zones
+        .iter()
+        .map(|zone| now.0 - zone.day_start(zone.day_of(now)).0)
+        .min()
+        .expect("zones");
+    let mut runs = Vec::new();
+    for zone in &zones {
+        runs.push(year_of_history(local, scale, zone, today_span).await);
+    }
+    let [utc, other] = &runs[..] else {
+        unreachable!("two zones")
+    };
+    println!(
+        "### The same year with the app in {} and in {}: requests / read units\n",
+        zones[0], zones[1]
+    );
+    println!("| answer | state | {} | {} | equal |", zones[0], zones[1]);
+    println!("| --- | --- | --- | --- | --- |");
+    for ((name, utc_states), (_, other_states)) in utc.iter().zip(other) {
+        for ((state, a), (_, b)) in utc_states.iter().zip(other_states) {
+            let same = a.total_requests() == b.total_requests() && a.read_units == b.read_units;
+            println!(
+                "| {name} | {state} | {} / {:.1} | {} / {:.1} | {} |",
+                a.total_requests(),
+                a.read_units,
+                b.total_requests(),
+                b.read_units,
+                if same { "yes" } else { "**no**" }
+            );
+        }
+    }
+    println!();
+}
+
 /// What the usage page's answers cost over an app with a long history: built
 /// through ingestion, then answered in each state the rollup can leave it in.
-async fn year_of_history(local: &LocalDynamo, scale: &Scale) {
-    // Today's classes must have ended by now: give the UTC day two minutes.
+async fn year_of_history(
+    local: &LocalDynamo,
+    scale: &Scale,
+    zone: &BillingZone,
+    today_span: i64,
+) -> Vec<(String, Vec<(&'static str, CapacityUse)>)> {
+    // Today's classes must have ended by now: give the local day two minutes.
     let mut now = UtcMillis::now();
-    let into_day = now.0 - now.day().start().0;
+    let into_day = now.0 - zone.day_start(zone.day_of(now)).0;
     if into_day < 2 * MINUTE_MS {
         tokio::time::sleep(Duration::from_millis((2 * MINUTE_MS - into_day) as u64)).await;
         now = UtcMillis::now();
     }
-    let history = history(scale, now);
+    let into_day = now.0 - zone.day_start(zone.day_of(now)).0;
+    let today = zone.day_of(now);
+    let history = history(
+        scale,
+        zone,
+        now,
+        today_span.min(into_day).max(2 * MINUTE_MS),
+    );
     println!(
-        "## 5. A year of history ({} days × {} classes: {} interactive and {} playback rows, \
-         {} sessions, {} class facts, 12 packages; ingested through the ingest function in \
-         batches of {})\n",
+        "## 5. A year of history, the app in {zone} ({} days × {} classes: {} interactive and \
+         {} playback rows, {} sessions, {} class facts, 12 packages; ingested through the \
+         ingest function in batches of {})\n",
         scale.history_days,
         scale.history_classes,
         history.interactive_rows,
@@ -1075,11 +1387,14 @@ async fn year_of_history(local: &LocalDynamo, scale: &Scale) {
         history.facts,
         scale.history_batch
     );
-    // A 31-day window ending with today.
-    let end = now.day().next().start();
+    // A 31-day window ending with today, in the app's days.
+    let end = zone.day_start(today.next());
     let window = [
         ("AppId", HISTORY_APP.to_owned()),
-        ("StartTime", end.minus_ms(31 * DAY_MS).format_query_time()),
+        (
+            "StartTime",
+            zone.day_start(Day(today.0 - 30)).format_query_time(),
+        ),
         ("EndTime", end.format_query_time()),
         ("ServiceType", "AudioVideo".to_owned()),
     ];
@@ -1196,15 +1511,12 @@ async fn year_of_history(local: &LocalDynamo, scale: &Scale) {
     ));
     // A session arriving late, before the window: every balance after its
     // day is stale until the next rollup.
-    let late_day = Day(now.day().0 - 40).max(Day(now.day().0 - scale.history_days + 1));
-    let late_start = late_day.start().plus_ms(HOUR_MS + 10 * MINUTE_MS);
+    let late_day = Day(today.0 - 40).max(Day(today.0 - scale.history_days + 1));
+    let late_start = zone.day_start(late_day).plus_ms(HOUR_MS + 10 * MINUTE_MS);
     let late = session_event(
         "history-late",
         HISTORY_APP,
-        &format!(
-            "c{:03}-00",
-            late_day.0 - (now.day().0 - scale.history_days + 1)
-        ),
+        &format!("c{:03}-00", late_day.0 - (today.0 - scale.history_days + 1)),
         "late-user",
         "interactive",
         late_start,
@@ -1281,6 +1593,17 @@ async fn year_of_history(local: &LocalDynamo, scale: &Scale) {
          in the table: {largest} bytes ({which}).\n",
         statuses.join(", ")
     );
+    queries
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, _))| {
+            let by_state = states
+                .iter()
+                .map(|(state, _, measured)| (*state, measured[i].used.clone()))
+                .collect();
+            (name.clone(), by_state)
+        })
+        .collect()
 }
 
 const RECORDING_APP: &str = "recording-app";
