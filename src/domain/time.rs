@@ -2,7 +2,9 @@
 //! and the strict `YYYY-MM-DDThh:mm:ssZ` format of the query API.
 //!
 //! Everything here is integer arithmetic on milliseconds since the Unix epoch:
-//! usage is money, so no floating point and no time zones other than UTC.
+//! usage is money, so no floating point. Usage is kept per UTC hour; an app's
+//! own calendar (its billing time zone's days and hours) is `zone.rs`, and a
+//! `Day` is a calendar date in whichever of the two a caller means.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use std::fmt;

@@ -1,7 +1,10 @@
 //! Who may see an app: only the account it is registered to. To any other
 //! caller an app answers as an unknown app does, whatever its id, so no one
-//! learns that another account's app exists. Every action on one app reads
-//! through [`read_as_owner!`]; a failed store read answers [`internal`].
+//! learns that another account's app exists. Alibaba's action reads through
+//! [`read_as_owner!`] (the registration beside the usage, one round trip);
+//! the usage page's actions through [`owner_registration`] first, since the
+//! app's zone decides what they read. A failed store read answers
+//! [`internal`].
 
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::{AccountId, Name};

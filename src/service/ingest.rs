@@ -6,7 +6,7 @@
 //! cancelled on retry by its own dedupe records, and the events it holds are
 //! then known to be counted.
 
-use crate::domain::commit::{NewEvent, UserMark, Zones, marks_of, plan_commits};
+use crate::domain::commit::{NewEvent, Origin, UserMark, Zones, marks_of, plan_commits};
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
 use crate::domain::ids::AppId;
 use crate::domain::registration::RegistrationRequest;
@@ -424,7 +424,7 @@ async fn commit_exactly_once<S: UsageStore>(
                     // is counted by removing its parked record.
                     if pending
                         .get(&key)
-                        .is_some_and(|e| e.origin == crate::domain::commit::Origin::Delivered)
+                        .is_some_and(|e| e.origin == Origin::Delivered)
                     {
                         pending.remove(&key);
                         done(report, key, false);

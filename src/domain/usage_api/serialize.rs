@@ -1,7 +1,8 @@
 //! How the answers write their fields. Field names and order are the
 //! contract's; integers are JSON integers, durations exact seconds, days
-//! `YYYY-MM-DD`, instants `YYYY-MM-DDThh:mm:ssZ` (truncated to the second),
-//! unknowns `null`. One place for these writers, so every answer writes an id,
+//! `YYYY-MM-DD`, unknowns `null`. Instants are written by the app's zone
+//! (`BillingZone::format`: RFC 3339 with its offset, truncated to the second)
+//! where the answer is built. One place for these writers, so every answer writes an id,
 //! a day or an interval the same way.
 
 use crate::domain::class::UsageType;
