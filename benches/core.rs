@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::{Package, UsageType};
-use rtc_usage::domain::commit::Zones;
+use rtc_usage::domain::commit::{Known, Zones};
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::deduction::{Ledger, RowOrder};
 use rtc_usage::domain::event::{EventBody, decode};
@@ -20,7 +20,6 @@ use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use serde_json::json;
-use std::collections::HashSet;
 use std::hint::black_box;
 
 fn now() -> UtcMillis {
@@ -65,7 +64,7 @@ fn ingest_path(c: &mut Criterion) {
                 .collect();
             black_box(plan_commits(
                 &events,
-                &HashSet::new(),
+                &Known::new(),
                 &zones,
                 <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS,
             ))

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::UsageType;
-use rtc_usage::domain::commit::Zones;
+use rtc_usage::domain::commit::{Known, Zones};
 use rtc_usage::domain::commit::{NewEvent, RowKey, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
@@ -33,7 +33,7 @@ use rtc_usage::store::dynamo::{
 use rtc_usage::store::{CommitOutcome, RegisterOutcome, UsageStore};
 use rtc_usage::testkit::{LocalDynamo, register_apps};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -365,9 +365,10 @@ async fn deliver(
 
 /// The design this service replaces: one transaction per event (its dedupe
 /// record and each item it adds to), no pre-check, no coalescing. A session
-/// also puts its user's mark, conditionally: when the user was counted in the
-/// row before, the transaction is cancelled and sent again without the mark
-/// (reading nothing first, the design learns it only from the cancellation).
+/// also changes its user's mark, conditionally: when the user was counted in
+/// the row before, the transaction is cancelled, the mark read, and the
+/// transaction sent again (reading nothing first, the design learns it only
+/// from the cancellation).
 async fn naive_batch(store: &DynamoStore, messages: &[InboundMessage], now: UtcMillis) {
     let limit = <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS;
     for message in messages {
@@ -377,17 +378,22 @@ async fn naive_batch(store: &DynamoStore, messages: &[InboundMessage], now: UtcM
             EventBody::ClassSession(session) => NewEvent::session(event.key, session),
             _ => continue,
         };
-        let mut known = HashSet::new();
+        let mut known = Known::new();
         loop {
             let zones = Zones::from([(new.app().clone(), BillingZone::utc())]);
             let [group] = &plan_commits([&new], &known, &zones, limit)[..] else {
                 panic!("one event is one transaction");
             };
             match store.commit(group).await.expect("commit") {
-                CommitOutcome::UsersSeen(users) => known.extend(users),
+                // The marks' counts are read only after the cancellation.
+                CommitOutcome::UsersSeen(users) => {
+                    known.extend(store.seen(&[], &users).await.expect("read marks").users)
+                }
                 // A redelivery is cancelled by its dedupe record: counted before.
                 CommitOutcome::Committed | CommitOutcome::AlreadyCounted(_) => break,
-                CommitOutcome::ZoneFixed => unreachable!("every app's zone is given"),
+                CommitOutcome::ZoneFixed | CommitOutcome::VoidTargetChanged => {
+                    unreachable!("every app's zone is given, and no void runs")
+                }
             }
         }
     }

@@ -19,16 +19,19 @@ use super::retention;
 use super::time::{Day, Hour, UtcMillis};
 use super::usage::ModeUsage;
 use super::zone::{BillingZone, Part};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The most actions one event can need. A recording segment: its dedupe
 /// (or parked) record, the 49 hours a 48-hour segment can touch, the 3 UTC
 /// days those hours fall on and, with a class, the class's recording on
 /// each of the up to 4 local days (a 23-hour day in the middle). A class
 /// session: its record, 49 hours, and on each of its up to 4 local days a
-/// row and a user mark, plus the app's deduction state. A store whose
-/// transactions hold fewer could not count every event.
-pub const MAX_ACTIONS_PER_EVENT: usize = 1 + 49 + 4 + 4 + 1;
+/// row and a user mark, plus the app's deduction state. A void of either
+/// takes the same counters back, and writes up to three records where the
+/// event wrote one: its own, the voided event's, and a check or removal of
+/// the event's parked record. A store whose transactions hold fewer could
+/// not count every event, or void it.
+pub const MAX_ACTIONS_PER_EVENT: usize = 3 + 49 + 4 + 4 + 1;
 
 /// What a new event counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,8 +110,8 @@ pub type Zones = HashMap<AppId, BillingZone>;
 
 /// The user marks a session would create in its zone: one per local day it
 /// touches. None for a segment, or an app whose zone is not known.
-pub fn marks_of(event: &NewEvent, zones: &Zones) -> Vec<UserMark> {
-    match (&event.usage, zones.get(event.app())) {
+pub fn marks_of(usage: &Counted, zones: &Zones) -> Vec<UserMark> {
+    match (usage, zones.get(usage.app())) {
         (Counted::Session(session), Some(zone)) => session
             .days(zone)
             .into_iter()
@@ -201,12 +204,95 @@ pub struct AvHourAdd {
     pub expires: UtcMillis,
 }
 
-/// One atomic write: either all of it lands or none of it.
+/// Whether a group adds its usage or takes it back (a void's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sign {
+    #[default]
+    Add,
+    Take,
+}
+
+/// An event's record: created only if the key holds nothing yet (or only a
+/// void that another app kept under it), with the usage the event counts,
+/// so a later void can take exactly that back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventWrite {
+    pub key: EventKey,
+    pub expires: UtcMillis,
+    pub usage: Counted,
+    /// The usage is parked with it (its app has no zone yet).
+    pub parked: bool,
+}
+
+impl EventWrite {
+    /// The record of a new segment, living as its dedupe record must.
+    pub fn segment(key: EventKey, segment: Segment) -> Self {
+        EventWrite {
+            key,
+            expires: retention::dedupe_expiry(segment.start),
+            usage: Counted::Segment(segment),
+            parked: false,
+        }
+    }
+}
+
+/// How many live (not voided) sessions each known user mark counts.
+pub type Known = HashMap<UserMark, u64>;
+
+/// A change of one user mark's count of live sessions: `by` more (or, in a
+/// [`Sign::Take`] group, fewer) than the `from` the plan read. A user enters
+/// a row's `users` when their mark goes up from 0, and leaves it when it
+/// comes back down to 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarkChange {
+    pub from: u64,
+    pub by: u64,
+    pub expires: UtcMillis,
+}
+
+/// What a void does to the event it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoidEffect {
+    /// The event is not known: a record saying it is voided is created
+    /// under its key (only if the key still holds nothing).
+    Kept,
+    /// The event was counted: its record is marked voided (only if it is
+    /// not yet), and its usage is taken back by this group. `parked` says
+    /// the event was once parked: it must not be parked any more.
+    Counted { parked: bool },
+    /// The event is still parked: its record is marked voided and its
+    /// parked record removed (only if it is still there).
+    Parked,
+}
+
+/// A void's writes: its own record (only if it does not exist yet), and
+/// its effect on the event it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoidWrite {
+    pub key: EventKey,
+    pub app: AppId,
+    pub voided: EventKey,
+    pub expires: UtcMillis,
+    pub effect: VoidEffect,
+}
+
+impl VoidWrite {
+    fn action_count(&self) -> usize {
+        match self.effect {
+            VoidEffect::Kept | VoidEffect::Counted { parked: false } => 2,
+            VoidEffect::Counted { parked: true } | VoidEffect::Parked => 3,
+        }
+    }
+}
+
+/// One atomic write: either all of it lands or none of it. Every counter
+/// change goes in the direction of `sign`: a group either adds new events'
+/// usage or takes voided events' usage back, never both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitGroup {
-    /// Dedupe records to create (each conditional on not existing yet), with
-    /// the time they may expire.
-    pub events: Vec<(EventKey, UtcMillis)>,
+    pub sign: Sign,
+    /// Records of new events.
+    pub events: Vec<EventWrite>,
     /// Recording usage to add per (app, hour).
     pub hours: BTreeMap<(AppId, Hour), HourAdd>,
     /// Days whose hourly recording usage changes: their change counter is
@@ -220,9 +306,9 @@ pub struct CommitGroup {
     pub av_hours: BTreeMap<(AppId, Hour), AvHourAdd>,
     /// What to add to each details row.
     pub rows: BTreeMap<RowKey, RowAdd>,
-    /// User marks to create (each conditional on not existing yet), with the
-    /// time they may expire.
-    pub new_users: BTreeMap<UserMark, UtcMillis>,
+    /// User marks whose count of live sessions changes (each conditional on
+    /// the count the plan read).
+    pub marks: BTreeMap<UserMark, MarkChange>,
     /// Per app, the days whose rows change: the app's deduction state records
     /// them, so whatever was prepared for later days is known to be stale.
     pub av_changes: BTreeMap<AppId, BTreeSet<Day>>,
@@ -234,6 +320,8 @@ pub struct CommitGroup {
     /// Parked records counted by this group: each must still exist, and is
     /// removed.
     pub unparked: Vec<(AppId, EventKey)>,
+    /// Voids applied by this group (a [`Sign::Take`] group).
+    pub voids: Vec<VoidWrite>,
 }
 
 /// Usage added to one (app, hour), of it the part before the hour's cut,
@@ -253,19 +341,26 @@ impl CommitGroup {
             + self.class_recordings.len()
             + self.av_hours.len()
             + self.rows.len()
-            + self.new_users.len()
+            + self.marks.len()
             + self.av_changes.len()
             + self.parked.len()
             + self.unfixed.len()
             + self.unparked.len()
+            + self
+                .voids
+                .iter()
+                .map(VoidWrite::action_count)
+                .sum::<usize>()
     }
 
-    /// The events this group counts or parks: new and unparked.
+    /// The events this group counts or parks (new and unparked), and the
+    /// voids it applies.
     pub fn keys(&self) -> impl Iterator<Item = EventKey> + '_ {
         self.events
             .iter()
-            .map(|(k, _)| *k)
+            .map(|e| e.key)
             .chain(self.unparked.iter().map(|(_, k)| *k))
+            .chain(self.voids.iter().map(|v| v.key))
     }
 
     /// Actions `solo` (one event's own group) adds to this group.
@@ -279,36 +374,59 @@ impl CommitGroup {
             + absent(&self.class_recordings, &solo.class_recordings)
             + absent(&self.av_hours, &solo.av_hours)
             + absent(&self.rows, &solo.rows)
-            + absent(&self.new_users, &solo.new_users)
+            + absent(&self.marks, &solo.marks)
             + absent(&self.av_changes, &solo.av_changes)
             + solo.parked.len()
             + solo.unfixed.difference(&self.unfixed).count()
             + solo.unparked.len()
+            + solo
+                .voids
+                .iter()
+                .map(VoidWrite::action_count)
+                .sum::<usize>()
     }
 
     fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.unparked.is_empty()
+        self.events.is_empty() && self.unparked.is_empty() && self.voids.is_empty()
     }
 
-    /// Adds one event. A user is new to a row unless `known` says it was
-    /// counted there before or this group already counts it.
-    fn add(&mut self, event: &NewEvent, known: &HashSet<UserMark>, zones: &Zones) {
+    /// Adds one event. `known` holds the live sessions of the user marks
+    /// read before planning; a mark not in it is taken to count none.
+    fn add(&mut self, event: &NewEvent, known: &Known, zones: &Zones) {
         let app = event.app();
+        let record = |parked| EventWrite {
+            key: event.key,
+            expires: retention::dedupe_expiry(event.start()),
+            usage: event.usage.clone(),
+            parked,
+        };
         let Some(zone) = zones.get(app) else {
             // Not registered yet: the whole event waits for its zone.
-            self.events
-                .push((event.key, retention::dedupe_expiry(event.start())));
+            self.events.push(record(true));
             self.parked.push((event.key, event.usage.clone()));
             self.unfixed.insert(app.clone());
             return;
         };
         match event.origin {
-            Origin::Delivered => self
-                .events
-                .push((event.key, retention::dedupe_expiry(event.start()))),
+            Origin::Delivered => self.events.push(record(false)),
             Origin::Parked => self.unparked.push((app.clone(), event.key)),
         }
-        match &event.usage {
+        self.count(&event.usage, zone, known);
+    }
+
+    /// Adds one void: its writes, and the usage it takes back.
+    fn void(&mut self, void: &PlannedVoid, known: &Known, zones: &Zones) {
+        self.voids.push(void.write.clone());
+        if let (VoidEffect::Counted { .. }, Some(usage)) = (void.write.effect, &void.usage)
+            && let Some(zone) = zones.get(usage.app())
+        {
+            self.count(usage, zone, known);
+        }
+    }
+
+    /// The counters `usage` changes in `zone`, in the group's direction.
+    fn count(&mut self, usage: &Counted, zone: &BillingZone, known: &Known) {
+        match usage {
             Counted::Segment(seg) => {
                 for part in zone.split(seg.start, seg.end) {
                     let add = self
@@ -362,9 +480,20 @@ impl CommitGroup {
                         row: row(*day),
                         user: session.user.clone(),
                     };
-                    if !known.contains(&mark) && !self.new_users.contains_key(&mark) {
-                        self.new_users
-                            .insert(mark, retention::user_mark_expiry(*day));
+                    let from = known.get(&mark).copied().unwrap_or(0);
+                    let change = self.marks.entry(mark).or_insert(MarkChange {
+                        from,
+                        by: 0,
+                        expires: retention::user_mark_expiry(*day),
+                    });
+                    change.by += 1;
+                    // The user enters the row with their first live
+                    // session, and leaves it with their last.
+                    let crosses_zero = match self.sign {
+                        Sign::Add => change.from == 0 && change.by == 1,
+                        Sign::Take => change.by == change.from,
+                    };
+                    if crosses_zero {
                         self.rows.entry(row(*day)).or_default().users += 1;
                     }
                 }
@@ -386,30 +515,68 @@ pub fn days_of(parts: &[Part]) -> Vec<Day> {
 
 /// Groups events, in order, into as few transactions as `max_actions` (the
 /// store's limit per transaction) allows; events that add to the same item
-/// share one update. `known` holds the user marks known to exist; `zones`
-/// the zone of every app whose zone is fixed (the others' events are
-/// parked). With `max_actions` of at least [`MAX_ACTIONS_PER_EVENT`], every
-/// event fits in a group of its own.
+/// share one update. `known` holds the live sessions of the user marks read
+/// before planning; `zones` the zone of every app whose zone is fixed (the
+/// others' events are parked). With `max_actions` of at least
+/// [`MAX_ACTIONS_PER_EVENT`], every event fits in a group of its own.
 pub fn plan_commits<'a>(
     events: impl IntoIterator<Item = &'a NewEvent>,
-    known: &HashSet<UserMark>,
+    known: &Known,
     zones: &Zones,
     max_actions: usize,
+) -> Vec<CommitGroup> {
+    plan(events, Sign::Add, max_actions, |group, event| {
+        group.add(event, known, zones)
+    })
+}
+
+/// A void about to be applied: its writes, and the usage of the event it
+/// names when that event was counted.
+#[derive(Clone, Debug)]
+pub struct PlannedVoid {
+    pub write: VoidWrite,
+    pub usage: Option<Counted>,
+}
+
+/// Voids into [`Sign::Take`] groups that fit the store's transactions, as
+/// [`plan_commits`] groups new events. A void takes back what its event
+/// counted, so it fits wherever that event did (and two actions more).
+pub fn plan_voids<'a>(
+    voids: impl IntoIterator<Item = &'a PlannedVoid>,
+    known: &Known,
+    zones: &Zones,
+    max_actions: usize,
+) -> Vec<CommitGroup> {
+    plan(voids, Sign::Take, max_actions, |group, void| {
+        group.void(void, known, zones)
+    })
+}
+
+/// Items, in order, into groups of at most `max_actions` actions.
+fn plan<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    sign: Sign,
+    max_actions: usize,
+    add: impl Fn(&mut CommitGroup, &T),
 ) -> Vec<CommitGroup> {
     assert!(
         max_actions >= MAX_ACTIONS_PER_EVENT,
         "a transaction of {max_actions} actions cannot hold every event"
     );
+    let empty = || CommitGroup {
+        sign,
+        ..CommitGroup::default()
+    };
     let mut groups = Vec::new();
-    let mut current = CommitGroup::default();
-    for event in events {
-        let mut solo = CommitGroup::default();
-        solo.add(event, known, zones);
+    let mut current = empty();
+    for item in items {
+        let mut solo = empty();
+        add(&mut solo, item);
         if !current.is_empty() && current.action_count() + current.new_actions(&solo) > max_actions
         {
-            groups.push(std::mem::take(&mut current));
+            groups.push(std::mem::replace(&mut current, empty()));
         }
-        current.add(event, known, zones);
+        add(&mut current, item);
     }
     if !current.is_empty() {
         groups.push(current);
@@ -479,7 +646,7 @@ mod tests {
                 event(n, "busy", t0().plus_ms(i64::from(n) * 1000), 500, mode)
             })
             .collect();
-        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].action_count(), 10 + 1 + 1);
         let usage = groups[0].hours.values().next().unwrap().usage;
@@ -500,7 +667,7 @@ mod tests {
                 )
             })
             .collect();
-        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
         assert!(groups.len() > 1);
         let mut total = 0;
         for g in &groups {
@@ -523,7 +690,7 @@ mod tests {
             session(3, "c", "bob", t0(), 30_000),
             session(4, "d", "ann", t0(), 30_000),
         ];
-        let groups = plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
         assert_eq!(groups.len(), 1);
         let g = &groups[0];
         let row_of = |class: &str| RowKey {
@@ -546,7 +713,7 @@ mod tests {
                 users: 1
             }
         );
-        assert_eq!(g.new_users.len(), 3);
+        assert_eq!(g.marks.len(), 3);
         assert_eq!(
             g.av_hours
                 .values()
@@ -557,20 +724,29 @@ mod tests {
         assert_eq!(g.av_changes.len(), 1, "one state update per app");
 
         // A user already counted in the row brings no mark and no user.
-        let known = HashSet::from([UserMark {
-            row: row_of("c"),
-            user: Name::parse("ann").unwrap(),
-        }]);
+        let known = Known::from([(
+            UserMark {
+                row: row_of("c"),
+                user: Name::parse("ann").unwrap(),
+            },
+            1,
+        )]);
         let g = &plan_commits(&events, &known, &utc(&events), LIMIT)[0];
         assert_eq!(g.rows[&row_of("c")].users, 1);
-        assert_eq!(g.new_users.len(), 2);
+        // Ann's mark counts her two more sessions; she is not new to the row.
+        assert_eq!(g.marks.len(), 3);
+        let ann = &g.marks[&UserMark {
+            row: row_of("c"),
+            user: Name::parse("ann").unwrap(),
+        }];
+        assert_eq!((ann.from, ann.by), (1, 2));
     }
 
     #[test]
     fn a_session_across_midnight_counts_its_user_on_both_days() {
         let midnight = t0().day().next().start();
         let events = vec![session(1, "c", "ann", midnight.minus_ms(1_000), 3_000)];
-        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
         let per_day: Vec<(Day, RowAdd)> = g.rows.iter().map(|(k, v)| (k.day, *v)).collect();
         assert_eq!(
             per_day,
@@ -596,12 +772,12 @@ mod tests {
     #[test]
     fn the_longest_session_fits_one_transaction() {
         let events = vec![session(1, "c", "ann", t0().plus_ms(1), 48 * HOUR_MS)];
-        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
         assert_eq!(g.action_count(), 1 + 49 + 3 + 3 + 1);
         let many: Vec<NewEvent> = (0..30)
             .map(|n| session(n, &format!("c{n}"), "ann", t0().plus_ms(1), 48 * HOUR_MS))
             .collect();
-        for g in plan_commits(&many, &HashSet::new(), &utc(&many), LIMIT) {
+        for g in plan_commits(&many, &Known::new(), &utc(&many), LIMIT) {
             assert!(g.action_count() <= LIMIT);
         }
     }
@@ -609,12 +785,12 @@ mod tests {
     #[test]
     fn the_plan_decides_every_lifetime() {
         let events = [session(1, "c", "ann", t0(), 1_000)];
-        let g = &plan_commits(&events, &HashSet::new(), &utc(&events), LIMIT)[0];
-        assert_eq!(g.events[0].1, retention::dedupe_expiry(t0()));
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
+        assert_eq!(g.events[0].expires, retention::dedupe_expiry(t0()));
         let (hour, add) = g.av_hours.iter().next().unwrap();
         assert_eq!(add.expires, retention::hourly_expiry(hour.1));
         assert_eq!(
-            *g.new_users.values().next().unwrap(),
+            g.marks.values().next().unwrap().expires,
             retention::user_mark_expiry(t0().day())
         );
     }
@@ -632,7 +808,7 @@ mod tests {
         let events = [session(1, "c", "ann", start, HOUR_MS)];
         let g = &plan_commits(
             &events,
-            &HashSet::new(),
+            &Known::new(),
             &in_zone(&events, "Asia/Kolkata"),
             LIMIT,
         )[0];
@@ -651,7 +827,7 @@ mod tests {
         let add = g.av_hours.values().next().unwrap();
         assert_eq!(add.usage.interactive, 3_600_000);
         assert_eq!(add.head.interactive, 1_800_000);
-        assert_eq!(g.new_users.len(), 2);
+        assert_eq!(g.marks.len(), 2);
         // One hour item, as in UTC: the head is an attribute, not an item.
         assert_eq!(g.av_hours.len(), 1);
     }
@@ -663,7 +839,7 @@ mod tests {
         let events = [session(1, "c", "ann", start, 60_000)];
         let g = &plan_commits(
             &events,
-            &HashSet::new(),
+            &Known::new(),
             &in_zone(&events, "Asia/Shanghai"),
             LIMIT,
         )[0];
@@ -688,7 +864,7 @@ mod tests {
             session(1, "c", "ann", t0(), 60_000),
             event(2, "app", t0(), 5_000, RecordMode::Mixed),
         ];
-        let g = &plan_commits(&events, &HashSet::new(), &Zones::new(), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &Zones::new(), LIMIT)[0];
         assert_eq!(g.parked.len(), 2);
         assert_eq!(g.events.len(), 2, "each keeps its dedupe record");
         assert_eq!(g.unfixed.len(), 1, "one check of the app's registration");
@@ -702,7 +878,7 @@ mod tests {
             .iter()
             .map(|(k, usage)| NewEvent::parked(*k, usage.clone()))
             .collect();
-        let g = &plan_commits(&parked, &HashSet::new(), &utc(&parked), LIMIT)[0];
+        let g = &plan_commits(&parked, &Known::new(), &utc(&parked), LIMIT)[0];
         assert!(g.events.is_empty());
         assert_eq!(g.unparked.len(), 2);
         assert_eq!(g.rows.len(), 1);

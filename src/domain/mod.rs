@@ -6,6 +6,7 @@ pub mod class;
 pub mod commit;
 #[cfg(test)]
 mod contract_limits;
+pub mod correction;
 pub mod deduction;
 pub mod details;
 pub mod error;

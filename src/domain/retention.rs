@@ -25,6 +25,13 @@ pub fn dedupe_expiry(segment_start: UtcMillis) -> UtcMillis {
     segment_start.plus_ms(REACH_MS + DEDUPE_MARGIN_MS)
 }
 
+/// A void's records (its own, and the one it keeps for an event that has
+/// not arrived) outlive every event they could apply to: an event arriving
+/// later starts after now − 366 days, and its own record lives as long.
+pub fn void_expiry(now: UtcMillis) -> UtcMillis {
+    now.plus_ms(REACH_MS + DEDUPE_MARGIN_MS)
+}
+
 /// An hour is needed by hourly queries (the reach, 366 days back) and by the
 /// rollup of a late event's day (366 days back, rolled up to a day later);
 /// three days of margin on top of the reach.

@@ -168,6 +168,15 @@ impl AddAssign for ModeUsage {
     }
 }
 
+impl std::ops::Sub for ModeUsage {
+    type Output = ModeUsage;
+
+    /// Part of a total less another part of it: never below zero.
+    fn sub(self, other: Self) -> ModeUsage {
+        ModeUsage([self.0[0] - other.0[0], self.0[1] - other.0[1]])
+    }
+}
+
 /// A duration kept in milliseconds and shown as seconds: a whole number where
 /// whole, otherwise with up to three decimals, written exactly (no float on the way).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

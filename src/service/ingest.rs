@@ -6,7 +6,11 @@
 //! cancelled on retry by its own dedupe records, and the events it holds are
 //! then known to be counted.
 
-use crate::domain::commit::{NewEvent, Origin, UserMark, Zones, marks_of, plan_commits};
+use super::voids::{VoidDelivery, apply_voids};
+use crate::domain::commit::{
+    CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of, plan_commits,
+};
+use crate::domain::correction::kept_void_applies;
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
 use crate::domain::ids::AppId;
 use crate::domain::registration::RegistrationRequest;
@@ -59,6 +63,9 @@ pub struct IngestReport {
     pub retries: usize,
     /// Transactions cancelled by a concurrent transaction on the same items.
     pub conflicts: usize,
+    /// Voids applied by this invocation (taking usage back, or kept for
+    /// an event not yet arrived).
+    pub voids: usize,
 }
 
 /// How many rounds one invocation makes to count its events. A round reads
@@ -115,6 +122,7 @@ pub async fn ingest_batch_in<S: UsageStore>(
     let mut report = IngestReport::default();
     let mut deliveries: BTreeMap<EventKey, Delivery> = BTreeMap::new();
     let mut measured: Vec<Measured> = Vec::new();
+    let mut voids: BTreeMap<EventKey, VoidDelivery> = BTreeMap::new();
     for message in messages {
         let decoded = match message.body.as_deref() {
             Some(body) => decode(body, now),
@@ -163,6 +171,18 @@ pub async fn ingest_batch_in<S: UsageStore>(
                 );
                 continue;
             }
+            EventBody::UsageVoided(void) => {
+                voids
+                    .entry(event.key)
+                    .or_insert_with(|| VoidDelivery {
+                        void,
+                        event_id: event.id,
+                        message_ids: Vec::new(),
+                    })
+                    .message_ids
+                    .push(message.message_id.clone());
+                continue;
+            }
             EventBody::StorageMeasured(measurement) => {
                 measured.push(Measured {
                     measurement,
@@ -192,6 +212,7 @@ pub async fn ingest_batch_in<S: UsageStore>(
     }
     store_measurements(store, measured, &mut report).await;
     count_exactly_once(store, deliveries, retry, &mut report).await;
+    apply_voids(store, voids, now, retry, &mut report).await;
     report
 }
 
@@ -369,23 +390,9 @@ async fn commit_exactly_once<S: UsageStore>(
     mut done: impl FnMut(&mut IngestReport, EventKey, bool),
 ) -> (BTreeMap<EventKey, NewEvent>, Option<StoreError>) {
     let mut last_error: Option<StoreError> = None;
-    let mut known_users: HashSet<UserMark> = HashSet::new();
-    let mut backoff = retry.first_backoff;
-    for round in 0..retry.rounds {
-        if pending.is_empty() {
-            break;
-        }
-        match &last_error {
-            // Nothing in the last round asks for another.
-            Some(err) if !matches!(err, StoreError::Conflict(_)) => break,
-            Some(_) => {
-                report.retries += 1;
-                tokio::time::sleep(jitter(backoff)).await;
-                backoff *= 2;
-            }
-            None if round > 0 => report.retries += 1,
-            None => {}
-        }
+    let mut known_users = Known::new();
+    let mut rounds = Rounds::new(retry);
+    while !pending.is_empty() && rounds.next(&last_error, report).await {
         last_error = None;
         // The zones not known yet: a zone, once fixed, never changes.
         let unknown: Vec<AppId> = pending
@@ -412,8 +419,8 @@ async fn commit_exactly_once<S: UsageStore>(
         // read may not name a key twice.
         let marks: Vec<UserMark> = pending
             .values()
-            .flat_map(|e| marks_of(e, zones))
-            .filter(|m| !known_users.contains(m))
+            .flat_map(|e| marks_of(&e.usage, zones))
+            .filter(|m| !known_users.contains_key(m))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -421,11 +428,16 @@ async fn commit_exactly_once<S: UsageStore>(
             Ok(seen) => {
                 for key in seen.events {
                     // A parked event's dedupe record exists by design: it
-                    // is counted by removing its parked record.
-                    if pending
-                        .get(&key)
-                        .is_some_and(|e| e.origin == Origin::Delivered)
-                    {
+                    // is counted by removing its parked record. A void its
+                    // own app kept under its key makes it count as voided;
+                    // one another app kept is replaced by it.
+                    if pending.get(&key).is_some_and(|e| {
+                        e.origin == Origin::Delivered
+                            && seen
+                                .kept
+                                .get(&key)
+                                .is_none_or(|app| kept_void_applies(app, e.app()))
+                    }) {
                         pending.remove(&key);
                         done(report, key, false);
                     }
@@ -455,28 +467,22 @@ async fn commit_exactly_once<S: UsageStore>(
                         }
                     }
                 }
-                // Nothing was written; the next round plans knowing these users.
-                Ok(CommitOutcome::UsersSeen(users)) => known_users.extend(users),
-                // Nothing was written; the next round reads the zones again.
-                Ok(CommitOutcome::ZoneFixed) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, events = group.keys().count(), "commit failed");
-                    if matches!(err, StoreError::Conflict(_)) {
-                        report.conflicts += 1;
-                    }
-                    // A conflict outranks other failures of the round: the
-                    // round after it may still count everything.
-                    if !matches!(last_error, Some(StoreError::Conflict(_))) {
-                        last_error = Some(err);
+                // Nothing was written; the next round reads these marks again.
+                Ok(CommitOutcome::UsersSeen(users)) => {
+                    for mark in users {
+                        known_users.remove(&mark);
                     }
                 }
+                // Nothing was written; the next round reads the zones again.
+                Ok(CommitOutcome::ZoneFixed | CommitOutcome::VoidTargetChanged) => {}
+                Err(err) => commit_failed(err, &group, &mut last_error, report),
             }
         }
     }
     (pending, last_error)
 }
 
-fn fail(
+pub(super) fn fail(
     report: &mut IngestReport,
     message_id: &str,
     event_id: Option<String>,
@@ -510,6 +516,67 @@ fn fail(
         kind,
         reason,
     });
+}
+
+/// A commit that failed: reported, and kept as the round's failure unless
+/// a conflict (which outranks the others: the round after it may still
+/// count everything) came first.
+pub(super) fn commit_failed(
+    err: StoreError,
+    group: &CommitGroup,
+    last_error: &mut Option<StoreError>,
+    report: &mut IngestReport,
+) {
+    tracing::warn!(error = %err, events = group.keys().count(), "commit failed");
+    if matches!(err, StoreError::Conflict(_)) {
+        report.conflicts += 1;
+    }
+    if !matches!(last_error, Some(StoreError::Conflict(_))) {
+        *last_error = Some(err);
+    }
+}
+
+/// The rounds of one invocation's exactly-once loop (see [`RetryPolicy`]).
+pub(super) struct Rounds {
+    policy: RetryPolicy,
+    backoff: Duration,
+    started: u32,
+}
+
+impl Rounds {
+    pub(super) fn new(policy: RetryPolicy) -> Self {
+        Rounds {
+            policy,
+            backoff: policy.first_backoff,
+            started: 0,
+        }
+    }
+
+    /// Whether another round starts, given the failure that ended the last
+    /// one: none, or a conflict (after a jittered, doubling backoff). Any
+    /// other failure leaves the rest to SQS's redelivery.
+    pub(super) async fn next(
+        &mut self,
+        last_error: &Option<StoreError>,
+        report: &mut IngestReport,
+    ) -> bool {
+        if self.started >= self.policy.rounds {
+            return false;
+        }
+        let first = self.started == 0;
+        self.started += 1;
+        match last_error {
+            Some(err) if !matches!(err, StoreError::Conflict(_)) => return false,
+            Some(_) => {
+                report.retries += 1;
+                tokio::time::sleep(jitter(self.backoff)).await;
+                self.backoff *= 2;
+            }
+            None if !first => report.retries += 1,
+            None => {}
+        }
+        true
+    }
 }
 
 /// Up to +50%, from the clock's sub-second noise: enough to spread retries of

@@ -10,3 +10,4 @@ pub mod signed;
 #[cfg(test)]
 mod tests;
 pub mod usage;
+mod voids;

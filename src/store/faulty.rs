@@ -220,6 +220,9 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         }
         Ok(seen)
     }
+    async fn records(&self, keys: &[EventKey]) -> StoreResult<HashMap<EventKey, Recorded>> {
+        self.read(self.inner.records(keys)).await
+    }
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         self.write(self.inner.commit(group)).await
     }

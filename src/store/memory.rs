@@ -6,7 +6,8 @@
 use super::access_keys::{nonce_expired, nonce_expiry_second};
 use super::*;
 use crate::domain::access_key::AccessKeyId;
-use crate::domain::commit::{AvMillis, Counted, RowKey};
+use crate::domain::commit::{AvMillis, Counted, RowKey, Sign, VoidEffect};
+use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
 use crate::domain::registration::{Decision, RegistrationState, decide};
@@ -31,13 +32,15 @@ struct State {
     av_hours: BTreeMap<(AppId, Hour), AvMillis>,
     rows: BTreeMap<RowKey, (u64, u64)>,
     class_recordings: BTreeMap<(AppId, Day, ClassId), u64>,
-    users: HashSet<UserMark>,
+    /// Live sessions per user mark.
+    users: HashMap<UserMark, u64>,
     av_state: BTreeMap<AppId, DeductionState>,
     balances: BTreeMap<(AppId, Day), Balance>,
     hours: BTreeMap<(AppId, Hour), ModeUsage>,
     days: BTreeMap<(AppId, Day), DayRecord>,
     pending: BTreeSet<PendingDay>,
-    counted: HashSet<EventKey>,
+    /// What each event key holds.
+    records: HashMap<EventKey, Recorded>,
     /// Storage readings per app, in the order DynamoDB keeps them.
     measurements: BTreeSet<(AppId, Reading)>,
     access_keys: HashMap<AccessKeyId, StoredAccessKey>,
@@ -59,6 +62,193 @@ impl State {
                 head: self.head_hours.get(key).copied().unwrap_or_default(),
             })
             .collect()
+    }
+}
+
+impl State {
+    /// Why `group` cannot commit, as DynamoDB's conditions would say it.
+    fn refusal(&self, group: &CommitGroup) -> Option<CommitOutcome> {
+        let seen: Vec<EventKey> = group
+            .events
+            .iter()
+            .filter(|e| match self.records.get(&e.key) {
+                None => false,
+                // A void another app kept is replaced by the event.
+                Some(Recorded::Kept { app }) => app == e.usage.app(),
+                Some(_) => true,
+            })
+            .map(|e| e.key)
+            .chain(
+                group
+                    .voids
+                    .iter()
+                    .filter(|v| self.records.contains_key(&v.key))
+                    .map(|v| v.key),
+            )
+            .collect();
+        if !seen.is_empty() {
+            return Some(CommitOutcome::AlreadyCounted(seen));
+        }
+        let users: Vec<UserMark> = group
+            .marks
+            .iter()
+            .filter(|(mark, change)| {
+                let now = self.users.get(*mark).copied();
+                !match (group.sign, change.from) {
+                    (Sign::Add, 0) => now.unwrap_or(0) == 0,
+                    (Sign::Add, _) => now.is_some_and(|n| n > 0),
+                    (Sign::Take, from) => now == Some(from),
+                }
+            })
+            .map(|(mark, _)| mark.clone())
+            .collect();
+        if !users.is_empty() {
+            return Some(CommitOutcome::UsersSeen(users));
+        }
+        let gone: Vec<EventKey> = group
+            .unparked
+            .iter()
+            .filter(|(app, key)| !self.parked.contains_key(&(app.clone(), *key)))
+            .map(|(_, key)| *key)
+            .collect();
+        if !gone.is_empty() {
+            return Some(CommitOutcome::AlreadyCounted(gone));
+        }
+        let target_changed = group.voids.iter().any(|v| {
+            let live = matches!(
+                self.records.get(&v.voided),
+                Some(Recorded::Usage { voided: false, .. })
+            );
+            let parked = self.parked.contains_key(&(v.app.clone(), v.voided));
+            match v.effect {
+                VoidEffect::Kept => self.records.contains_key(&v.voided),
+                VoidEffect::Counted { parked: false } => !live,
+                VoidEffect::Counted { parked: true } => !live || parked,
+                VoidEffect::Parked => !live || !parked,
+            }
+        });
+        if target_changed {
+            return Some(CommitOutcome::VoidTargetChanged);
+        }
+        if group
+            .unfixed
+            .iter()
+            .any(|app| self.owners.contains_key(app))
+        {
+            return Some(CommitOutcome::ZoneFixed);
+        }
+        None
+    }
+
+    /// Writes `group`, whose conditions hold.
+    fn apply(&mut self, group: &CommitGroup) {
+        fn change<T: std::ops::AddAssign + std::ops::Sub<Output = T> + Copy>(
+            sign: Sign,
+            total: &mut T,
+            by: T,
+        ) {
+            match sign {
+                Sign::Add => *total += by,
+                Sign::Take => *total = *total - by,
+            }
+        }
+        let sign = group.sign;
+        for event in &group.events {
+            self.records.insert(
+                event.key,
+                Recorded::Usage {
+                    usage: event.usage.clone(),
+                    voided: false,
+                    parked: event.parked,
+                },
+            );
+        }
+        for void in &group.voids {
+            self.records.insert(
+                void.key,
+                Recorded::Void {
+                    app: void.app.clone(),
+                },
+            );
+            match void.effect {
+                VoidEffect::Kept => {
+                    self.records.insert(
+                        void.voided,
+                        Recorded::Kept {
+                            app: void.app.clone(),
+                        },
+                    );
+                }
+                VoidEffect::Counted { .. } | VoidEffect::Parked => {
+                    if let Some(Recorded::Usage { voided, .. }) = self.records.get_mut(&void.voided)
+                    {
+                        *voided = true;
+                    }
+                    self.parked.remove(&(void.app.clone(), void.voided));
+                }
+            }
+        }
+        for (key, usage) in &group.parked {
+            self.parked
+                .insert((usage.app().clone(), *key), usage.clone());
+        }
+        for (app, key) in &group.unparked {
+            self.parked.remove(&(app.clone(), *key));
+        }
+        for (mark, by) in &group.marks {
+            change(sign, self.users.entry(mark.clone()).or_default(), by.by);
+        }
+        for (key, ms) in &group.class_recordings {
+            change(
+                sign,
+                self.class_recordings.entry(key.clone()).or_default(),
+                *ms,
+            );
+        }
+        for (key, add) in &group.av_hours {
+            change(
+                sign,
+                self.av_hours.entry(key.clone()).or_default(),
+                add.usage,
+            );
+            change(
+                sign,
+                self.av_heads.entry(key.clone()).or_default(),
+                add.head,
+            );
+        }
+        for (key, add) in &group.rows {
+            let row = self.rows.entry(key.clone()).or_default();
+            change(sign, &mut row.0, add.ms);
+            change(sign, &mut row.1, add.users);
+        }
+        for (app, days) in &group.av_changes {
+            let state = self.av_state.entry(app.clone()).or_default();
+            state.seq += 1;
+            state.dirty.extend(days);
+        }
+        for (key, add) in &group.hours {
+            change(sign, self.hours.entry(key.clone()).or_default(), add.usage);
+            change(
+                sign,
+                self.head_hours.entry(key.clone()).or_default(),
+                add.head,
+            );
+        }
+        for (app, day) in &group.days {
+            let record = self
+                .days
+                .entry((app.clone(), *day))
+                .or_insert_with(|| DayRecord {
+                    day: *day,
+                    ..DayRecord::default()
+                });
+            record.seq += 1;
+            self.pending.insert(PendingDay {
+                app: app.clone(),
+                day: *day,
+            });
+        }
     }
 }
 
@@ -183,14 +373,28 @@ impl UsageStore for MemoryStore {
         Ok(self.with(|s| Seen {
             events: keys
                 .iter()
-                .filter(|k| s.counted.contains(k))
+                .filter(|k| s.records.contains_key(k))
                 .copied()
+                .collect(),
+            kept: keys
+                .iter()
+                .filter_map(|k| match s.records.get(k) {
+                    Some(Recorded::Kept { app }) => Some((*k, app.clone())),
+                    _ => None,
+                })
                 .collect(),
             users: users
                 .iter()
-                .filter(|u| s.users.contains(u))
-                .cloned()
+                .filter_map(|u| s.users.get(u).map(|n| (u.clone(), *n)))
                 .collect(),
+        }))
+    }
+
+    async fn records(&self, keys: &[EventKey]) -> StoreResult<HashMap<EventKey, Recorded>> {
+        Ok(self.with(|s| {
+            keys.iter()
+                .filter_map(|k| s.records.get(k).map(|r| (*k, r.clone())))
+                .collect()
         }))
     }
 
@@ -368,79 +572,10 @@ impl UsageStore for MemoryStore {
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         Ok(self.with(|s| {
-            let seen: Vec<EventKey> = group
-                .events
-                .iter()
-                .map(|(k, _)| *k)
-                .filter(|k| s.counted.contains(k))
-                .collect();
-            if !seen.is_empty() {
-                return CommitOutcome::AlreadyCounted(seen);
+            if let Some(outcome) = s.refusal(group) {
+                return outcome;
             }
-            let users: Vec<UserMark> = group
-                .new_users
-                .keys()
-                .filter(|u| s.users.contains(u))
-                .cloned()
-                .collect();
-            if !users.is_empty() {
-                return CommitOutcome::UsersSeen(users);
-            }
-            let gone: Vec<EventKey> = group
-                .unparked
-                .iter()
-                .filter(|(app, key)| !s.parked.contains_key(&(app.clone(), *key)))
-                .map(|(_, key)| *key)
-                .collect();
-            if !gone.is_empty() {
-                return CommitOutcome::AlreadyCounted(gone);
-            }
-            if group.unfixed.iter().any(|app| s.owners.contains_key(app)) {
-                return CommitOutcome::ZoneFixed;
-            }
-            s.counted.extend(group.events.iter().map(|(k, _)| *k));
-            for (key, usage) in &group.parked {
-                s.parked.insert((usage.app().clone(), *key), usage.clone());
-            }
-            for (app, key) in &group.unparked {
-                s.parked.remove(&(app.clone(), *key));
-            }
-            s.users.extend(group.new_users.keys().cloned());
-            for (key, ms) in &group.class_recordings {
-                *s.class_recordings.entry(key.clone()).or_default() += ms;
-            }
-            for (key, add) in &group.av_hours {
-                *s.av_hours.entry(key.clone()).or_default() += add.usage;
-                *s.av_heads.entry(key.clone()).or_default() += add.head;
-            }
-            for (key, add) in &group.rows {
-                let row = s.rows.entry(key.clone()).or_default();
-                row.0 += add.ms;
-                row.1 += add.users;
-            }
-            for (app, days) in &group.av_changes {
-                let state = s.av_state.entry(app.clone()).or_default();
-                state.seq += 1;
-                state.dirty.extend(days);
-            }
-            for (key, add) in &group.hours {
-                *s.hours.entry(key.clone()).or_default() += add.usage;
-                *s.head_hours.entry(key.clone()).or_default() += add.head;
-            }
-            for (app, day) in &group.days {
-                let record = s
-                    .days
-                    .entry((app.clone(), *day))
-                    .or_insert_with(|| DayRecord {
-                        day: *day,
-                        ..DayRecord::default()
-                    });
-                record.seq += 1;
-                s.pending.insert(PendingDay {
-                    app: app.clone(),
-                    day: *day,
-                });
-            }
+            s.apply(group);
             CommitOutcome::Committed
         }))
     }
@@ -633,8 +768,10 @@ impl AccessKeyStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::commit::HourAdd;
-    use crate::domain::retention::{dedupe_expiry, hourly_expiry};
+    use crate::domain::commit::{EventWrite, HourAdd};
+    use crate::domain::event::Segment;
+    use crate::domain::retention::hourly_expiry;
+
     use crate::domain::usage::{RecordMode, Tier};
     use futures::executor::block_on;
     use std::sync::Arc;
@@ -650,13 +787,20 @@ mod tests {
     /// One event adding a second of audio to hour `n % 24` of the day.
     fn one_second(n: u64) -> CommitGroup {
         let mut group = CommitGroup::default();
-        group.events.push((
+        let hour = Hour(day().first_hour().0 + (n % 24) as i64);
+        group.events.push(EventWrite::segment(
             EventKey::of("/test", &n.to_string()),
-            dedupe_expiry(day().start()),
+            Segment {
+                app: app(),
+                class: None,
+                mode: RecordMode::SingleStream,
+                tier: Tier::Audio,
+                start: hour.start(),
+                end: hour.start().plus_ms(1_000),
+            },
         ));
         let mut usage = ModeUsage::default();
         usage.add(RecordMode::SingleStream, Tier::Audio, 1_000);
-        let hour = Hour(day().first_hour().0 + (n % 24) as i64);
         let expires = hourly_expiry(hour);
         group.hours.insert(
             (app(), hour),

@@ -14,6 +14,7 @@ mod records;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
+use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
@@ -22,7 +23,7 @@ use crate::domain::storage::{Measurement, Readings};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
 use crate::domain::zone::BillingZone;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 /// One details row as stored: the services' reads return it, the domain
@@ -139,6 +140,14 @@ pub trait UsageStore: Send + Sync {
         keys: &[EventKey],
         users: &[UserMark],
     ) -> impl Future<Output = StoreResult<Seen>> + Send;
+
+    /// What each of these keys holds (absent: nothing), read strongly
+    /// consistent: a void decides by it, under conditions that cancel its
+    /// commit if a record changed since.
+    fn records(
+        &self,
+        keys: &[EventKey],
+    ) -> impl Future<Output = StoreResult<HashMap<EventKey, Recorded>>> + Send;
 
     /// Which of these events have been counted (see [`UsageStore::seen`]).
     fn counted(
@@ -400,6 +409,13 @@ macro_rules! forward_store_methods {
             users: &[$crate::domain::commit::UserMark])
             -> $crate::store::StoreResult<$crate::store::Seen> {
             self.$inner.seen(keys, users).await
+        }
+    };
+    (@one $inner:ident records) => {
+        async fn records(&self, keys: &[$crate::domain::event::EventKey])
+            -> $crate::store::StoreResult<std::collections::HashMap<
+                $crate::domain::event::EventKey, $crate::domain::correction::Recorded>> {
+            self.$inner.records(keys).await
         }
     };
     (@one $inner:ident commit) => {

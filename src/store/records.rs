@@ -10,7 +10,7 @@ use crate::domain::ids::{AccountId, AppId, Name};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
 use crate::domain::zone::BillingZone;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -50,9 +50,14 @@ pub enum CommitOutcome {
     Committed,
     /// Nothing was written: these events of the group were counted before.
     AlreadyCounted(Vec<EventKey>),
-    /// Nothing was written: these users had been counted in their rows
-    /// before (by another group or invocation); plan again knowing them.
+    /// Nothing was written: these user marks no longer hold the count the
+    /// plan read (another group or invocation changed them); read them
+    /// again and plan anew.
     UsersSeen(Vec<UserMark>),
+    /// Nothing was written: an event a void of the group names changed since
+    /// it was read (it arrived, was voided by another void, or was counted
+    /// out of its parked record); read it again and plan anew.
+    VoidTargetChanged,
     /// Nothing was written: an app whose usage the group parked has had its
     /// zone fixed meanwhile; read the zones again and plan anew.
     ZoneFixed,
@@ -67,11 +72,15 @@ pub struct Registration {
     pub zone: BillingZone,
 }
 
-/// What a pre-check read found: events counted and user marks present.
+/// What a pre-check read found: which keys hold a record (an event
+/// counted, a void, or a void kept for its event), of those the ones
+/// holding a kept void with the app that kept it, and the live sessions of
+/// each user mark present.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Seen {
     pub events: HashSet<EventKey>,
-    pub users: HashSet<UserMark>,
+    pub kept: HashMap<EventKey, AppId>,
+    pub users: HashMap<UserMark, u64>,
 }
 
 /// Whether a fact or a package was taken in, or refused.

@@ -409,7 +409,7 @@ async fn parallel_invocations_on_one_hot_bucket() {
 /// The items a commit writes, by name: each event's dedupe record, each
 /// (app, hour) item and each (app, day) item.
 fn items_of(group: &CommitGroup) -> Vec<String> {
-    let events = group.events.iter().map(|(key, _)| format!("event {key:?}"));
+    let events = group.events.iter().map(|e| format!("event {:?}", e.key));
     let hours = group
         .hours
         .keys()
@@ -470,7 +470,7 @@ impl ConflictWatch {
 impl UsageStore for ConflictWatch {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         let items = items_of(group);

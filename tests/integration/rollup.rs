@@ -200,7 +200,7 @@ struct RollsTakeTime<S> {
 impl<S: UsageStore> UsageStore for RollsTakeTime<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, day_snapshot, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, day_snapshot, put_measurements, measurements);
 
     async fn write_day(
         &self,
@@ -296,10 +296,19 @@ impl EventLandsDuringRoll {
             return;
         }
         let mut group = CommitGroup::default();
-        group.events.push((
-            EventKey::of("/landing", &n.to_string()),
-            now().plus_ms(DAY_MS),
-        ));
+        group
+            .events
+            .push(rtc_usage::domain::commit::EventWrite::segment(
+                EventKey::of("/landing", &n.to_string()),
+                rtc_usage::domain::event::Segment {
+                    app: self.app.clone(),
+                    class: None,
+                    mode: rtc_usage::domain::usage::RecordMode::SingleStream,
+                    tier: rtc_usage::domain::usage::Tier::Audio,
+                    start: day.start(),
+                    end: day.start().plus_ms(1_000),
+                },
+            ));
         let mut usage = ModeUsage::default();
         usage.add(
             rtc_usage::domain::usage::RecordMode::SingleStream,
@@ -327,7 +336,7 @@ impl EventLandsDuringRoll {
 impl UsageStore for EventLandsDuringRoll {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, write_day, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, write_day, put_measurements, measurements);
 
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let snapshot = self.inner.day_snapshot(app, day).await;

@@ -59,10 +59,21 @@ fn usage(n: u64) -> ModeUsage {
 /// marking each day those hours fall on, as ingestion builds it.
 fn group(events: &[&str], hours: &[(&str, Hour, ModeUsage)]) -> CommitGroup {
     let mut group = CommitGroup::default();
+    let owner = hours.first().map_or("app-a", |(name, _, _)| *name);
     for id in events {
         group
             .events
-            .push((key(id), retention::dedupe_expiry(day0().start())));
+            .push(rtc_usage::domain::commit::EventWrite::segment(
+                key(id),
+                rtc_usage::domain::event::Segment {
+                    app: app(owner),
+                    class: None,
+                    mode: RecordMode::SingleStream,
+                    tier: Tier::Audio,
+                    start: day0().start(),
+                    end: day0().start().plus_ms(1_000),
+                },
+            ));
     }
     for (name, hour, usage) in hours {
         group.hours.insert(

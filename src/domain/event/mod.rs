@@ -20,11 +20,13 @@ mod recording;
 mod storage;
 #[cfg(test)]
 mod testing;
+mod void;
 
 pub use fields::{MAX_CLOCK_SKEW_MS, MAX_LATENESS_MS, MAX_SEGMENT_MS, truncate};
 pub use recording::Segment;
 
 use super::class::{ClassFactEvent, Package, Session};
+use super::correction::Void;
 use super::ids::AppId;
 use super::registration::RegistrationRequest;
 use super::storage::Measurement;
@@ -43,6 +45,7 @@ pub const TYPE_CLASS_ENDED: &str = "rtc.class.ended";
 pub const TYPE_CLASS_SESSION: &str = "rtc.class.session";
 pub const TYPE_PACKAGE_PURCHASED: &str = "rtc.package.purchased";
 pub const TYPE_STORAGE_MEASURED: &str = "rtc.storage.measured";
+pub const TYPE_USAGE_VOIDED: &str = "rtc.usage.voided";
 
 /// What identifies an event for exactly-once counting: a digest of
 /// (`source`, `id`). Fixed-size whatever the producer sends, unambiguous
@@ -98,6 +101,8 @@ pub enum EventBody {
     PackagePurchased(Package),
     /// The app stored this many recording bytes at that instant.
     StorageMeasured(Measurement),
+    /// An earlier usage event of the app is taken back.
+    UsageVoided(Void),
 }
 
 /// A valid usage event.
@@ -172,6 +177,7 @@ fn decode_data(kind: &str, data: &str, now: UtcMillis) -> Result<EventBody, Stri
         TYPE_CLASS_SESSION => EventBody::ClassSession(class::session(data, now)?),
         TYPE_PACKAGE_PURCHASED => EventBody::PackagePurchased(package::package(data, now)?),
         TYPE_STORAGE_MEASURED => EventBody::StorageMeasured(storage::measurement(data, now)?),
+        TYPE_USAGE_VOIDED => EventBody::UsageVoided(void::void(data)?),
         other => return Err(format!("unknown type {:?}", truncate(other, 64))),
     })
 }

@@ -2,8 +2,8 @@
 //! computed by plain overlap (no splitting code shared with the service), an
 //! SQS-like delivery loop, and a store wrapper that interferes on cue.
 
-use crate::domain::commit::{CommitGroup, HourAdd, UserMark};
-use crate::domain::event::EventKey;
+use crate::domain::commit::{CommitGroup, EventWrite, HourAdd, UserMark};
+use crate::domain::event::{EventKey, Segment};
 use crate::domain::ids::{AccountId, AppId};
 use crate::domain::retention;
 use crate::domain::time::{DAY_MS, Day, HOUR_MS, Hour, UtcMillis};
@@ -342,9 +342,16 @@ pub fn one_event(id: &str, app_name: &str, hour: Hour, ms: u64) -> CommitGroup {
     let mut usage = ModeUsage::default();
     usage.add(RecordMode::SingleStream, Tier::Audio, ms);
     let mut group = CommitGroup::default();
-    group.events.push((
+    group.events.push(EventWrite::segment(
         EventKey::of(SOURCE, id),
-        retention::dedupe_expiry(hour.start()),
+        Segment {
+            app: app(app_name),
+            class: None,
+            mode: RecordMode::SingleStream,
+            tier: Tier::Audio,
+            start: hour.start(),
+            end: hour.start().plus_ms(ms as i64),
+        },
     ));
     group.hours.insert(
         (app(app_name), hour),
@@ -415,7 +422,7 @@ fn take(counter: &AtomicU32) -> bool {
 impl<S: UsageStore> UsageStore for Scripted<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    crate::forward_store_methods!(inner; registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
+    crate::forward_store_methods!(inner; records, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
         apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, apps_with_usage, put_measurements, measurements);
 
     async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {

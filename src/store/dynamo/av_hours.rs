@@ -4,9 +4,9 @@
 //! `mod.rs` delegates the read here.
 
 use super::DynamoStore;
-use super::item::{EXPIRES_AT, UpdateExpr, epoch_seconds, get_n, n};
+use super::item::{EXPIRES_AT, UpdateExpr, epoch_seconds, get_n};
 use super::keys::*;
-use crate::domain::commit::{AvHourAdd, AvMillis};
+use crate::domain::commit::{AvHourAdd, AvMillis, Sign};
 use crate::domain::ids::AppId;
 use crate::domain::time::Hour;
 use crate::store::{AvHour, StoreResult};
@@ -28,13 +28,14 @@ impl DynamoStore {
         app: &AppId,
         hour: Hour,
         add: &AvHourAdd,
+        sign: Sign,
     ) -> StoreResult<TransactWriteItem> {
         let AvHourAdd {
             usage,
             head,
             expires,
         } = add;
-        let mut expr = UpdateExpr::default();
+        let mut expr = UpdateExpr::counting(sign);
         for (attr, ms) in [
             (INTERACTIVE_MS, usage.interactive),
             (PLAYBACK_MS, usage.playback),
@@ -42,7 +43,7 @@ impl DynamoStore {
             (HEAD_PLAYBACK_MS, head.playback),
         ] {
             if ms > 0 {
-                expr.add(attr, n(ms));
+                expr.count(attr, ms);
             }
         }
         expr.set(EXPIRES_AT, epoch_seconds(*expires));

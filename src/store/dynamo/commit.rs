@@ -1,21 +1,22 @@
 //! A batch's commit: the pre-check read of which events and users were
 //! counted before, and the one `TransactWriteItems` that writes a group.
 //! Its actions come one aggregate at a time, the conditional ones first
-//! (event dedupe records, user marks, parked records counted, checks that
-//! an app is still unregistered) so that a cancellation's reasons name them
-//! by position. The trait implementation in `mod.rs` delegates
+//! (event records, void records, user marks, parked records counted, checks
+//! that an app is still unregistered, voids' effects on the events they
+//! name) so that a cancellation's reasons name them by position. The trait implementation in `mod.rs` delegates
 //! here.
 
 use super::error::{built, cancellation_error, classify};
-use super::item::{Item, get_s};
+use super::item::{Item, get_n, get_s};
 use super::keys::*;
+use super::records::{APP, KIND, kept_by};
+use super::rows::MARK_SESSIONS;
 use super::{BATCH_GET_LIMIT, DynamoStore};
 use crate::domain::commit::{CommitGroup, UserMark};
 use crate::domain::event::EventKey;
-use crate::domain::time::UtcMillis;
 use crate::store::{CommitOutcome, Seen, StoreResult};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use std::collections::HashMap;
 
 /// What a key asked for in a pre-check read stands for.
@@ -25,12 +26,6 @@ enum Found {
 }
 
 impl DynamoStore {
-    /// The dedupe record of an event: created only if it does not exist, so
-    /// a transaction holding it is cancelled if the event was counted before.
-    fn dedupe_put(&self, event: &EventKey, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
-        self.put_new(key(event_pk(event), EVENT_SK), expires)
-    }
-
     /// One eventually consistent `BatchGetItem` per 100 keys. Keys DynamoDB
     /// leaves unprocessed (under throttling) are answered as not seen: this
     /// read only saves cost, and the transaction's conditions decide.
@@ -64,9 +59,12 @@ impl DynamoStore {
             let request = built(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
-                    .projection_expression("#pk, #sk")
+                    .projection_expression("#pk, #sk, #kind, #app, #n")
                     .expression_attribute_names("#pk", PK)
                     .expression_attribute_names("#sk", SK)
+                    .expression_attribute_names("#kind", KIND)
+                    .expression_attribute_names("#app", APP)
+                    .expression_attribute_names("#n", MARK_SESSIONS)
                     .build(),
             )?;
             let (items, _unprocessed) = self.batch_get_once(request).await?;
@@ -74,9 +72,14 @@ impl DynamoStore {
                 match wanted.get(&pair(&item)) {
                     Some(Found::Event(k)) => {
                         found.events.insert(*k);
+                        if let Some(app) = kept_by(&item) {
+                            found.kept.insert(*k, app);
+                        }
                     }
                     Some(Found::User(mark)) => {
-                        found.users.insert(mark.clone());
+                        // A mark written before marks held a count: one session.
+                        let sessions = get_n(&item, MARK_SESSIONS)?.unwrap_or(1);
+                        found.users.insert(mark.clone(), sessions);
                     }
                     None => {}
                 }
@@ -86,14 +89,18 @@ impl DynamoStore {
     }
 
     pub(super) async fn commit_impl(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
+        let sign = group.sign;
         let mut actions = Vec::with_capacity(group.action_count());
-        for (event, expires) in &group.events {
-            actions.push(self.dedupe_put(event, *expires)?);
+        // The conditional actions come first, so that the cancellation
+        // reasons (one per action, in order) name them by position.
+        for event in &group.events {
+            actions.push(self.event_put(event)?);
         }
-        // The conditional puts come first, so that the cancellation reasons
-        // (one per action, in order) name them by position.
-        for (mark, expires) in &group.new_users {
-            actions.push(self.user_mark_put(mark, *expires)?);
+        for void in &group.voids {
+            actions.push(self.void_put(void)?);
+        }
+        for (mark, change) in &group.marks {
+            actions.push(self.user_mark_change(mark, change, sign)?);
         }
         for (app, event) in &group.unparked {
             actions.push(self.parked_delete(app, event)?);
@@ -101,23 +108,28 @@ impl DynamoStore {
         for app in &group.unfixed {
             actions.push(self.unregistered_check(app)?);
         }
+        let effects_at = actions.len();
+        for void in &group.voids {
+            actions.extend(self.void_effect(void)?);
+        }
+        let effects_end = actions.len();
         for (event, usage) in &group.parked {
             actions.push(self.parked_put(event, usage)?);
         }
         for ((app, hour), add) in &group.av_hours {
-            actions.push(self.av_hour_add(app, *hour, add)?);
+            actions.push(self.av_hour_add(app, *hour, add, sign)?);
         }
         for ((app, day, class), ms) in &group.class_recordings {
-            actions.push(self.class_recording_add(app, *day, class, *ms)?);
+            actions.push(self.class_recording_add(app, *day, class, *ms, sign)?);
         }
         for (row, add) in &group.rows {
-            actions.push(self.row_add(row, add)?);
+            actions.push(self.row_add(row, add, sign)?);
         }
         for (app, days) in &group.av_changes {
             actions.push(self.state_touch(app, days.iter().copied())?);
         }
         for ((app, hour), add) in &group.hours {
-            actions.push(self.hour_add(app, *hour, add)?);
+            actions.push(self.hour_add(app, *hour, add, sign)?);
         }
         for (app, day) in &group.days {
             actions.push(self.day_touch(app, *day)?);
@@ -137,37 +149,43 @@ impl DynamoStore {
         else {
             return Err(classify(err));
         };
-        // Reasons come one per action, in order: the dedupe puts, the user
-        // marks, the parked records counted, the registration checks.
+        // Reasons come one per action, in the order above.
         let reasons = cancelled.cancellation_reasons();
         let failed =
             |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-        let marks_at = group.events.len();
-        let unparked_at = marks_at + group.new_users.len();
+        let voids_at = group.events.len();
+        let marks_at = voids_at + group.voids.len();
+        let unparked_at = marks_at + group.marks.len();
         let checks_at = unparked_at + group.unparked.len();
-        let seen: Vec<EventKey> = (group.events.iter().map(|(key, _)| key))
-            .chain(group.unparked.iter().map(|(_, key)| key))
+        let records = group
+            .events
+            .iter()
+            .map(|e| e.key)
+            .chain(group.voids.iter().map(|v| v.key))
             .enumerate()
-            .filter(|(i, _)| {
-                if *i < marks_at {
-                    failed(*i)
-                } else {
-                    failed(*i - marks_at + unparked_at)
-                }
-            })
-            .map(|(_, key)| *key)
-            .collect();
-        let users: Vec<UserMark> = (group.new_users.keys().enumerate())
+            .filter(|(i, _)| failed(*i))
+            .map(|(_, key)| key);
+        let unparked = group
+            .unparked
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| failed(unparked_at + i))
+            .map(|(_, (_, key))| *key);
+        let seen: Vec<EventKey> = records.chain(unparked).collect();
+        let users: Vec<UserMark> = (group.marks.keys().enumerate())
             .filter(|(i, _)| failed(marks_at + i))
             .map(|(_, mark)| mark.clone())
             .collect();
         let zone_fixed = (0..group.unfixed.len()).any(|i| failed(checks_at + i));
+        let target_changed = (effects_at..effects_end).any(failed);
         if !seen.is_empty() {
             Ok(CommitOutcome::AlreadyCounted(seen))
         } else if !users.is_empty() {
             Ok(CommitOutcome::UsersSeen(users))
         } else if zone_fixed {
             Ok(CommitOutcome::ZoneFixed)
+        } else if target_changed {
+            Ok(CommitOutcome::VoidTargetChanged)
         } else {
             let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
             Err(cancellation_error(reasons, detail))

@@ -4,6 +4,7 @@
 //! usage counters, a row's milliseconds); every other attribute name lives
 //! in the file of the aggregate whose items carry it.
 
+use crate::domain::commit::Sign;
 use crate::domain::time::UtcMillis;
 use crate::domain::usage::{ModeUsage, RecordMode, Tier};
 use crate::store::{StoreError, StoreResult};
@@ -113,9 +114,31 @@ pub struct UpdateExpr {
     add: Vec<String>,
     set: Vec<String>,
     remove: Vec<String>,
+    /// Usage counters are taken back rather than added (a void's group).
+    take: bool,
 }
 
 impl UpdateExpr {
+    /// An expression whose usage counters ([`Self::count`]) go in the
+    /// direction of `sign`.
+    pub fn counting(sign: Sign) -> Self {
+        UpdateExpr {
+            take: sign == Sign::Take,
+            ..UpdateExpr::default()
+        }
+    }
+
+    /// `ADD`s `ms` to a usage counter, or takes it back: DynamoDB's `ADD`
+    /// of a negative number.
+    pub fn count(&mut self, attr: &str, ms: u64) -> &mut Self {
+        let value = if self.take {
+            AttributeValue::N(format!("-{ms}"))
+        } else {
+            n(ms)
+        };
+        self.add(attr, value)
+    }
+
     /// The placeholder of an attribute name.
     pub fn name(&mut self, attr: &str) -> String {
         let placeholder = format!("#a{}", self.names.len());
@@ -152,7 +175,7 @@ impl UpdateExpr {
     /// Adds the part before an hour's cut (the counters not zero).
     pub fn head_counters(&mut self, head: &ModeUsage) -> &mut Self {
         for (mode, tier, ms) in head.counters() {
-            self.add(&head_attr(mode, tier), n(ms));
+            self.count(&head_attr(mode, tier), ms);
         }
         self
     }
@@ -164,7 +187,7 @@ impl UpdateExpr {
                 match how {
                     CounterWrite::Add if ms == 0 => {}
                     CounterWrite::Add => {
-                        self.add(&counter_attr(mode, tier), n(ms));
+                        self.count(&counter_attr(mode, tier), ms);
                     }
                     CounterWrite::Set => {
                         self.set(&counter_attr(mode, tier), n(ms));
@@ -212,6 +235,16 @@ mod tests {
         assert_eq!(set.values.len(), 8, "every counter, zeros included");
         assert!(set.expression().starts_with("SET #a0 = :v0, "));
         assert!(set.expression().ends_with(" REMOVE #a8"));
+    }
+
+    #[test]
+    fn a_void_takes_counters_back_with_negative_adds() {
+        let mut usage = ModeUsage::default();
+        usage.add(RecordMode::Mixed, Tier::V720, 1500);
+        let mut taken = UpdateExpr::counting(Sign::Take);
+        taken.counters(&usage, CounterWrite::Add).add(SEQ, n(1));
+        assert_eq!(taken.values[":v0"], n("-1500"));
+        assert_eq!(taken.values[":v1"], n(1), "only usage counters change sign");
     }
 
     #[test]

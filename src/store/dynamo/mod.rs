@@ -29,6 +29,7 @@
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
 use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
+use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId};
@@ -45,8 +46,8 @@ use crate::store::{
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
-use std::collections::{BTreeMap, BTreeSet};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 mod access_keys;
@@ -61,12 +62,13 @@ mod ledger;
 mod meter;
 mod parked;
 mod recording;
+mod records;
 mod registration;
 mod rows;
 mod storage;
 
 use error::{built, classify, condition_held};
-use item::{EXPIRES_AT, Item, UpdateExpr, epoch_seconds, s};
+use item::{Item, UpdateExpr, s};
 pub use keys::*;
 #[cfg(any(test, feature = "testkit"))]
 pub use meter::{CapacityUse, RequestMeter, item_size};
@@ -208,6 +210,25 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(built(update)?).build())
     }
 
+    /// A transaction's update of one item, made only if `condition` (over
+    /// `expr`'s placeholders) holds.
+    fn update_when(
+        &self,
+        key: Item,
+        expr: UpdateExpr,
+        condition: String,
+    ) -> StoreResult<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expr.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .build();
+        Ok(TransactWriteItem::builder().update(built(update)?).build())
+    }
+
     /// One `UpdateItem` of `expr`'s names and values with `update` as its
     /// expression, applied only if `condition` holds: whether it held (a
     /// rollup's write that a newer change has overtaken is simply not made).
@@ -231,19 +252,6 @@ impl DynamoStore {
             .send()
             .await;
         condition_held(result)
-    }
-
-    /// A transaction's put of an item that must not exist yet, expiring at
-    /// `expires`: the transaction is cancelled if the item exists.
-    fn put_new(&self, mut item: Item, expires: UtcMillis) -> StoreResult<TransactWriteItem> {
-        item.insert(EXPIRES_AT.to_owned(), epoch_seconds(expires));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build();
-        Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
 }
 
@@ -304,6 +312,13 @@ impl UsageStore for DynamoStore {
         users: &[UserMark],
     ) -> impl Future<Output = StoreResult<Seen>> + Send {
         self.seen_impl(keys, users)
+    }
+
+    fn records(
+        &self,
+        keys: &[EventKey],
+    ) -> impl Future<Output = StoreResult<HashMap<EventKey, Recorded>>> + Send {
+        self.records_impl(keys)
     }
 
     fn apps_of(

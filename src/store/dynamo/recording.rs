@@ -10,7 +10,7 @@ use super::item::{
     usage_of,
 };
 use super::keys::*;
-use crate::domain::commit::HourAdd;
+use crate::domain::commit::{HourAdd, Sign};
 use crate::domain::ids::{AppId, ClassId};
 use crate::domain::time::{Day, Hour};
 use crate::domain::usage::ModeUsage;
@@ -51,8 +51,9 @@ impl DynamoStore {
         app: &AppId,
         hour: Hour,
         add: &HourAdd,
+        sign: Sign,
     ) -> StoreResult<TransactWriteItem> {
-        let mut expr = UpdateExpr::default();
+        let mut expr = UpdateExpr::counting(sign);
         expr.counters(&add.usage, CounterWrite::Add)
             .head_counters(&add.head)
             .set(EXPIRES_AT, epoch_seconds(add.expires));
@@ -216,9 +217,10 @@ impl DynamoStore {
         day: Day,
         class: &ClassId,
         ms: u64,
+        sign: Sign,
     ) -> StoreResult<TransactWriteItem> {
-        let mut expr = UpdateExpr::default();
-        expr.add(ROW_MS, n(ms));
+        let mut expr = UpdateExpr::counting(sign);
+        expr.count(ROW_MS, ms);
         self.update(key(app_pk(app), class_recording_sk(day, class)), expr)
     }
 

@@ -1,21 +1,24 @@
 //! Details rows and user marks. A row (`AV#R#{day}#{classId}#{I or P}`)
 //! adds up a class's audio/video milliseconds and users of one usage type
 //! on one day; a user mark (in a partition of its own per row, keyed by a
-//! digest of the user id) is created the first time a user is counted in a
-//! row, so each user counts once. Both are written by the commit's transaction; the trait
+//! digest of the user id) counts the user's live sessions in the row, so
+//! each user counts once, and leaves the row when a void takes back their
+//! last session there. Both are written by the commit's transaction; the trait
 //! implementation in `mod.rs` delegates the rows' read here.
 
 use super::DynamoStore;
-use super::item::{Item, ROW_MS, UpdateExpr, get_n, n};
+use super::item::{EXPIRES_AT, Item, ROW_MS, UpdateExpr, epoch_seconds, get_n, n};
 use super::keys::*;
-use crate::domain::commit::{RowAdd, RowKey, UserMark};
+use crate::domain::commit::{MarkChange, RowAdd, RowKey, Sign, UserMark};
 use crate::domain::ids::AppId;
-use crate::domain::time::{Day, UtcMillis};
+use crate::domain::time::Day;
 use crate::store::{RowRecord, StoreResult};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// The users counted in a row (its milliseconds are the shared `ms`).
 const ROW_USERS: &str = "users";
+/// A user mark's count of live (not voided) sessions in its row.
+pub(super) const MARK_SESSIONS: &str = "n";
 
 fn row_record(item: &Item) -> StoreResult<RowRecord> {
     let key: RowKey = row_of(item)?;
@@ -27,21 +30,58 @@ fn row_record(item: &Item) -> StoreResult<RowRecord> {
 }
 
 impl DynamoStore {
-    /// A user mark: created only if it does not exist, so a transaction
-    /// holding it is cancelled if the user was counted in the row before.
-    pub(super) fn user_mark_put(
+    /// A user mark's count of live sessions changed, only if it still
+    /// holds the count the plan read: a user enters a row when the count
+    /// goes up from 0 (absent is 0), and leaves it when it comes back to 0,
+    /// so no concurrent change can count a user twice or drop them wrongly.
+    /// A mark written before marks held a count reads as one session.
+    pub(super) fn user_mark_change(
         &self,
         mark: &UserMark,
-        expires: UtcMillis,
+        change: &MarkChange,
+        sign: Sign,
     ) -> StoreResult<TransactWriteItem> {
-        self.put_new(user_mark_key(mark), expires)
+        let mut expr = UpdateExpr::default();
+        let pk = expr.name(PK);
+        let sessions = expr.name(MARK_SESSIONS);
+        let condition = match (sign, change.from) {
+            (Sign::Add, 0) => {
+                let zero = expr.value(n(0));
+                expr.set(EXPIRES_AT, epoch_seconds(change.expires));
+                format!("attribute_not_exists({pk}) OR {sessions} = {zero}")
+            }
+            (Sign::Add, _) => {
+                let zero = expr.value(n(0));
+                format!("attribute_exists({pk}) AND NOT {sessions} = {zero}")
+            }
+            (Sign::Take, from) => {
+                let held = expr.value(n(from));
+                let legacy = if from == 1 {
+                    format!(" OR (attribute_exists({pk}) AND attribute_not_exists({sessions}))")
+                } else {
+                    String::new()
+                };
+                format!("{sessions} = {held}{legacy}")
+            }
+        };
+        match sign {
+            Sign::Add => expr.add(MARK_SESSIONS, n(change.by)),
+            // The count is pinned by the condition: set, never below zero.
+            Sign::Take => expr.set(MARK_SESSIONS, n(change.from.saturating_sub(change.by))),
+        };
+        self.update_when(user_mark_key(mark), expr, condition)
     }
 
-    /// Adds to a row's milliseconds and users.
-    pub(super) fn row_add(&self, row: &RowKey, add: &RowAdd) -> StoreResult<TransactWriteItem> {
+    /// Adds to a row's milliseconds and users (or takes them back).
+    pub(super) fn row_add(
+        &self,
+        row: &RowKey,
+        add: &RowAdd,
+        sign: Sign,
+    ) -> StoreResult<TransactWriteItem> {
         let RowAdd { ms, users } = add;
-        let mut expr = UpdateExpr::default();
-        expr.add(ROW_MS, n(ms)).add(ROW_USERS, n(users));
+        let mut expr = UpdateExpr::counting(sign);
+        expr.count(ROW_MS, *ms).count(ROW_USERS, *users);
         self.update(key(app_pk(&row.app), av_row_sk(row)), expr)
     }
 
