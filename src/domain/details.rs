@@ -21,6 +21,15 @@ pub struct RowRecord {
     pub users: u64,
 }
 
+impl RowRecord {
+    /// Whether the row is one at all: a row whose every session was voided
+    /// is stored with nothing left, and answers as if it never was (a
+    /// session lasts at least a millisecond, so a counted row never has 0).
+    pub fn counts(&self) -> bool {
+        self.ms > 0
+    }
+}
+
 /// Rows grouped by their day, days ascending; a day's rows keep their order.
 fn by_day(rows: Vec<RowRecord>) -> BTreeMap<Day, Vec<RowRecord>> {
     let mut days: BTreeMap<Day, Vec<RowRecord>> = BTreeMap::new();

@@ -550,7 +550,7 @@ impl UsageStore for MemoryStore {
         Ok(self.with(|s| {
             s.class_recordings
                 .iter()
-                .filter(|((a, day, _), _)| a == app && first <= *day && *day <= last)
+                .filter(|((a, day, _), ms)| a == app && first <= *day && *day <= last && **ms > 0)
                 .map(|((_, day, class), ms)| (*day, class.clone(), *ms))
                 .collect()
         }))
@@ -566,6 +566,7 @@ impl UsageStore for MemoryStore {
                     ms: *ms,
                     users: *users,
                 })
+                .filter(RowRecord::counts)
                 .collect()
         }))
     }

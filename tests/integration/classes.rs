@@ -76,6 +76,11 @@ enum Ev {
         end: i64,
     },
     Package(Pkg),
+    /// `rtc.usage.voided` of the event with this id (a session's, or one
+    /// that never arrives).
+    Void {
+        voided: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +146,11 @@ fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
             json!({"appId": APP, "packageId": p.id, "packageName": p.name, "minutes": p.minutes,
                    "validFrom": day_text(p.from), "validTo": day_text(p.to)}),
         ),
+        Ev::Void { voided } => (
+            "rtc.usage.voided",
+            json!({"appId": APP, "voidedSource": SOURCE, "voidedId": voided,
+                   "reason": "測試: wrong classroom ✗"}),
+        ),
     };
     envelope(id, kind, data)
 }
@@ -162,7 +172,10 @@ struct World {
     /// The zone the first registration fixed.
     zone: Option<&'static str>,
     app_name: Option<String>,
-    sessions: Vec<Sess>,
+    /// Every session taken in, by event id, voided or not.
+    sessions: Vec<(String, Sess)>,
+    /// Ids of the events voids named.
+    voided: HashSet<String>,
     facts: BTreeMap<String, Facts>,
     packages: Vec<Pkg>,
 }
@@ -173,7 +186,7 @@ impl World {
     /// another value, or an end not after the start whichever came first; a
     /// package id already used for other data. A repeat is a no-op, and so is
     /// a name on a registration once the app has one.
-    fn apply(&mut self, ev: &Ev) -> Result<(), String> {
+    fn apply(&mut self, id: &str, ev: &Ev) -> Result<(), String> {
         match ev {
             Ev::Register { owner, name, zone } => {
                 if self.owner.is_some_and(|o| o != *owner) {
@@ -191,7 +204,11 @@ impl World {
                     self.app_name = name.clone();
                 }
             }
-            Ev::Session(s) => self.sessions.push(s.clone()),
+            Ev::Session(s) => self.sessions.push((id.to_owned(), s.clone())),
+            // Whichever comes first, a voided session counts nowhere.
+            Ev::Void { voided } => {
+                self.voided.insert(voided.clone());
+            }
             Ev::Started { class, name, start } => {
                 let f = self.facts.entry(class.clone()).or_default();
                 if f.name.as_ref().is_some_and(|n| n != name) {
@@ -227,6 +244,14 @@ impl World {
 
     fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// The sessions no void names: all that counts.
+    fn live(&self) -> impl Iterator<Item = &Sess> {
+        self.sessions
+            .iter()
+            .filter(|(id, _)| !self.voided.contains(id))
+            .map(|(_, s)| s)
     }
 
     /// The app's billing time zone (UTC until a registration fixes one:
@@ -278,7 +303,7 @@ impl Reference {
         let zone = world.local();
         let mut cells: BTreeMap<(i64, String, bool), (u64, HashSet<String>)> = BTreeMap::new();
         let mut parts: BTreeMap<(i64, bool), u64> = BTreeMap::new();
-        for s in &world.sessions {
+        for s in world.live() {
             let mut t = s.start;
             while t < s.end {
                 let hour = t - t.rem_euclid(HOUR_MS);
@@ -1083,7 +1108,11 @@ fn class_sessions(rng: &mut StdRng, classes: &[Class], size: Size) -> Vec<Sess> 
 /// not started yet, and a big one for the last days.
 fn packages_for(sessions: &[Sess], zone: &'static str) -> (Vec<Pkg>, Pkg) {
     let world = World {
-        sessions: sessions.to_vec(),
+        sessions: sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i.to_string(), s.clone()))
+            .collect(),
         zone: Some(zone),
         ..World::default()
     };
@@ -1179,7 +1208,13 @@ enum Placement {
 fn scenario_in(rng: &mut StdRng, size: Size, zone: &'static str, first: Placement) -> Vec<Event> {
     let classes = classes(rng);
     let sessions = class_sessions(rng, &classes, size);
-    let (packages, late) = packages_for(&sessions, zone);
+    // About one session in six is voided; packages are sized by the rest.
+    let voided: Vec<bool> = sessions.iter().map(|_| rng.random_ratio(1, 6)).collect();
+    let live: Vec<Sess> = (sessions.iter().zip(&voided))
+        .filter(|(_, v)| !**v)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let (packages, late) = packages_for(&live, zone);
     let mut n = 0;
     let mut event = |rng: &mut StdRng, prefix: &str, ev: Ev| {
         n += 1;
@@ -1225,9 +1260,29 @@ fn scenario_in(rng: &mut StdRng, size: Size, zone: &'static str, first: Placemen
             }
         }
     }
-    for session in sessions {
-        middle.push(event(rng, "session", Ev::Session(session)));
+    for (session, voided) in sessions.into_iter().zip(voided) {
+        let e = event(rng, "session", Ev::Session(session));
+        if voided {
+            // Shuffled with the rest: before its session as often as after,
+            // sometimes twice (two voids of one session take it back once).
+            let twice = rng.random_ratio(1, 4);
+            for _ in 0..=usize::from(twice) {
+                let void = Ev::Void {
+                    voided: e.id.clone(),
+                };
+                middle.push(event(rng, "void", void));
+            }
+        }
+        middle.push(e);
     }
+    // A void of an event that never arrives changes nothing.
+    middle.push(event(
+        rng,
+        "void",
+        Ev::Void {
+            voided: "never-sent".into(),
+        },
+    ));
     for package in packages {
         middle.push(event(rng, "pkg", Ev::Package(package)));
     }
@@ -1274,7 +1329,7 @@ fn world_of(events: &[Event]) -> World {
     let mut world = World::default();
     for e in events {
         world
-            .apply(&e.ev)
+            .apply(&e.id, &e.ev)
             .unwrap_or_else(|why| panic!("the workload conflicts with itself: {why}: {e:?}"));
     }
     world
@@ -1311,7 +1366,7 @@ fn assert_rich(world: &World) {
     );
     let mut classes_of_user: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut live: BTreeMap<(&str, &str, i64), usize> = BTreeMap::new();
-    for s in &world.sessions {
+    for s in world.live() {
         classes_of_user.entry(&s.user).or_default().insert(&s.class);
         if !s.playback {
             *live
@@ -1324,6 +1379,26 @@ fn assert_rich(world: &World) {
         "a user in several classes"
     );
     assert!(live.values().any(|n| *n >= 2), "a user rejoining a class");
+    // Voids that take a user out of a row others stay in, and a whole row.
+    let unvoided = World {
+        voided: HashSet::new(),
+        ..world.clone()
+    };
+    let users = |r: &Reference| -> BTreeMap<(i64, String, bool), usize> {
+        r.rows
+            .iter()
+            .map(|row| ((row.day, row.class.clone(), row.playback), row.users.len()))
+            .collect()
+    };
+    let (before, after) = (users(&Reference::of(&unvoided)), users(&r));
+    assert!(
+        after.iter().any(|(row, n)| before[row] > *n),
+        "a user whose every session in a row was voided, in a row that stays"
+    );
+    assert!(
+        before.keys().any(|row| !after.contains_key(row)),
+        "a row whose every session was voided"
+    );
 }
 
 /// Batches of 1–10 messages, in order.
@@ -1387,14 +1462,35 @@ async fn run_oracle_in(
             "batch {b}: {:?}",
             report.failures
         );
+        // A session counts unless a void of it came in an earlier batch (in
+        // one batch, sessions count before voids apply); every void is
+        // applied once, the rest of its deliveries are duplicates.
+        let voided_before = |e: &&Event| world.voided.contains(&e.id);
         let sessions = batch.iter().filter(|e| e.is_session()).count();
+        let arrived_voided = batch
+            .iter()
+            .filter(|e| e.is_session())
+            .filter(voided_before)
+            .count();
+        let voids = batch
+            .iter()
+            .filter(|e| matches!(e.ev, Ev::Void { .. }))
+            .count();
         assert_eq!(
-            (report.counted, report.facts),
-            (sessions, batch.len() - sessions),
-            "batch {b}: every session counted, every other event taken in"
+            (
+                report.counted,
+                report.facts,
+                report.voids + report.duplicates
+            ),
+            (
+                sessions - arrived_voided,
+                batch.len() - sessions - voids,
+                voids + arrived_voided
+            ),
+            "batch {b}: every session counted, every void applied, every other event taken in"
         );
         for e in batch {
-            world.apply(&e.ev).unwrap();
+            world.apply(&e.id, &e.ev).unwrap();
         }
         if b % 4 == 3 {
             rollup(&store).await;
@@ -1881,7 +1977,7 @@ async fn malformed_and_conflicting_events_are_refused_and_change_nothing() {
     let report = ingest_batch(&store, &messages("base", &base), now(), fast_retry()).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     for e in &base {
-        world.apply(&e.ev).unwrap();
+        world.apply(&e.id, &e.ev).unwrap();
     }
 
     let conflicts: Vec<(&str, Ev)> = vec![
@@ -2026,13 +2122,13 @@ async fn malformed_and_conflicting_events_are_refused_and_change_nothing() {
             match item {
                 Item::Valid(e) => {
                     world
-                        .apply(&e.ev)
+                        .apply(&e.id, &e.ev)
                         .unwrap_or_else(|why| panic!("{e:?} is valid: {why}"));
                     sessions += usize::from(e.is_session());
                 }
                 Item::Conflict(label, e) => {
                     assert!(
-                        world.clone().apply(&e.ev).is_err(),
+                        world.clone().apply(&e.id, &e.ev).is_err(),
                         "the reference sees the conflict too: {label}"
                     );
                     expected_failures.insert(message_id, (*label, e.id.clone()));
@@ -2170,7 +2266,7 @@ async fn pages_of_up_to_100_rows_past_the_end_and_a_class_without_rows() {
         .await;
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         for e in chunk {
-            world.apply(&e.ev).unwrap();
+            world.apply(&e.id, &e.ev).unwrap();
         }
     }
     let reference = Reference::of(&world);

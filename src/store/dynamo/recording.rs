@@ -232,12 +232,15 @@ impl DynamoStore {
     ) -> StoreResult<Vec<(Day, ClassId, u64)>> {
         let (from, to) = class_recording_range(first, last);
         let items = self.query_range(app_pk(app), from, to).await?;
-        items
-            .iter()
-            .map(|item| {
-                let (day, class) = class_recording_of(item)?;
-                Ok((day, class, get_n(item, ROW_MS)?.unwrap_or(0)))
-            })
-            .collect()
+        let mut recordings = Vec::with_capacity(items.len());
+        for item in &items {
+            let (day, class) = class_recording_of(item)?;
+            // A class whose every segment was voided has nothing left.
+            match get_n(item, ROW_MS)?.unwrap_or(0) {
+                0 => {}
+                ms => recordings.push((day, class, ms)),
+            }
+        }
+        Ok(recordings)
     }
 }

@@ -42,27 +42,24 @@ impl DynamoStore {
         sign: Sign,
     ) -> StoreResult<TransactWriteItem> {
         let mut expr = UpdateExpr::default();
-        let pk = expr.name(PK);
         let sessions = expr.name(MARK_SESSIONS);
         let condition = match (sign, change.from) {
             (Sign::Add, 0) => {
-                let zero = expr.value(n(0));
+                let (pk, zero) = (expr.name(PK), expr.value(n(0)));
                 expr.set(EXPIRES_AT, epoch_seconds(change.expires));
                 format!("attribute_not_exists({pk}) OR {sessions} = {zero}")
             }
             (Sign::Add, _) => {
-                let zero = expr.value(n(0));
+                let (pk, zero) = (expr.name(PK), expr.value(n(0)));
                 format!("attribute_exists({pk}) AND NOT {sessions} = {zero}")
             }
-            (Sign::Take, from) => {
-                let held = expr.value(n(from));
-                let legacy = if from == 1 {
-                    format!(" OR (attribute_exists({pk}) AND attribute_not_exists({sessions}))")
-                } else {
-                    String::new()
-                };
-                format!("{sessions} = {held}{legacy}")
+            (Sign::Take, 1) => {
+                let (pk, one) = (expr.name(PK), expr.value(n(1)));
+                format!(
+                    "{sessions} = {one} OR (attribute_exists({pk}) AND attribute_not_exists({sessions}))"
+                )
             }
+            (Sign::Take, from) => format!("{sessions} = {}", expr.value(n(from))),
         };
         match sign {
             Sign::Add => expr.add(MARK_SESSIONS, n(change.by)),
@@ -93,6 +90,7 @@ impl DynamoStore {
     ) -> StoreResult<Vec<RowRecord>> {
         let (from, to) = av_row_range(first, last);
         let items = self.query_range(app_pk(app), from, to).await?;
-        items.iter().map(row_record).collect()
+        let rows: StoreResult<Vec<RowRecord>> = items.iter().map(row_record).collect();
+        Ok(rows?.into_iter().filter(RowRecord::counts).collect())
     }
 }
