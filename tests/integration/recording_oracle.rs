@@ -121,6 +121,10 @@ enum Ev {
     },
     /// A package: recording rows never draw on it.
     Package,
+    /// `rtc.usage.voided` of the segment with this id.
+    Void {
+        voided: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -184,6 +188,12 @@ fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
             json!({"appId": APP, "classId": class, "userId": format!("user-{id}"),
                    "role": "student", "usageType": "interactive",
                    "startTime": rfc3339_millis(*start), "endTime": rfc3339_millis(*end)}),
+        ),
+        Ev::Void { voided } => envelope(
+            id,
+            "/rtc/corrections",
+            "rtc.usage.voided",
+            json!({"appId": APP, "voidedSource": "/rtc/recorder/test", "voidedId": voided}),
         ),
         Ev::Package => envelope(
             id,
@@ -268,6 +278,17 @@ fn scenario(rng: &mut StdRng, segments: usize, register_first: bool) -> Vec<Even
         });
     }
     evs.push(Ev::Package);
+    // About one segment in six is voided, before or after it arrives.
+    let voids: Vec<Ev> = evs
+        .iter()
+        .filter_map(|ev| match ev {
+            Ev::Segment { seg, .. } if rng.random_ratio(1, 6) => Some(Ev::Void {
+                voided: seg.id.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    evs.extend(voids);
     evs.shuffle(rng);
     let start_of = |evs: &[Ev], class: &str| {
         evs.iter()
@@ -341,6 +362,9 @@ struct Reference {
     /// (local day, class) → ms of the segments naming the class.
     class_days: BTreeMap<(i64, &'static str), u64>,
     facts: BTreeMap<&'static str, Facts>,
+    /// The segments counted and not voided, by id, and the ids voided.
+    live: BTreeMap<String, Ev>,
+    voided: BTreeSet<String>,
 }
 
 /// One recording row: `class` None for the day's segments without a class.
@@ -358,10 +382,40 @@ impl Reference {
             parts: BTreeMap::new(),
             class_days: BTreeMap::new(),
             facts: BTreeMap::new(),
+            live: BTreeMap::new(),
+            voided: BTreeSet::new(),
         }
     }
 
-    fn take(&mut self, ev: &Ev) {
+    /// Takes in event `id`: a segment counts unless voided, whichever of
+    /// the two came first; a void takes a counted segment back out.
+    fn take(&mut self, id: &str, ev: &Ev) {
+        match ev {
+            Ev::Segment { .. } if !self.voided.contains(id) => {
+                self.count(ev, true);
+                self.live.insert(id.to_owned(), ev.clone());
+            }
+            // Voided before it arrived: it never counts.
+            Ev::Segment { .. } => {}
+            Ev::Void { voided } => {
+                self.voided.insert(voided.clone());
+                if let Some(segment) = self.live.remove(voided) {
+                    self.count(&segment, false);
+                }
+            }
+            _ => self.count(ev, true),
+        }
+    }
+
+    /// Adds what `ev` counts, or (`add` false) takes it back out.
+    fn count(&mut self, ev: &Ev, add: bool) {
+        let change = |total: &mut u64, ms: u64| {
+            if add {
+                *total += ms;
+            } else {
+                *total -= ms;
+            }
+        };
         match ev {
             Ev::Segment { seg, class, .. } => {
                 // Split at every UTC hour and every local hour the segment
@@ -375,15 +429,16 @@ impl Reference {
                         .min(hour + HOUR_MS)
                         .min(self.zone.next_hour_boundary(t));
                     let ms = (part_end - t) as u64;
-                    *self.parts.entry((t, seg.mode, seg.tier)).or_default() += ms;
+                    change(self.parts.entry((t, seg.mode, seg.tier)).or_default(), ms);
                     if let Some(class) = class {
-                        *self
-                            .class_days
-                            .entry((self.zone.day(t), *class))
-                            .or_default() += ms;
+                        let key = (self.zone.day(t), *class);
+                        change(self.class_days.entry(key).or_default(), ms);
                     }
                     t = part_end;
                 }
+                // Nothing left is nothing there.
+                self.parts.retain(|_, ms| *ms > 0);
+                self.class_days.retain(|_, ms| *ms > 0);
             }
             Ev::Started { class, name, start } => {
                 let facts = self.facts.entry(*class).or_default();
@@ -391,7 +446,7 @@ impl Reference {
                 facts.start = Some(*start);
             }
             Ev::Ended { class, end } => self.facts.entry(*class).or_default().end = Some(*end),
-            Ev::Register | Ev::Session { .. } | Ev::Package => {}
+            Ev::Register | Ev::Session { .. } | Ev::Package | Ev::Void { .. } => {}
         }
     }
 
@@ -782,7 +837,7 @@ async fn recording_oracle(zone: &'static str, register_first: bool, seed: u64) {
     let zone = LocalTime::new(zone);
     let mut whole = Reference::new(zone);
     for e in &events {
-        whole.take(&e.ev);
+        whole.take(&e.id, &e.ev);
     }
     assert_rich(&events, &whole);
 
@@ -794,7 +849,7 @@ async fn recording_oracle(zone: &'static str, register_first: bool, seed: u64) {
         .position(|e| matches!(e.ev, Ev::Register))
         .expect("a registration");
     let mut taken: BTreeSet<usize> = BTreeSet::new();
-    let (mut checkpoints, mut compared) = (0, 0);
+    let (mut checkpoints, mut compared, mut arrived_voided) = (0, 0, 0);
     for (b, batch) in batches.iter().enumerate() {
         let messages: Vec<InboundMessage> = batch
             .iter()
@@ -812,22 +867,35 @@ async fn recording_oracle(zone: &'static str, register_first: bool, seed: u64) {
         );
         // Usage counts the first time its event arrives, in this batch or
         // before; every other copy is a duplicate. Facts are taken in anew.
-        let (mut counted, mut duplicates, mut facts) = (0, 0, 0);
+        // A segment whose void came in an earlier batch counts as voided
+        // (a duplicate); in one batch, usage counts before voids apply.
+        let voided_before = reference.voided.clone();
+        let (mut counted, mut duplicates, mut facts, mut voids) = (0, 0, 0, 0);
         for &i in batch {
-            if !is_usage(&events[i].ev) {
-                facts += 1;
-            } else if taken.contains(&i) {
-                duplicates += 1;
-            } else {
-                counted += 1;
+            let e = &events[i];
+            match &e.ev {
+                Ev::Void { .. } if taken.contains(&i) => duplicates += 1,
+                Ev::Void { .. } => voids += 1,
+                ev if !is_usage(ev) => facts += 1,
+                _ if taken.contains(&i) => duplicates += 1,
+                _ if voided_before.contains(&e.id) => {
+                    duplicates += 1;
+                    arrived_voided += 1;
+                }
+                _ => counted += 1,
             }
             if taken.insert(i) {
-                reference.take(&events[i].ev);
+                reference.take(&e.id, &e.ev);
             }
         }
         assert_eq!(
-            (report.counted, report.duplicates, report.facts),
-            (counted, duplicates, facts),
+            (
+                report.counted,
+                report.duplicates,
+                report.facts,
+                report.voids
+            ),
+            (counted, duplicates, facts, voids),
             "batch {b} ({:?})",
             batch.iter().map(|&i| &events[i].id).collect::<Vec<_>>()
         );
@@ -849,6 +917,8 @@ async fn recording_oracle(zone: &'static str, register_first: bool, seed: u64) {
         }
     }
     assert_eq!(taken.len(), events.len(), "every event delivered");
+    assert!(arrived_voided > 0, "a segment arriving after its void");
+    assert!(!reference.live.is_empty() && !reference.voided.is_empty());
     all_classes.push("never-recorded");
     let before = check_all(&store, &reference, &all_classes, "at the end").await;
     rollup(&store).await;
