@@ -20,4 +20,5 @@ mod signed;
 mod storage;
 mod store_contract;
 mod support;
+mod voids;
 mod workload;

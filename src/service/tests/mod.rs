@@ -7,4 +7,5 @@ mod ingest;
 mod query;
 mod rollup;
 mod support;
+mod voids;
 mod zones;
