@@ -151,6 +151,9 @@ async fn main() {
     if wanted(8) {
         signed_access(&local, &scale, now).await;
     }
+    if wanted(9) {
+        voids(&local, &scale, now).await;
+    }
 }
 
 /// Sections 1 to 3: the ingest cost of both designs, then the query and
@@ -2096,4 +2099,109 @@ async fn signed_access(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
             ms(percentile(&mut times, 0.5)),
         );
     }
+}
+
+/// A void of a delivered session of the busy class.
+fn void_event(n: usize, session: &str) -> String {
+    json!({"specversion": "1.0", "id": format!("void-{n}"), "source": "/bench/corrections",
+        "type": "rtc.usage.voided",
+        "data": {"appId": CLASS_APP, "voidedSource": CLASS_SOURCE, "voidedId": session}})
+    .to_string()
+}
+
+/// The distinct event ids of `deliveries`, in order of first delivery.
+fn distinct_ids(deliveries: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    deliveries
+        .iter()
+        .map(|body| {
+            let event: serde_json::Value = serde_json::from_str(body).expect("an event");
+            event["id"].as_str().expect("an id").to_owned()
+        })
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}
+
+/// One row of section 9: units and requests per event of one phase.
+fn void_row(what: &str, used: &CapacityUse, events: usize) {
+    let n = events as f64;
+    println!(
+        "| {what} | {events} | {:.2} | {:.2} | {:.2} |",
+        used.write_units / n,
+        used.total_requests() as f64 / n,
+        used.read_units / n
+    );
+}
+
+/// Section 9: what a void costs beside the session it takes back, in the
+/// busy class's batches of 10 and alone; and what being able to void costs
+/// the sessions themselves (section 4's figures, compared in the docs).
+async fn voids(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
+    let utc = BillingZone::utc();
+    let first = ClassHours::UtcHoursInOneDay.first(&utc, now);
+    let workload = busy_class_workload(scale.class_sessions, scale.class_users, &utc, first, 4);
+    let ids = distinct_ids(&workload.deliveries);
+    println!(
+        "## 9. Voids ({} sessions of the busy class with {} rejoining users, then every tenth \
+         voided; units and requests per event)\n",
+        workload.unique, workload.users
+    );
+    println!("| what | events | write units/event | requests/event | read units/event |");
+    println!("| --- | --- | --- | --- | --- |");
+    let (store, meter) = metered_store(local).await;
+    register_in(&store, CLASS_APP, &utc).await;
+    meter.reset();
+    deliver(&store, Design::Coalesced, &workload.deliveries, 10, now).await;
+    void_row(
+        "sessions, batches of 10 (10% delivered twice)",
+        &meter.snapshot(),
+        workload.unique,
+    );
+    let voids: Vec<String> = ids
+        .iter()
+        .step_by(10)
+        .enumerate()
+        .map(|(n, id)| void_event(n, id))
+        .collect();
+    meter.reset();
+    deliver(&store, Design::Coalesced, &voids, 10, now).await;
+    void_row(
+        "voids of every tenth, batches of 10",
+        &meter.snapshot(),
+        voids.len(),
+    );
+    // Alone: each event its own batch, so nothing is shared with another.
+    let alone = 20.min(ids.len());
+    let (store, meter) = metered_store(local).await;
+    register_in(&store, CLASS_APP, &utc).await;
+    let mut firsts = BTreeSet::new();
+    let sessions: Vec<String> = (workload.deliveries.iter())
+        .filter(|body| firsts.insert(distinct_ids(std::slice::from_ref(body))))
+        .take(alone)
+        .cloned()
+        .collect();
+    meter.reset();
+    deliver(&store, Design::Coalesced, &sessions, 1, now).await;
+    let used = meter.snapshot();
+    void_row("a session alone (a batch of 1)", &used, alone);
+    let voids: Vec<String> = distinct_ids(&sessions)
+        .iter()
+        .enumerate()
+        .map(|(n, id)| void_event(n, id))
+        .collect();
+    meter.reset();
+    deliver(&store, Design::Coalesced, &voids, 1, now).await;
+    void_row(
+        "its void alone (a batch of 1)",
+        &meter.snapshot(),
+        voids.len(),
+    );
+    println!(
+        "\nGoal: a void costs no more write units than the event it voids. A void writes what \
+         its session wrote (the hour, the row, the user mark, the deduction state) with the \
+         signs turned, and two records where the session wrote one: its own (so a void counts \
+         once, and a void of a void is known) and the voided event's mark. Every other session \
+         is unchanged but for one thing, shown in section 4: a user mark now counts its \
+         user's live sessions, so a rejoining user's session writes the mark too.\n"
+    );
 }
