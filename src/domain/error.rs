@@ -22,17 +22,19 @@ pub enum ErrorCode {
     InvalidRecordModeParameter,
     InvalidIntervalValueNotSupported,
     InvalidServiceTypeValueNotSupported,
+    InvalidMonthMalformed,
     InvalidClassIdMalformed,
     InvalidPageNumberValueNotSupported,
     InvalidPageSizeValueNotSupported,
     InvalidAppIdParameter,
+    InvalidMonthValueNotSupported,
     InvalidTimeSpanTooManyRecords,
     InternalError,
 }
 
 impl ErrorCode {
     /// Every code, in the order the validation reaches them.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::ForbiddenRam,
         ErrorCode::InvalidAccessKeyIdNotFound,
         ErrorCode::SignatureDoesNotMatch,
@@ -49,10 +51,12 @@ impl ErrorCode {
         ErrorCode::InvalidRecordModeParameter,
         ErrorCode::InvalidIntervalValueNotSupported,
         ErrorCode::InvalidServiceTypeValueNotSupported,
+        ErrorCode::InvalidMonthMalformed,
         ErrorCode::InvalidClassIdMalformed,
         ErrorCode::InvalidPageNumberValueNotSupported,
         ErrorCode::InvalidPageSizeValueNotSupported,
         ErrorCode::InvalidAppIdParameter,
+        ErrorCode::InvalidMonthValueNotSupported,
         ErrorCode::InvalidTimeSpanTooManyRecords,
         ErrorCode::InternalError,
     ];
@@ -77,6 +81,8 @@ impl ErrorCode {
             ErrorCode::InvalidServiceTypeValueNotSupported => {
                 "InvalidServiceType.ValueNotSupported"
             }
+            ErrorCode::InvalidMonthMalformed => "InvalidMonth.Malformed",
+            ErrorCode::InvalidMonthValueNotSupported => "InvalidMonth.ValueNotSupported",
             ErrorCode::InvalidClassIdMalformed => "InvalidClassId.Malformed",
             ErrorCode::InvalidPageNumberValueNotSupported => "InvalidPageNumber.ValueNotSupported",
             ErrorCode::InvalidPageSizeValueNotSupported => "InvalidPageSize.ValueNotSupported",
@@ -143,6 +149,10 @@ impl ErrorCode {
             ErrorCode::InvalidServiceTypeValueNotSupported => {
                 "Use ServiceType=AudioVideo, Recording or Storage with DescribeUsageData, and AudioVideo or Recording with DescribeUsageDetails and ExportUsageDetails."
             }
+            ErrorCode::InvalidMonthMalformed => "Write Month as YYYY-MM, such as 2026-11.",
+            ErrorCode::InvalidMonthValueNotSupported => {
+                "Ask for the app's current month (in its billing time zone) or one of the 12 before it."
+            }
             ErrorCode::InvalidClassIdMalformed => {
                 "Use a ClassId of 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.', or leave it out."
             }
@@ -205,6 +215,10 @@ impl ApiError {
             }
             ErrorCode::InvalidServiceTypeValueNotSupported => {
                 "The specified value of parameter ServiceType is not supported."
+            }
+            ErrorCode::InvalidMonthMalformed => "Specified parameter Month is not valid.",
+            ErrorCode::InvalidMonthValueNotSupported => {
+                "The specified value of parameter Month is not supported."
             }
             ErrorCode::InvalidClassIdMalformed => "Specified parameter ClassId is not valid.",
             ErrorCode::InvalidPageNumberValueNotSupported => {
@@ -299,6 +313,11 @@ mod tests {
             (
                 ErrorCode::InvalidServiceTypeValueNotSupported,
                 "InvalidServiceType.ValueNotSupported",
+            ),
+            (ErrorCode::InvalidMonthMalformed, "InvalidMonth.Malformed"),
+            (
+                ErrorCode::InvalidMonthValueNotSupported,
+                "InvalidMonth.ValueNotSupported",
             ),
             (
                 ErrorCode::InvalidClassIdMalformed,

@@ -19,6 +19,7 @@ pub mod registration;
 pub mod retention;
 pub mod rollup;
 pub mod signature;
+pub mod statement;
 pub mod storage;
 pub mod time;
 pub mod usage;

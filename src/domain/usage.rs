@@ -202,9 +202,40 @@ impl Serialize for Seconds {
     }
 }
 
+/// A difference of durations, in milliseconds, shown as [`Seconds`] with a
+/// minus sign when negative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignedSeconds(pub i64);
+
+impl SignedSeconds {
+    pub fn to_json_number(self) -> String {
+        let magnitude = Seconds(self.0.unsigned_abs()).to_json_number();
+        if self.0 < 0 {
+            format!("-{magnitude}")
+        } else {
+            magnitude
+        }
+    }
+}
+
+impl Serialize for SignedSeconds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = serde_json::value::RawValue::from_string(self.to_json_number())
+            .map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_seconds_keep_their_sign_and_every_millisecond() {
+        for (ms, text) in [(0, "0"), (-1, "-0.001"), (-61_500, "-61.5"), (7_000, "7")] {
+            assert_eq!(SignedSeconds(ms).to_json_number(), text);
+        }
+    }
 
     #[test]
     fn tiers_follow_pixel_area_edges() {

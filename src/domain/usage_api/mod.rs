@@ -10,6 +10,7 @@ mod apps;
 mod details;
 mod packages;
 mod serialize;
+mod statements;
 #[cfg(test)]
 mod test_support;
 mod trend;
@@ -18,6 +19,10 @@ mod validate;
 pub use apps::{AppEntry, AppsAnswer};
 pub use details::{DetailsAnswer, DetailsRow, DetailsSummary, PackageCharge, RowUsage};
 pub use packages::{PackageBalance, PackageStatus, PackagesAnswer};
+pub use statements::{
+    Adjustment, AudioVideoFigures, RecordingFiguresAnswer, StatementAnswer, StatementLine,
+    StatementStatus, StatementsAnswer, StorageFigures,
+};
 pub use trend::{
     AudioVideoPoint, AudioVideoTrend, RecordingTrend, StoragePoint, StorageTrend, UsageDataAnswer,
 };
