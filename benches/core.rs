@@ -7,12 +7,13 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::{Package, UsageType};
-use rtc_usage::domain::commit::{Known, Zones};
+use rtc_usage::domain::commit::{Acknowledged, Known, Zones};
 use rtc_usage::domain::commit::{NewEvent, plan_commits};
 use rtc_usage::domain::deduction::{Ledger, RowOrder};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AppId, ClassId, Name, PackageId};
 use rtc_usage::domain::query::{QueryParams, UsageReport, ValidQuery};
+use rtc_usage::domain::statement::DEFAULT_GRACE_SECONDS;
 use rtc_usage::domain::time::{Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::usage::{Tier, TierMillis};
 use rtc_usage::domain::usage_api::{ApiRequest, validate_request};
@@ -66,6 +67,10 @@ fn ingest_path(c: &mut Criterion) {
                 &events,
                 &Known::new(),
                 &zones,
+                &Acknowledged {
+                    at: now(),
+                    grace_seconds: DEFAULT_GRACE_SECONDS,
+                },
                 <DynamoStore as UsageStore>::MAX_COMMIT_ACTIONS,
             ))
         })

@@ -15,13 +15,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::class::UsageType;
-use rtc_usage::domain::commit::{Known, Zones};
+use rtc_usage::domain::commit::{Acknowledged, Known, Zones};
 use rtc_usage::domain::commit::{NewEvent, RowKey, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::ids::{AccountId, AppId, ClassId, Name};
 use rtc_usage::domain::query::QueryParams;
 use rtc_usage::domain::registration::RegistrationRequest;
 use rtc_usage::domain::rollup::RollupRequest;
+use rtc_usage::domain::statement::DEFAULT_GRACE_SECONDS;
 use rtc_usage::domain::time::{DAY_MS, Day, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
@@ -382,9 +383,13 @@ async fn naive_batch(store: &DynamoStore, messages: &[InboundMessage], now: UtcM
             _ => continue,
         };
         let mut known = Known::new();
+        let ack = Acknowledged {
+            at: now,
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+        };
         loop {
             let zones = Zones::from([(new.app().clone(), BillingZone::utc())]);
-            let [group] = &plan_commits([&new], &known, &zones, limit)[..] else {
+            let [group] = &plan_commits([&new], &known, &zones, &ack, limit)[..] else {
                 panic!("one event is one transaction");
             };
             match store.commit(group).await.expect("commit") {

@@ -10,7 +10,6 @@
 mod support;
 
 use rtc_usage::domain::access_key::AccessKeyId;
-use rtc_usage::domain::zone::BillingZone;
 use rtc_usage::entry::logging::json_subscriber;
 use rtc_usage::entry::{metrics::Metrics, sqs};
 use rtc_usage::secrets::memory::MemorySealer;
@@ -91,7 +90,7 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
         &Metrics::disabled(),
         batch,
         now(),
-        &BillingZone::utc(),
+        &rtc_usage::service::ingest::IngestSettings::default(),
     )
     .await;
     assert_eq!(response.batch_item_failures.len(), 3);

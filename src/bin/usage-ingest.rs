@@ -2,8 +2,10 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use rtc_usage::domain::statement::DEFAULT_GRACE_SECONDS;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::{config::Config, logging, sqs};
+use rtc_usage::service::ingest::IngestSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,17 +13,15 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let store = config.dynamo_store().await;
     let metrics = config.metrics();
+    let settings = IngestSettings {
+        default_zone: config.default_zone.clone(),
+        grace_seconds: DEFAULT_GRACE_SECONDS,
+    };
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (store, metrics, config) = (&store, &metrics, &config);
+        let (store, metrics, settings) = (&store, &metrics, &settings);
         async move {
-            let (response, _) = sqs::handle(
-                store,
-                metrics,
-                event.payload,
-                UtcMillis::now(),
-                &config.default_zone,
-            )
-            .await;
+            let (response, _) =
+                sqs::handle(store, metrics, event.payload, UtcMillis::now(), settings).await;
             Ok::<SqsBatchResponse, Error>(response)
         }
     }))

@@ -16,6 +16,7 @@ use super::class::{Session, UsageType};
 use super::event::{EventKey, Segment};
 use super::ids::{AppId, ClassId, Name};
 use super::retention;
+use super::statement::Calendar;
 use super::time::{Day, Hour, UtcMillis};
 use super::usage::ModeUsage;
 use super::zone::{BillingZone, Part};
@@ -29,9 +30,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// row and a user mark, plus the app's deduction state. A void of either
 /// takes the same counters back, and writes up to three records where the
 /// event wrote one: its own, the voided event's, and a check or removal of
-/// the event's parked record. A store whose transactions hold fewer could
-/// not count every event, or void it.
-pub const MAX_ACTIONS_PER_EVENT: usize = 3 + 49 + 4 + 4 + 1;
+/// the event's parked record. Either may be late for a closed statement:
+/// one more record. A store whose transactions hold fewer could not count
+/// every event, or void it.
+pub const MAX_ACTIONS_PER_EVENT: usize = 3 + 49 + 4 + 4 + 1 + 1;
 
 /// What a new event counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,14 @@ impl Counted {
         match self {
             Counted::Segment(s) => &s.app,
             Counted::Session(s) => &s.app,
+        }
+    }
+
+    /// `[start, end)` of the usage.
+    pub fn interval(&self) -> (UtcMillis, UtcMillis) {
+        match self {
+            Counted::Segment(s) => (s.start, s.end),
+            Counted::Session(s) => (s.start, s.end),
         }
     }
 }
@@ -285,6 +295,35 @@ impl VoidWrite {
     }
 }
 
+/// The instant the events of a batch are acknowledged, and the grace after
+/// a month's end before its statement closes: usage acknowledged after a
+/// month it touches had closed is kept apart as [`LateWrite`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub at: UtcMillis,
+    pub grace_seconds: i64,
+}
+
+impl Acknowledged {
+    /// Whether usage on these local days of `zone` is late: acknowledged
+    /// after the statement of a month among them closed.
+    fn is_late(&self, zone: &BillingZone, days: impl IntoIterator<Item = Day>) -> bool {
+        Calendar::new(zone.clone(), self.grace_seconds).is_late(days, self.at)
+    }
+}
+
+/// Usage acknowledged after a month it touches had closed (added, or taken
+/// back by a void), by acknowledgement instant: what a closed statement
+/// leaves out, and what the statement of the month it was acknowledged in
+/// shows as an adjustment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateWrite {
+    pub key: EventKey,
+    pub acked: UtcMillis,
+    pub usage: Counted,
+    pub sign: Sign,
+}
+
 /// One atomic write: either all of it lands or none of it. Every counter
 /// change goes in the direction of `sign`: a group either adds new events'
 /// usage or takes voided events' usage back, never both.
@@ -322,6 +361,8 @@ pub struct CommitGroup {
     pub unparked: Vec<(AppId, EventKey)>,
     /// Voids applied by this group (a [`Sign::Take`] group).
     pub voids: Vec<VoidWrite>,
+    /// Usage of the group that is late for a closed statement.
+    pub late: Vec<LateWrite>,
 }
 
 /// Usage added to one (app, hour), of it the part before the hour's cut,
@@ -351,6 +392,7 @@ impl CommitGroup {
                 .iter()
                 .map(VoidWrite::action_count)
                 .sum::<usize>()
+            + self.late.len()
     }
 
     /// The events this group counts or parks (new and unparked), and the
@@ -384,6 +426,7 @@ impl CommitGroup {
                 .iter()
                 .map(VoidWrite::action_count)
                 .sum::<usize>()
+            + solo.late.len()
     }
 
     fn is_empty(&self) -> bool {
@@ -392,7 +435,7 @@ impl CommitGroup {
 
     /// Adds one event. `known` holds the live sessions of the user marks
     /// read before planning; a mark not in it is taken to count none.
-    fn add(&mut self, event: &NewEvent, known: &Known, zones: &Zones) {
+    fn add(&mut self, event: &NewEvent, known: &Known, zones: &Zones, ack: &Acknowledged) {
         let app = event.app();
         let record = |parked| EventWrite {
             key: event.key,
@@ -412,15 +455,32 @@ impl CommitGroup {
             Origin::Parked => self.unparked.push((app.clone(), event.key)),
         }
         self.count(&event.usage, zone, known);
+        self.if_late(event.key, &event.usage, zone, ack);
+    }
+
+    /// Keeps `usage` apart as late if its acknowledgement comes after the
+    /// close of a month it touches.
+    fn if_late(&mut self, key: EventKey, usage: &Counted, zone: &BillingZone, ack: &Acknowledged) {
+        let (start, end) = usage.interval();
+        let days = days_of(&zone.split(start, end));
+        if ack.is_late(zone, days) {
+            self.late.push(LateWrite {
+                key,
+                acked: ack.at,
+                usage: usage.clone(),
+                sign: self.sign,
+            });
+        }
     }
 
     /// Adds one void: its writes, and the usage it takes back.
-    fn void(&mut self, void: &PlannedVoid, known: &Known, zones: &Zones) {
+    fn void(&mut self, void: &PlannedVoid, known: &Known, zones: &Zones, ack: &Acknowledged) {
         self.voids.push(void.write.clone());
         if let (VoidEffect::Counted { .. }, Some(usage)) = (void.write.effect, &void.usage)
             && let Some(zone) = zones.get(usage.app())
         {
             self.count(usage, zone, known);
+            self.if_late(void.write.key, usage, zone, ack);
         }
     }
 
@@ -523,10 +583,11 @@ pub fn plan_commits<'a>(
     events: impl IntoIterator<Item = &'a NewEvent>,
     known: &Known,
     zones: &Zones,
+    ack: &Acknowledged,
     max_actions: usize,
 ) -> Vec<CommitGroup> {
     plan(events, Sign::Add, max_actions, |group, event| {
-        group.add(event, known, zones)
+        group.add(event, known, zones, ack)
     })
 }
 
@@ -545,10 +606,11 @@ pub fn plan_voids<'a>(
     voids: impl IntoIterator<Item = &'a PlannedVoid>,
     known: &Known,
     zones: &Zones,
+    ack: &Acknowledged,
     max_actions: usize,
 ) -> Vec<CommitGroup> {
     plan(voids, Sign::Take, max_actions, |group, void| {
-        group.void(void, known, zones)
+        group.void(void, known, zones, ack)
     })
 }
 
@@ -592,6 +654,11 @@ mod tests {
 
     /// DynamoDB's limit, the store the planner is used with.
     const LIMIT: usize = 100;
+    /// Acknowledged at the epoch: no month had closed yet.
+    const NEVER_LATE: Acknowledged = Acknowledged {
+        at: UtcMillis(0),
+        grace_seconds: 0,
+    };
 
     /// Every app of `events` in UTC.
     fn utc(events: &[NewEvent]) -> Zones {
@@ -646,7 +713,7 @@ mod tests {
                 event(n, "busy", t0().plus_ms(i64::from(n) * 1000), 500, mode)
             })
             .collect();
-        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].action_count(), 10 + 1 + 1);
         let usage = groups[0].hours.values().next().unwrap().usage;
@@ -667,7 +734,7 @@ mod tests {
                 )
             })
             .collect();
-        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT);
         assert!(groups.len() > 1);
         let mut total = 0;
         for g in &groups {
@@ -690,7 +757,7 @@ mod tests {
             session(3, "c", "bob", t0(), 30_000),
             session(4, "d", "ann", t0(), 30_000),
         ];
-        let groups = plan_commits(&events, &Known::new(), &utc(&events), LIMIT);
+        let groups = plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT);
         assert_eq!(groups.len(), 1);
         let g = &groups[0];
         let row_of = |class: &str| RowKey {
@@ -731,7 +798,7 @@ mod tests {
             },
             1,
         )]);
-        let g = &plan_commits(&events, &known, &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &known, &utc(&events), &NEVER_LATE, LIMIT)[0];
         assert_eq!(g.rows[&row_of("c")].users, 1);
         // Ann's mark counts her two more sessions; she is not new to the row.
         assert_eq!(g.marks.len(), 3);
@@ -746,7 +813,7 @@ mod tests {
     fn a_session_across_midnight_counts_its_user_on_both_days() {
         let midnight = t0().day().next().start();
         let events = vec![session(1, "c", "ann", midnight.minus_ms(1_000), 3_000)];
-        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT)[0];
         let per_day: Vec<(Day, RowAdd)> = g.rows.iter().map(|(k, v)| (k.day, *v)).collect();
         assert_eq!(
             per_day,
@@ -772,12 +839,12 @@ mod tests {
     #[test]
     fn the_longest_session_fits_one_transaction() {
         let events = vec![session(1, "c", "ann", t0().plus_ms(1), 48 * HOUR_MS)];
-        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT)[0];
         assert_eq!(g.action_count(), 1 + 49 + 3 + 3 + 1);
         let many: Vec<NewEvent> = (0..30)
             .map(|n| session(n, &format!("c{n}"), "ann", t0().plus_ms(1), 48 * HOUR_MS))
             .collect();
-        for g in plan_commits(&many, &Known::new(), &utc(&many), LIMIT) {
+        for g in plan_commits(&many, &Known::new(), &utc(&many), &NEVER_LATE, LIMIT) {
             assert!(g.action_count() <= LIMIT);
         }
     }
@@ -785,7 +852,7 @@ mod tests {
     #[test]
     fn the_plan_decides_every_lifetime() {
         let events = [session(1, "c", "ann", t0(), 1_000)];
-        let g = &plan_commits(&events, &Known::new(), &utc(&events), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &utc(&events), &NEVER_LATE, LIMIT)[0];
         assert_eq!(g.events[0].expires, retention::dedupe_expiry(t0()));
         let (hour, add) = g.av_hours.iter().next().unwrap();
         assert_eq!(add.expires, retention::hourly_expiry(hour.1));
@@ -810,6 +877,7 @@ mod tests {
             &events,
             &Known::new(),
             &in_zone(&events, "Asia/Kolkata"),
+            &NEVER_LATE,
             LIMIT,
         )[0];
         let days: Vec<(String, u64, u64)> = g
@@ -841,6 +909,7 @@ mod tests {
             &events,
             &Known::new(),
             &in_zone(&events, "Asia/Shanghai"),
+            &NEVER_LATE,
             LIMIT,
         )[0];
         assert_eq!(g.rows.keys().next().unwrap().day.key(), "2026-12-01");
@@ -864,7 +933,7 @@ mod tests {
             session(1, "c", "ann", t0(), 60_000),
             event(2, "app", t0(), 5_000, RecordMode::Mixed),
         ];
-        let g = &plan_commits(&events, &Known::new(), &Zones::new(), LIMIT)[0];
+        let g = &plan_commits(&events, &Known::new(), &Zones::new(), &NEVER_LATE, LIMIT)[0];
         assert_eq!(g.parked.len(), 2);
         assert_eq!(g.events.len(), 2, "each keeps its dedupe record");
         assert_eq!(g.unfixed.len(), 1, "one check of the app's registration");
@@ -878,7 +947,7 @@ mod tests {
             .iter()
             .map(|(k, usage)| NewEvent::parked(*k, usage.clone()))
             .collect();
-        let g = &plan_commits(&parked, &Known::new(), &utc(&parked), LIMIT)[0];
+        let g = &plan_commits(&parked, &Known::new(), &utc(&parked), &NEVER_LATE, LIMIT)[0];
         assert!(g.events.is_empty());
         assert_eq!(g.unparked.len(), 2);
         assert_eq!(g.rows.len(), 1);

@@ -1,22 +1,22 @@
 //! SQS batch → the ingest service → a partial batch response.
 
 use crate::domain::time::UtcMillis;
-use crate::domain::zone::BillingZone;
 use crate::entry::metrics::Metrics;
 use crate::service::ingest::{
-    FailureKind, InboundMessage, IngestReport, RetryPolicy, failed_message_ids, ingest_batch_in,
+    FailureKind, InboundMessage, IngestReport, IngestSettings, RetryPolicy, failed_message_ids,
+    ingest_batch_in,
 };
 use crate::store::UsageStore;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-/// Takes in one SQS batch; `default_zone` is the zone a registration
-/// without its own fixes (`Config::default_zone`).
+/// Takes in one SQS batch, with the deployment's settings (read once, at
+/// init).
 pub async fn handle<S: UsageStore>(
     store: &S,
     metrics: &Metrics,
     event: SqsEvent,
     now: UtcMillis,
-    default_zone: &BillingZone,
+    settings: &IngestSettings,
 ) -> (SqsBatchResponse, IngestReport) {
     let messages: Vec<InboundMessage> = event
         .records
@@ -26,7 +26,7 @@ pub async fn handle<S: UsageStore>(
             body: m.body,
         })
         .collect();
-    let report = ingest_batch_in(store, &messages, now, RetryPolicy::default(), default_zone).await;
+    let report = ingest_batch_in(store, &messages, now, RetryPolicy::default(), settings).await;
     tracing::info!(
         messages = messages.len(),
         counted = report.counted,

@@ -8,12 +8,13 @@
 
 use super::voids::{VoidDelivery, apply_voids};
 use crate::domain::commit::{
-    CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of, plan_commits,
+    Acknowledged, CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of, plan_commits,
 };
 use crate::domain::correction::kept_void_applies;
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
 use crate::domain::ids::AppId;
 use crate::domain::registration::RegistrationRequest;
+use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::storage::Measurement;
 use crate::domain::time::UtcMillis;
 use crate::domain::zone::BillingZone;
@@ -99,26 +100,48 @@ struct Delivery {
     message_ids: Vec<String>,
 }
 
-/// [`ingest_batch_in`] for a deployment whose default billing time zone is
-/// UTC.
+/// What a deployment decides about ingestion: the zone a registration
+/// without its own fixes, and the grace after a month's end before its
+/// statement closes (usage acknowledged later is kept apart as late).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestSettings {
+    pub default_zone: BillingZone,
+    pub grace_seconds: i64,
+}
+
+impl Default for IngestSettings {
+    /// UTC, and the contract's 72 hours.
+    fn default() -> Self {
+        IngestSettings {
+            default_zone: BillingZone::utc(),
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+        }
+    }
+}
+
+/// [`ingest_batch_in`] with the default [`IngestSettings`].
 pub async fn ingest_batch<S: UsageStore>(
     store: &S,
     messages: &[InboundMessage],
     now: UtcMillis,
     retry: RetryPolicy,
 ) -> IngestReport {
-    ingest_batch_in(store, messages, now, retry, &BillingZone::utc()).await
+    ingest_batch_in(store, messages, now, retry, &IngestSettings::default()).await
 }
 
-/// Takes in one SQS batch; `default_zone` is the zone a registration
-/// without its own fixes.
+/// Takes in one SQS batch, acknowledged at `now`.
 pub async fn ingest_batch_in<S: UsageStore>(
     store: &S,
     messages: &[InboundMessage],
     now: UtcMillis,
     retry: RetryPolicy,
-    default_zone: &BillingZone,
+    settings: &IngestSettings,
 ) -> IngestReport {
+    let ack = Acknowledged {
+        at: now,
+        grace_seconds: settings.grace_seconds,
+    };
+    let default_zone = &settings.default_zone;
     let mut report = IngestReport::default();
     let mut deliveries: BTreeMap<EventKey, Delivery> = BTreeMap::new();
     let mut measured: Vec<Measured> = Vec::new();
@@ -149,7 +172,16 @@ pub async fn ingest_batch_in<S: UsageStore>(
         // counted below, exactly once.
         let set_once = match event.body {
             EventBody::AppRegistered { app, request } => {
-                register(store, &app, &request, default_zone, retry, &mut report).await
+                register(
+                    store,
+                    &app,
+                    &request,
+                    default_zone,
+                    &ack,
+                    retry,
+                    &mut report,
+                )
+                .await
             }
             EventBody::ClassFact(fact) => store.apply_class_fact(&fact).await,
             EventBody::PackagePurchased(package) => store.put_package(&package).await,
@@ -211,8 +243,8 @@ pub async fn ingest_batch_in<S: UsageStore>(
         }
     }
     store_measurements(store, measured, &mut report).await;
-    count_exactly_once(store, deliveries, retry, &mut report).await;
-    apply_voids(store, voids, now, retry, &mut report).await;
+    count_exactly_once(store, deliveries, &ack, retry, &mut report).await;
+    apply_voids(store, voids, &ack, retry, &mut report).await;
     report
 }
 
@@ -289,6 +321,7 @@ async fn register<S: UsageStore>(
     app: &AppId,
     request: &RegistrationRequest,
     default_zone: &BillingZone,
+    ack: &Acknowledged,
     retry: RetryPolicy,
     report: &mut IngestReport,
 ) -> Result<SetOnceOutcome, StoreError> {
@@ -315,7 +348,7 @@ async fn register<S: UsageStore>(
         .collect();
     let mut zones = Zones::from([(app.clone(), zone)]);
     let (left, error) =
-        commit_exactly_once(store, parked, &mut zones, retry, report, |_, _, _| {}).await;
+        commit_exactly_once(store, parked, &mut zones, ack, retry, report, |_, _, _| {}).await;
     if !left.is_empty() {
         return Err(error
             .unwrap_or_else(|| StoreError::Conflict("parked usage not all counted yet".into())));
@@ -327,6 +360,7 @@ async fn register<S: UsageStore>(
 async fn count_exactly_once<S: UsageStore>(
     store: &S,
     mut deliveries: BTreeMap<EventKey, Delivery>,
+    ack: &Acknowledged,
     retry: RetryPolicy,
     report: &mut IngestReport,
 ) {
@@ -340,6 +374,7 @@ async fn count_exactly_once<S: UsageStore>(
         store,
         pending,
         &mut zones,
+        ack,
         retry,
         report,
         |report, key, counted_now| {
@@ -385,6 +420,7 @@ async fn commit_exactly_once<S: UsageStore>(
     store: &S,
     mut pending: BTreeMap<EventKey, NewEvent>,
     zones: &mut Zones,
+    ack: &Acknowledged,
     retry: RetryPolicy,
     report: &mut IngestReport,
     mut done: impl FnMut(&mut IngestReport, EventKey, bool),
@@ -449,7 +485,13 @@ async fn commit_exactly_once<S: UsageStore>(
                 continue;
             }
         }
-        let groups = plan_commits(pending.values(), &known_users, zones, S::MAX_COMMIT_ACTIONS);
+        let groups = plan_commits(
+            pending.values(),
+            &known_users,
+            zones,
+            ack,
+            S::MAX_COMMIT_ACTIONS,
+        );
         for group in groups {
             match store.commit(&group).await {
                 Ok(CommitOutcome::Committed) => {

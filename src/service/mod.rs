@@ -7,6 +7,7 @@ pub mod query;
 pub mod rollup;
 pub mod settle;
 pub mod signed;
+pub mod statements;
 #[cfg(test)]
 mod tests;
 pub mod usage;

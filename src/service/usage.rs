@@ -245,7 +245,7 @@ pub async fn usage_packages<S: UsageStore>(
 /// prepared it yet, or rows or packages changed on or before it since — the
 /// latest trusted balance before it, and the rows after that, are read and
 /// settled a day at a time; with none, the whole history.
-async fn ledger_at<S: UsageStore>(
+pub(crate) async fn ledger_at<S: UsageStore>(
     store: &S,
     app: &AppId,
     day: Day,

@@ -9,7 +9,7 @@
 
 use super::ingest::{FailureKind, IngestReport, RetryPolicy, Rounds, commit_failed, fail};
 use crate::domain::commit::{
-    Counted, Known, PlannedVoid, VoidEffect, VoidWrite, Zones, marks_of, plan_voids,
+    Acknowledged, Counted, Known, PlannedVoid, VoidEffect, VoidWrite, Zones, marks_of, plan_voids,
 };
 use crate::domain::correction::{Void, VoidDecision, decide};
 use crate::domain::event::EventKey;
@@ -35,7 +35,7 @@ pub(super) struct VoidDelivery {
 pub(super) async fn apply_voids<S: UsageStore>(
     store: &S,
     mut pending: BTreeMap<EventKey, VoidDelivery>,
-    now: UtcMillis,
+    ack: &Acknowledged,
     retry: RetryPolicy,
     report: &mut IngestReport,
 ) {
@@ -96,7 +96,7 @@ pub(super) async fn apply_voids<S: UsageStore>(
             .into_iter()
             .filter_map(|(key, target)| {
                 let void = &pending.get(&key)?.void;
-                Some(plan_one(key, void, target, &zones, now))
+                Some(plan_one(key, void, target, &zones, ack.at))
             })
             .collect();
         let marks: Vec<_> = planned
@@ -117,7 +117,7 @@ pub(super) async fn apply_voids<S: UsageStore>(
                 }
             }
         }
-        for group in plan_voids(&planned, &known, &zones, S::MAX_COMMIT_ACTIONS) {
+        for group in plan_voids(&planned, &known, &zones, ack, S::MAX_COMMIT_ACTIONS) {
             match store.commit(&group).await {
                 Ok(CommitOutcome::Committed) => {
                     for mark in group.marks.keys() {

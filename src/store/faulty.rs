@@ -220,6 +220,15 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         }
         Ok(seen)
     }
+    async fn late_usage(&self, app: &AppId, since: UtcMillis) -> StoreResult<Vec<LateWrite>> {
+        self.read(self.inner.late_usage(app, since)).await
+    }
+    async fn statement(&self, app: &AppId, month: Month) -> StoreResult<Option<StatementBody>> {
+        self.read(self.inner.statement(app, month)).await
+    }
+    async fn put_statement(&self, app: &AppId, body: &StatementBody) -> StoreResult<()> {
+        self.write(self.inner.put_statement(app, body)).await
+    }
     async fn records(&self, keys: &[EventKey]) -> StoreResult<HashMap<EventKey, Recorded>> {
         self.read(self.inner.records(keys)).await
     }

@@ -6,11 +6,12 @@
 use super::access_keys::{nonce_expired, nonce_expiry_second};
 use super::*;
 use crate::domain::access_key::AccessKeyId;
-use crate::domain::commit::{AvMillis, Counted, RowKey, Sign, VoidEffect};
+use crate::domain::commit::{AvMillis, Counted, LateWrite, RowKey, Sign, VoidEffect};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::PackageId;
 use crate::domain::registration::{Decision, RegistrationState, decide};
+use crate::domain::statement::{Month, StatementBody};
 use crate::domain::storage::Reading;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -41,6 +42,9 @@ struct State {
     pending: BTreeSet<PendingDay>,
     /// What each event key holds.
     records: HashMap<EventKey, Recorded>,
+    /// Late usage per app, by acknowledgement instant and key.
+    late: BTreeMap<(AppId, UtcMillis, EventKey, bool), LateWrite>,
+    statements: HashMap<(AppId, Month), StatementBody>,
     /// Storage readings per app, in the order DynamoDB keeps them.
     measurements: BTreeSet<(AppId, Reading)>,
     access_keys: HashMap<AccessKeyId, StoredAccessKey>,
@@ -191,6 +195,15 @@ impl State {
         for (key, usage) in &group.parked {
             self.parked
                 .insert((usage.app().clone(), *key), usage.clone());
+        }
+        for late in &group.late {
+            let at = (
+                late.usage.app().clone(),
+                late.acked,
+                late.key,
+                late.sign == Sign::Take,
+            );
+            self.late.insert(at, late.clone());
         }
         for (app, key) in &group.unparked {
             self.parked.remove(&(app.clone(), *key));
@@ -661,6 +674,29 @@ impl UsageStore for MemoryStore {
         self.with(|s| {
             s.measurements
                 .extend(measurements.iter().map(|m| (m.app.clone(), m.reading())));
+        });
+        Ok(())
+    }
+
+    async fn late_usage(&self, app: &AppId, since: UtcMillis) -> StoreResult<Vec<LateWrite>> {
+        Ok(self.with(|s| {
+            s.late
+                .iter()
+                .filter(|((a, acked, _, _), _)| a == app && *acked >= since)
+                .map(|(_, late)| late.clone())
+                .collect()
+        }))
+    }
+
+    async fn statement(&self, app: &AppId, month: Month) -> StoreResult<Option<StatementBody>> {
+        Ok(self.with(|s| s.statements.get(&(app.clone(), month)).cloned()))
+    }
+
+    async fn put_statement(&self, app: &AppId, body: &StatementBody) -> StoreResult<()> {
+        self.with(|s| {
+            s.statements
+                .entry((app.clone(), body.month))
+                .or_insert_with(|| body.clone());
         });
         Ok(())
     }

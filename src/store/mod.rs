@@ -13,12 +13,13 @@ pub mod memory;
 mod records;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
+use crate::domain::commit::{CommitGroup, LateWrite, NewEvent, UserMark, Zones};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId, Name};
 use crate::domain::registration::RegistrationRequest;
+use crate::domain::statement::{Month, StatementBody};
 use crate::domain::storage::{Measurement, Readings};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
@@ -287,6 +288,29 @@ pub trait UsageStore: Send + Sync {
         measurements: &[Measurement],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The app's usage that was late for a closed statement, acknowledged
+    /// at `since` or after, in acknowledgement order (strongly consistent).
+    fn late_usage(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+    ) -> impl Future<Output = StoreResult<Vec<LateWrite>>> + Send;
+
+    /// A closed statement as it was first prepared, if it was.
+    fn statement(
+        &self,
+        app: &AppId,
+        month: Month,
+    ) -> impl Future<Output = StoreResult<Option<StatementBody>>> + Send;
+
+    /// Keeps a closed statement, unless one is kept already: a statement,
+    /// once closed, never changes.
+    fn put_statement(
+        &self,
+        app: &AppId,
+        body: &StatementBody,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// The app's storage readings for a trend over `[from, to)`: the latest
     /// reading in `[since, from)` (of that instant's, the largest), and every
     /// reading in `[from, to)` ascending by instant, then bytes. Strongly
@@ -488,6 +512,27 @@ macro_rules! forward_store_methods {
             day: $crate::domain::time::Day, totals: &$crate::domain::usage::ModeUsage, seq: u64)
             -> $crate::store::StoreResult<$crate::store::WriteDayOutcome> {
             self.$inner.write_day(app, day, totals, seq).await
+        }
+    };
+    (@one $inner:ident late_usage) => {
+        async fn late_usage(&self, app: &$crate::domain::ids::AppId,
+            since: $crate::domain::time::UtcMillis)
+            -> $crate::store::StoreResult<Vec<$crate::domain::commit::LateWrite>> {
+            self.$inner.late_usage(app, since).await
+        }
+    };
+    (@one $inner:ident statement) => {
+        async fn statement(&self, app: &$crate::domain::ids::AppId,
+            month: $crate::domain::statement::Month)
+            -> $crate::store::StoreResult<Option<$crate::domain::statement::StatementBody>> {
+            self.$inner.statement(app, month).await
+        }
+    };
+    (@one $inner:ident put_statement) => {
+        async fn put_statement(&self, app: &$crate::domain::ids::AppId,
+            body: &$crate::domain::statement::StatementBody)
+            -> $crate::store::StoreResult<()> {
+            self.$inner.put_statement(app, body).await
         }
     };
     (@one $inner:ident put_measurements) => {

@@ -252,7 +252,7 @@ pub async fn handle_sqs<S: UsageStore>(
         &rtc_usage::entry::metrics::Metrics::disabled(),
         batch,
         now(),
-        &rtc_usage::domain::zone::BillingZone::utc(),
+        &rtc_usage::service::ingest::IngestSettings::default(),
     )
     .await
 }

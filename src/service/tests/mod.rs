@@ -6,6 +6,7 @@
 mod ingest;
 mod query;
 mod rollup;
+mod statements;
 mod support;
 mod voids;
 mod zones;

@@ -6,7 +6,9 @@ use super::support::*;
 use crate::domain::query::QueryParams;
 use crate::domain::time::UtcMillis;
 use crate::domain::zone::BillingZone;
-use crate::service::ingest::{FailureKind, InboundMessage, ingest_batch, ingest_batch_in};
+use crate::service::ingest::{
+    FailureKind, InboundMessage, IngestSettings, ingest_batch, ingest_batch_in,
+};
 use crate::service::query::{Answer, answer};
 use crate::store::UsageStore;
 use crate::store::memory::MemoryStore;
@@ -242,16 +244,20 @@ async fn usage_before_the_registration_lands_in_the_zone_it_fixes() {
         ),
     )];
     let tokyo = BillingZone::parse("Asia/Tokyo").unwrap();
-    let report = ingest_batch_in(&store, &early, now(), retry(), &tokyo).await;
+    let in_tokyo = IngestSettings {
+        default_zone: tokyo.clone(),
+        ..IngestSettings::default()
+    };
+    let report = ingest_batch_in(&store, &early, now(), retry(), &in_tokyo).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.counted, 1, "acknowledged and parked");
     assert_eq!(store.parked(&app("early")).await.unwrap().len(), 1);
     // The same event again: already counted.
-    let report = ingest_batch_in(&store, &early, now(), retry(), &tokyo).await;
+    let report = ingest_batch_in(&store, &early, now(), retry(), &in_tokyo).await;
     assert_eq!((report.counted, report.duplicates), (0, 1));
 
     let registration = [message("r1", register("early", "r-1", json!({})))];
-    let report = ingest_batch_in(&store, &registration, now(), retry(), &tokyo).await;
+    let report = ingest_batch_in(&store, &registration, now(), retry(), &in_tokyo).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert!(store.parked(&app("early")).await.unwrap().is_empty());
     let details = ask(

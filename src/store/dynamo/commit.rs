@@ -116,6 +116,9 @@ impl DynamoStore {
         for (event, usage) in &group.parked {
             actions.push(self.parked_put(event, usage)?);
         }
+        for late in &group.late {
+            actions.push(self.late_put(late)?);
+        }
         for ((app, hour), add) in &group.av_hours {
             actions.push(self.av_hour_add(app, *hour, add, sign)?);
         }

@@ -40,6 +40,7 @@ use crate::domain::class::UsageType;
 use crate::domain::commit::{RowKey, UserMark};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AppId, ClassId, PackageId};
+use crate::domain::statement::Month;
 use crate::domain::storage::{MAX_BYTES, Reading};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::store::{StoreError, StoreResult};
@@ -75,11 +76,32 @@ const AV_FACTS_PREFIX: &str = "AV#F#";
 const AV_PACKAGE_PREFIX: &str = "AV#L#P#";
 const USER_MARK_PREFIX: &str = "AVU#";
 const PARKED_PREFIX: &str = "PARK#";
+const LATE_PREFIX: &str = "LATE#";
+const STATEMENT_PREFIX: &str = "STMT#";
 const HOUR_PREFIX: &str = "REC#H#";
 const CLASS_RECORDING_PREFIX: &str = "REC#R#";
 const DAY_PREFIX: &str = "REC#D#";
 const APP_PREFIX: &str = "APP#";
 const EVENT_PREFIX: &str = "EVT#";
+
+/// Late usage sorts by its acknowledgement instant (epoch ms, 15 digits),
+/// then the event's key and its direction (`A` added, `T` taken back).
+pub fn late_sk(acked: UtcMillis, event: &EventKey, taken: bool) -> String {
+    let sign = if taken { 'T' } else { 'A' };
+    format!("{LATE_PREFIX}{:015}#{}#{sign}", acked.0.max(0), event.hex())
+}
+
+/// Late usage acknowledged at `since` or after.
+pub fn late_range(since: UtcMillis) -> (String, String) {
+    (
+        format!("{LATE_PREFIX}{:015}", since.0.max(0)),
+        format!("{LATE_PREFIX}~"),
+    )
+}
+
+pub fn statement_sk(month: Month) -> String {
+    format!("{STATEMENT_PREFIX}{month}")
+}
 
 pub fn app_pk(app: &AppId) -> String {
     format!("{APP_PREFIX}{app}")

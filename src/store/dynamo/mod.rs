@@ -28,12 +28,13 @@
 //!   one delegation per method.
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
-use crate::domain::commit::{CommitGroup, NewEvent, UserMark, Zones};
+use crate::domain::commit::{CommitGroup, LateWrite, NewEvent, UserMark, Zones};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
 use crate::domain::event::EventKey;
 use crate::domain::ids::{AccountId, AppId, ClassId};
 use crate::domain::registration::RegistrationRequest;
+use crate::domain::statement::{Month, StatementBody};
 use crate::domain::storage::{Measurement, Readings};
 use crate::domain::time::{Day, Hour, UtcMillis};
 use crate::domain::usage::ModeUsage;
@@ -65,6 +66,7 @@ mod recording;
 mod records;
 mod registration;
 mod rows;
+mod statements;
 mod storage;
 
 use error::{built, classify, condition_held};
@@ -319,6 +321,30 @@ impl UsageStore for DynamoStore {
         keys: &[EventKey],
     ) -> impl Future<Output = StoreResult<HashMap<EventKey, Recorded>>> + Send {
         self.records_impl(keys)
+    }
+
+    fn late_usage(
+        &self,
+        app: &AppId,
+        since: UtcMillis,
+    ) -> impl Future<Output = StoreResult<Vec<LateWrite>>> + Send {
+        self.late_usage_impl(app, since)
+    }
+
+    fn statement(
+        &self,
+        app: &AppId,
+        month: Month,
+    ) -> impl Future<Output = StoreResult<Option<StatementBody>>> + Send {
+        self.statement_impl(app, month)
+    }
+
+    fn put_statement(
+        &self,
+        app: &AppId,
+        body: &StatementBody,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.put_statement_impl(app, body)
     }
 
     fn apps_of(

@@ -8,6 +8,10 @@
 //! late for, and the figures (with their differences, for adjustments).
 //! Reading what the figures are computed from is the service's.
 
+mod figures;
+
+pub use figures::{MonthInputs, month_figures};
+
 use super::time::{DAY_MS, Day, UtcMillis};
 use super::zone::BillingZone;
 use chrono::{Datelike, NaiveDate};

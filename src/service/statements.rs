@@ -1,0 +1,206 @@
+//! `DescribeStatement` and `DescribeStatements`: an app's monthly
+//! statements (CONTRACT §11). A statement's figures are a function of the
+//! events and the instants they were acknowledged: the stored meters now,
+//! less the usage recorded as late that was acknowledged after the instant
+//! a figure is told at. A closed statement is kept as first prepared (by
+//! a query or the rollup) and read back from then on: two requests.
+
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::ids::{AccountId, AppId};
+use crate::domain::statement::{
+    Calendar, Figures, MONTHS_BACK, Month, MonthInputs, StatementBody, month_figures,
+};
+use crate::domain::storage::MAX_CARRY_MS;
+use crate::domain::time::UtcMillis;
+use crate::domain::usage_api::{StatementAnswer, StatementsAnswer};
+use crate::service::access::{internal, owner_registration};
+use crate::service::settle::FIRST_DAY;
+use crate::service::usage::ledger_at;
+use crate::store::{StoreError, UsageStore};
+use std::collections::BTreeSet;
+
+pub async fn describe_statement<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &AppId,
+    month: Month,
+    grace_seconds: i64,
+    request_id: &str,
+    now: UtcMillis,
+) -> Result<StatementAnswer, ApiError> {
+    let calendar = owned_calendar(store, caller, app, grace_seconds).await?;
+    if !calendar.month_of(now).back(MONTHS_BACK).contains(&month) {
+        return Err(ApiError::new(ErrorCode::InvalidMonthValueNotSupported));
+    }
+    let body = statement(store, app, &calendar, month, now)
+        .await
+        .map_err(internal)?;
+    Ok(StatementAnswer::new(request_id, app, &calendar, &body, now))
+}
+
+pub async fn describe_statements<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &AppId,
+    grace_seconds: i64,
+    request_id: &str,
+    now: UtcMillis,
+) -> Result<StatementsAnswer, ApiError> {
+    let calendar = owned_calendar(store, caller, app, grace_seconds).await?;
+    let mut bodies = Vec::new();
+    for month in calendar.month_of(now).back(MONTHS_BACK) {
+        bodies.push(
+            statement(store, app, &calendar, month, now)
+                .await
+                .map_err(internal)?,
+        );
+    }
+    Ok(StatementsAnswer::new(
+        request_id, app, &calendar, &bodies, now,
+    ))
+}
+
+/// The app's calendar, if the caller owns it.
+async fn owned_calendar<S: UsageStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &AppId,
+    grace_seconds: i64,
+) -> Result<Calendar, ApiError> {
+    let registration = owner_registration(store, caller, app).await?;
+    Ok(Calendar::new(registration.zone, grace_seconds))
+}
+
+/// `month`'s statement as of `now`: kept once closed.
+pub async fn statement<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    calendar: &Calendar,
+    month: Month,
+    now: UtcMillis,
+) -> Result<StatementBody, StoreError> {
+    if !calendar.is_closed(month, now) {
+        return compute(store, app, calendar, month, now).await;
+    }
+    if let Some(kept) = store.statement(app, month).await? {
+        return Ok(kept);
+    }
+    prepare(store, app, calendar, month, now).await
+}
+
+/// Computes a closed statement and keeps it, unless one was kept meanwhile
+/// (the same figures; whichever came first is the statement).
+pub async fn prepare<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    calendar: &Calendar,
+    month: Month,
+    now: UtcMillis,
+) -> Result<StatementBody, StoreError> {
+    let body = compute(store, app, calendar, month, now).await?;
+    store.put_statement(app, &body).await?;
+    Ok(store.statement(app, month).await?.unwrap_or(body))
+}
+
+/// `month`'s statement as of `now` (for a closed one, everything it holds
+/// was acknowledged before its close, so `now` no longer matters).
+async fn compute<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    calendar: &Calendar,
+    month: Month,
+    now: UtcMillis,
+) -> Result<StatementBody, StoreError> {
+    let zone = &calendar.zone;
+    let (start, end) = (month.starts_at(zone), month.ends_at(zone));
+    let close = calendar.closes_at(month);
+    let own = figures_at(store, app, calendar, month, close.min(now)).await?;
+    // Adjustments: what the late usage acknowledged during this month
+    // changed in each earlier month that had closed when it came.
+    let until = end.min(now);
+    let late = store.late_usage(app, start).await?;
+    let mut earlier: BTreeSet<Month> = BTreeSet::new();
+    for late in late.iter().filter(|l| l.acked < until) {
+        let (from, to) = late.usage.interval();
+        for day in crate::domain::commit::days_of(&zone.split(from, to)) {
+            let of = Month::of(day);
+            if of < month && calendar.is_closed(of, late.acked) {
+                earlier.insert(of);
+            }
+        }
+    }
+    let mut adjustments = Vec::new();
+    for of in earlier {
+        let before =
+            figures_at(store, app, calendar, of, start.max(calendar.closes_at(of))).await?;
+        let after = figures_at(store, app, calendar, of, until).await?;
+        let change = after - before;
+        if !change.is_zero() {
+            adjustments.push((of, change));
+        }
+    }
+    let readings = store
+        .measurements(app, start.minus_ms(MAX_CARRY_MS), start, until.max(start))
+        .await?;
+    let peak_bytes = readings.all().map(|r| r.bytes).max().unwrap_or(0);
+    Ok(StatementBody {
+        month,
+        own,
+        peak_bytes,
+        adjustments,
+    })
+}
+
+/// `month`'s figures as they stood at `at`: what is stored now, less the
+/// late usage acknowledged at or after `at`.
+async fn figures_at<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    calendar: &Calendar,
+    month: Month,
+    at: UtcMillis,
+) -> Result<Figures, StoreError> {
+    let zone = &calendar.zone;
+    let (first, last) = (month.first_day(), month.last_day());
+    let (from, to) = (month.starts_at(zone), month.ends_at(zone));
+    let late = store.late_usage(app, at).await?;
+    let (hours, class_recordings) = tokio::join!(
+        store.hours(app, from.hour(), to.minus_ms(1).hour()),
+        store.class_recordings(app, first, last),
+    );
+    // With nothing late since `at`, the rows before the month are as they
+    // were then, and the balance prepared for them can be trusted as any
+    // answer trusts it; otherwise the month is deducted from the start.
+    let (rows, packages, used_before) = if late.is_empty() {
+        let inputs = store
+            .ledger_inputs(app, crate::domain::time::Day(first.0 - 1))
+            .await?;
+        let ledger = ledger_at(store, app, first, inputs).await?;
+        (
+            store.av_rows(app, first, last).await?,
+            ledger.packages().to_vec(),
+            ledger.used_by_id(),
+        )
+    } else {
+        (
+            store.av_rows(app, FIRST_DAY, last).await?,
+            store.packages(app).await?,
+            Default::default(),
+        )
+    };
+    Ok(month_figures(
+        zone,
+        month,
+        MonthInputs {
+            rows,
+            packages,
+            used_before,
+            hours: hours?
+                .into_iter()
+                .map(|h| (h.hour, h.usage, h.head))
+                .collect(),
+            class_recordings: class_recordings?,
+            late,
+        },
+    ))
+}
