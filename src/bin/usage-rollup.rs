@@ -1,6 +1,8 @@
 //! `usage-rollup`: the daily schedule (or a backfill payload) → daily aggregates.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use rtc_usage::domain::statement::DEFAULT_GRACE_SECONDS;
+use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::{config::Config, logging, schedule};
 use serde_json::Value;
 
@@ -14,7 +16,10 @@ async fn main() -> Result<(), Error> {
         let (store, metrics) = (&store, &metrics);
         async move {
             let deadline = schedule::deadline_from_epoch_ms(event.context.deadline);
-            Ok::<_, Error>(schedule::handle(store, metrics, &event.payload, deadline).await?)
+            let statements = Some((UtcMillis::now(), DEFAULT_GRACE_SECONDS));
+            let report =
+                schedule::handle_with(store, metrics, &event.payload, deadline, statements).await?;
+            Ok::<_, Error>(report)
         }
     }))
     .await

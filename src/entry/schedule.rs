@@ -1,8 +1,10 @@
 //! EventBridge schedule or a backfill payload → the rollup service.
 
 use crate::domain::rollup::RollupRequest;
+use crate::domain::time::UtcMillis;
 use crate::entry::metrics::Metrics;
 use crate::service::rollup::{Deadline, RollupReport, run_rollup};
+use crate::service::statements::prepare_closed;
 use crate::store::UsageStore;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,8 +61,30 @@ pub async fn handle<S: UsageStore>(
     payload: &Value,
     deadline: Deadline,
 ) -> Result<RollupReport, RollupError> {
+    handle_with(store, metrics, payload, deadline, None).await
+}
+
+/// [`handle`], and with `statements` (the run's instant and the
+/// deployment's grace period, in seconds) a scheduled run also prepares the
+/// closed statements of the apps it took up.
+pub async fn handle_with<S: UsageStore>(
+    store: &S,
+    metrics: &Metrics,
+    payload: &Value,
+    deadline: Deadline,
+    statements: Option<(UtcMillis, i64)>,
+) -> Result<RollupReport, RollupError> {
     let request = rollup_request(payload)?;
-    let report = run_rollup(store, &request, deadline).await;
+    let mut report = run_rollup(store, &request, deadline).await;
+    if let (Some((now, grace_seconds)), RollupRequest::Scheduled) = (statements, &request) {
+        let apps = std::mem::take(&mut report.apps);
+        match prepare_closed(store, apps, grace_seconds, now).await {
+            Ok(prepared) => report.statements_prepared = prepared,
+            Err(err) => {
+                tracing::warn!(error = %err, "statements not prepared; the next run or a query will");
+            }
+        }
+    }
     tracing::info!(
         mode = report.mode,
         aggregates_written = report.aggregates_written,
@@ -71,6 +95,7 @@ pub async fn handle<S: UsageStore>(
         days_left = report.days_left,
         apps_settled = report.apps_settled,
         apps_deferred = report.apps_deferred,
+        statements_prepared = report.statements_prepared,
         complete = report.complete,
         "rollup run finished"
     );

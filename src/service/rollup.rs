@@ -14,6 +14,7 @@ use crate::service::settle::{SettleOutcome, settle_app};
 use crate::store::{StoreError, UsageStore, WriteDayOutcome};
 use futures::StreamExt;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,6 +151,11 @@ pub struct RollupReport {
     pub apps_deferred: usize,
     /// False when the run stopped early; the next run continues.
     pub complete: bool,
+    /// Closed monthly statements this run prepared (kept as computed).
+    pub statements_prepared: usize,
+    /// The apps whose days or balances this run took up.
+    #[serde(skip)]
+    pub apps: BTreeSet<AppId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,6 +250,7 @@ async fn settle_all<S: UsageStore>(
     deadline: &Deadline,
     report: &mut RollupReport,
 ) {
+    report.apps.extend(apps.iter().cloned());
     let outcomes: Vec<Option<Result<SettleOutcome, StoreError>>> = futures::stream::iter(apps)
         .map(|app| async move {
             if deadline.passed() {
@@ -316,6 +323,7 @@ async fn roll_all<S: UsageStore>(
     deadline: &Deadline,
     report: &mut RollupReport,
 ) {
+    report.apps.extend(days.iter().map(|(app, _)| app.clone()));
     let outcomes: Vec<Option<DayOutcome>> = futures::stream::iter(days)
         .map(|(app, day)| async move {
             if deadline.passed() {

@@ -88,6 +88,30 @@ pub async fn statement<S: UsageStore>(
     prepare(store, app, calendar, month, now).await
 }
 
+/// What the scheduled rollup does for statements: for each app it took up,
+/// the statement of the month before the current one (in the app's zone),
+/// once closed, is prepared if no one has yet. It never changes one: a
+/// statement is kept only if none is. Answers how many it prepared.
+pub async fn prepare_closed<S: UsageStore>(
+    store: &S,
+    apps: impl IntoIterator<Item = AppId>,
+    grace_seconds: i64,
+    now: UtcMillis,
+) -> Result<usize, StoreError> {
+    let apps: Vec<AppId> = apps.into_iter().collect();
+    let zones = store.zones(&apps).await?;
+    let mut prepared = 0;
+    for (app, zone) in zones {
+        let calendar = Calendar::new(zone, grace_seconds);
+        let last = calendar.month_of(now).prev();
+        if calendar.is_closed(last, now) && store.statement(&app, last).await?.is_none() {
+            prepare(store, &app, &calendar, last, now).await?;
+            prepared += 1;
+        }
+    }
+    Ok(prepared)
+}
+
 /// Computes a closed statement and keeps it, unless one was kept meanwhile
 /// (the same figures; whichever came first is the statement).
 pub async fn prepare<S: UsageStore>(

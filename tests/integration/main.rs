@@ -17,6 +17,7 @@ mod runtime_api;
 mod sdk_requests;
 mod settle;
 mod signed;
+mod statements;
 mod storage;
 mod store_contract;
 mod support;

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::service::ingest::{
-    FailureKind, InboundMessage, IngestReport, RetryPolicy, ingest_batch,
+    FailureKind, InboundMessage, IngestReport, IngestSettings, RetryPolicy, ingest_batch_in,
 };
 use rtc_usage::store::UsageStore;
 use serde_json::json;
@@ -371,6 +371,18 @@ pub async fn deliver<S: UsageStore>(
     batch: usize,
     now: UtcMillis,
 ) -> Delivered {
+    deliver_in(store, rng, bodies, batch, now, &IngestSettings::default()).await
+}
+
+/// [`deliver`] with the deployment's settings.
+pub async fn deliver_in<S: UsageStore>(
+    store: &S,
+    rng: &mut StdRng,
+    bodies: Vec<String>,
+    batch: usize,
+    now: UtcMillis,
+    settings: &IngestSettings,
+) -> Delivered {
     let mut queue: Vec<InboundMessage> = bodies
         .into_iter()
         .enumerate()
@@ -385,7 +397,8 @@ pub async fn deliver<S: UsageStore>(
         queue.shuffle(rng);
         let take = rng.random_range(1..=batch).min(queue.len());
         let inflight: Vec<InboundMessage> = queue.drain(..take).collect();
-        let report: IngestReport = ingest_batch(store, &inflight, now, fast_retry()).await;
+        let report: IngestReport =
+            ingest_batch_in(store, &inflight, now, fast_retry(), settings).await;
         out.invocations += 1;
         out.counted += report.counted;
         out.duplicates += report.duplicates;
