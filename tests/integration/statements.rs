@@ -179,11 +179,6 @@ fn void_body(e: &Event) -> String {
 // ---------------------------------------------------------------------------
 // The reference.
 
-/// The month of a local day number.
-fn month_of_day(day: i64) -> Month {
-    Month::of(rtc_usage::domain::time::Day(day))
-}
-
 struct Reference<'a> {
     zone: LocalTime,
     calendar: Calendar,
