@@ -155,6 +155,9 @@ async fn main() {
     if wanted(9) {
         voids(&local, &scale, now).await;
     }
+    if wanted(10) {
+        statements(&local, &scale).await;
+    }
 }
 
 /// Sections 1 to 3: the ingest cost of both designs, then the query and
@@ -2208,5 +2211,119 @@ async fn voids(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
          once, and a void of a void is known) and the voided event's mark. Every other session \
          is unchanged but for one thing, shown in section 4: a user mark now counts its \
          user's live sessions, so a rejoining user's session writes the mark too.\n"
+    );
+}
+
+/// When a history message was acknowledged, if each day's usage is taken
+/// in an hour after the day's last class: the day of its `startTime` (or,
+/// for the registration and the packages, the first day).
+fn acknowledged_at(body: &str, zone: &BillingZone, first: Day) -> UtcMillis {
+    let event: serde_json::Value = serde_json::from_str(body).expect("an event");
+    let day = event["data"]["startTime"]
+        .as_str()
+        .or(event["data"]["endTime"].as_str())
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .map(|at| UtcMillis(at.timestamp_millis()))
+        .map_or(first, |at| zone.day_of(at));
+    zone.day_start(day.next()).plus_ms(HOUR_MS)
+}
+
+/// Section 10: what `DescribeStatement` costs for a busy app with a year
+/// of history (section 5's app, each day's usage acknowledged the day
+/// after): this month's open statement, last month's closed one the first
+/// time (computed and kept) and after (read back), and the 13 months of
+/// `DescribeStatements`.
+async fn statements(local: &LocalDynamo, scale: &Scale) {
+    use rtc_usage::domain::statement::{Calendar, Month};
+    use rtc_usage::service::statements::{describe_statement, describe_statements};
+    let zone = BillingZone::utc();
+    let now = UtcMillis::now();
+    let history = history(scale, &zone, now, 2 * MINUTE_MS);
+    let first = Day(zone.day_of(now).0 - scale.history_days + 1);
+    let (store, meter) = metered_store(local).await;
+    let mut by_day: BTreeMap<UtcMillis, Vec<String>> = BTreeMap::new();
+    for body in &history.past {
+        by_day
+            .entry(acknowledged_at(body, &zone, first).min(now))
+            .or_default()
+            .push(body.clone());
+    }
+    for (acked, bodies) in &by_day {
+        deliver(
+            &store,
+            Design::Coalesced,
+            bodies,
+            scale.history_batch,
+            *acked,
+        )
+        .await;
+    }
+    run_rollup(&store, &RollupRequest::Scheduled, Deadline::none()).await;
+    let calendar = Calendar::new(zone.clone(), DEFAULT_GRACE_SECONDS);
+    let current = calendar.month_of(now);
+    let closed = (1..=12)
+        .map(|back| current.back(back)[back as usize])
+        .find(|m: &Month| calendar.is_closed(*m, now))
+        .expect("a closed month");
+    let owner = AccountId::parse(OWNER).expect("account");
+    let app = AppId::parse(HISTORY_APP).expect("app");
+    println!(
+        "## 10. Monthly statements of a busy app ({} days × {} classes, each day acknowledged \
+         the day after; UTC; requests and read units per answer)\n",
+        scale.history_days, scale.history_classes
+    );
+    println!("| answer | requests | read units | write units | ms |");
+    println!("| --- | --- | --- | --- | --- |");
+    let row = |what: String, used: CapacityUse, took: Duration| {
+        println!(
+            "| {what} | {} | {:.1} | {:.1} | {:.1} |",
+            requests_by_kind(&used),
+            used.read_units,
+            used.write_units,
+            took.as_secs_f64() * 1000.0
+        );
+    };
+    for (what, month) in [
+        (format!("DescribeStatement {current} (open)"), current),
+        (
+            format!("DescribeStatement {closed} (closed, first asked: computed and kept)"),
+            closed,
+        ),
+        (format!("DescribeStatement {closed} (closed, kept)"), closed),
+    ] {
+        meter.reset();
+        let started = Instant::now();
+        let answer = describe_statement(
+            &store,
+            &owner,
+            &app,
+            month,
+            DEFAULT_GRACE_SECONDS,
+            "bench",
+            now,
+        )
+        .await
+        .expect("a statement");
+        let took = started.elapsed();
+        assert!(
+            answer.audio_video.billable_minutes > 0,
+            "{what}: the month has usage"
+        );
+        row(what, meter.snapshot(), took);
+    }
+    meter.reset();
+    let started = Instant::now();
+    describe_statements(&store, &owner, &app, DEFAULT_GRACE_SECONDS, "bench", now)
+        .await
+        .expect("statements");
+    row(
+        "DescribeStatements (13 months; the closed ones kept)".to_owned(),
+        meter.snapshot(),
+        started.elapsed(),
+    );
+    println!(
+        "\nGoal: a closed statement in at most 2 requests (the registration and the kept \
+         statement). An open one reads what the month's details read: the month's rows and \
+         hours, and the deduction's inputs at its start.\n"
     );
 }
