@@ -105,3 +105,43 @@ async fn a_void_and_its_session_at_once_in_two_invocations() {
     assert_eq!(rows, want);
     println!("{attempts} deliveries for 120 events");
 }
+
+/// `events/sqs-corrections-batch.json` through the SQS entry point: three
+/// sessions of one class and a void of one, in one batch. The void applies
+/// after the sessions count: the answer (as the API would post it) has the
+/// two remaining users and their 50 minutes 0.5 seconds; the same batch
+/// again changes nothing.
+#[tokio::test]
+async fn the_corrections_fixture_leaves_the_voided_session_out() {
+    let store = fresh_store().await;
+    let batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-corrections-batch.json")).expect("SQS fixture");
+    let (response, report) = handle_sqs(&store, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{report:?}");
+    assert_eq!((report.counted, report.voids, report.facts), (3, 1, 1));
+    for round in 0..2 {
+        let details = owner_asks(
+            &store,
+            &[
+                ("Action", "DescribeUsageDetails"),
+                ("StartTime", "2026-11-20T00:00:00Z"),
+                ("EndTime", "2026-11-21T00:00:00Z"),
+                ("AppId", "app-fix"),
+                ("ServiceType", "AudioVideo"),
+            ],
+            "req-fix",
+            now(),
+        )
+        .await
+        .expect("an answer");
+        let body: serde_json::Value = serde_json::from_str(&details).unwrap();
+        let records = &body["Records"];
+        assert_eq!(records.as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(records[0]["UserCount"], json!(2), "round {round}");
+        assert_eq!(records[0]["DurationSeconds"], json!(3000.5));
+        assert_eq!(records[0]["BillableMinutes"], json!(51));
+        let (response, again) = handle_sqs(&store, batch.clone()).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!((again.counted, again.voids, again.duplicates), (0, 0, 4));
+    }
+}
