@@ -139,6 +139,8 @@ fn history(rows: usize) -> (Vec<Package>, Vec<(RowOrder, u64)>) {
                 },
                 valid_from: Day(from),
                 valid_to: Day(from + 60),
+                acked: UtcMillis(0),
+                refunded: None,
             }
         })
         .collect();

@@ -176,6 +176,30 @@ pub struct Package {
     pub minutes: u64,
     pub valid_from: Day,
     pub valid_to: Day,
+    /// When the purchase was first acknowledged (the epoch for a package
+    /// stored before purchases kept it, or one not stored yet).
+    pub acked: UtcMillis,
+    /// When a refund of it was first acknowledged: from then on it takes
+    /// part in no deduction, as if never bought.
+    pub refunded: Option<UtcMillis>,
+}
+
+impl Package {
+    /// The package as it stood at `at`: bought by then (else `None`), and
+    /// refunded only if the refund had come.
+    pub fn as_of(&self, at: UtcMillis) -> Option<Package> {
+        (self.acked < at).then(|| Package {
+            refunded: self.refunded.filter(|r| *r < at),
+            ..self.clone()
+        })
+    }
+}
+
+/// `rtc.package.refunded`: the app's package takes part in no deduction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refund {
+    pub app: AppId,
+    pub package: PackageId,
 }
 
 /// The most minutes one package holds.

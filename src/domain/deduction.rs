@@ -132,7 +132,7 @@ impl Ledger {
             if left == 0 {
                 break;
             }
-            if day < package.valid_from || day > package.valid_to {
+            if day < package.valid_from || day > package.valid_to || package.refunded.is_some() {
                 continue;
             }
             let take = left.min(package.minutes - self.used[i]);
@@ -159,7 +159,7 @@ impl Ledger {
         self.packages
             .iter()
             .zip(&self.used)
-            .filter(|(p, _)| p.valid_from <= day && day <= p.valid_to)
+            .filter(|(p, _)| p.valid_from <= day && day <= p.valid_to && p.refunded.is_none())
             .map(|(p, used)| p.minutes - used)
             .sum()
     }
@@ -235,6 +235,8 @@ mod tests {
             minutes,
             valid_from: Day(from),
             valid_to: Day(to),
+            acked: UtcMillis(0),
+            refunded: None,
         }
     }
 

@@ -328,6 +328,8 @@ mod tests {
             minutes,
             valid_from: Day(D1.0 - 10),
             valid_to: Day(D3.0 + 10),
+            acked: UtcMillis(0),
+            refunded: None,
         }])
     }
 

@@ -7,6 +7,7 @@
 //! then known to be counted.
 
 use super::voids::{VoidDelivery, apply_voids};
+use crate::domain::class::Package;
 use crate::domain::commit::{
     Acknowledged, CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of, plan_commits,
 };
@@ -184,7 +185,19 @@ pub async fn ingest_batch_in<S: UsageStore>(
                 .await
             }
             EventBody::ClassFact(fact) => store.apply_class_fact(&fact).await,
-            EventBody::PackagePurchased(package) => store.put_package(&package).await,
+            // A purchase and a refund are acknowledged now: a statement
+            // knows a package from then on.
+            EventBody::PackagePurchased(package) => {
+                let package = Package {
+                    acked: now,
+                    ..package
+                };
+                store.put_package(&package).await
+            }
+            EventBody::PackageRefunded(refund) => store
+                .refund_package(&refund, now)
+                .await
+                .map(|()| SetOnceOutcome::Applied),
             EventBody::RecordingSegment(segment) => {
                 deliver(
                     &mut deliveries,

@@ -11,7 +11,7 @@ use crate::domain::statement::{
     Calendar, Figures, MONTHS_BACK, Month, MonthInputs, StatementBody, month_figures,
 };
 use crate::domain::storage::MAX_CARRY_MS;
-use crate::domain::time::UtcMillis;
+use crate::domain::time::{Day, UtcMillis};
 use crate::domain::usage_api::{StatementAnswer, StatementsAnswer};
 use crate::service::access::{internal, owner_registration};
 use crate::service::settle::FIRST_DAY;
@@ -139,18 +139,43 @@ async fn compute<S: UsageStore>(
     let (start, end) = (month.starts_at(zone), month.ends_at(zone));
     let close = calendar.closes_at(month);
     let own = figures_at(store, app, calendar, month, close.min(now)).await?;
-    // Adjustments: what the late usage acknowledged during this month
-    // changed in each earlier month that had closed when it came.
+    // Adjustments: what the late usage, purchases and refunds acknowledged
+    // during this month changed in each earlier month that had closed when
+    // they came. A change of one month's deduction carries into every
+    // later month's (the packages are shared), so from the earliest month
+    // touched on, every closed month is told again.
     let until = end.min(now);
     let late = store.late_usage(app, start).await?;
-    let mut earlier: BTreeSet<Month> = BTreeSet::new();
-    for late in late.iter().filter(|l| l.acked < until) {
+    let during = |at: UtcMillis| start <= at && at < until;
+    let mut touched: Vec<(Month, UtcMillis)> = Vec::new();
+    for late in late.iter().filter(|l| during(l.acked)) {
         let (from, to) = late.usage.interval();
         for day in crate::domain::commit::days_of(&zone.split(from, to)) {
-            let of = Month::of(day);
-            if of < month && calendar.is_closed(of, late.acked) {
+            touched.push((Month::of(day), late.acked));
+        }
+    }
+    for package in store.packages(app).await? {
+        for at in [Some(package.acked), package.refunded]
+            .into_iter()
+            .flatten()
+        {
+            if during(at) {
+                touched.push((Month::of(package.valid_from), at));
+            }
+        }
+    }
+    let earliest = touched
+        .iter()
+        .filter(|(of, at)| *of < month && calendar.is_closed(*of, *at))
+        .map(|(of, _)| *of)
+        .min();
+    let mut earlier: BTreeSet<Month> = BTreeSet::new();
+    if let Some(mut of) = earliest {
+        while of < month {
+            if calendar.is_closed(of, until) {
                 earlier.insert(of);
             }
+            of = of.next();
         }
     }
     let mut adjustments = Vec::new();
@@ -192,13 +217,16 @@ async fn figures_at<S: UsageStore>(
         store.hours(app, from.hour(), to.minus_ms(1).hour()),
         store.class_recordings(app, first, last),
     );
-    // With nothing late since `at`, the rows before the month are as they
-    // were then, and the balance prepared for them can be trusted as any
-    // answer trusts it; otherwise the month is deducted from the start.
-    let (rows, packages, used_before) = if late.is_empty() {
-        let inputs = store
-            .ledger_inputs(app, crate::domain::time::Day(first.0 - 1))
-            .await?;
+    // With nothing late since `at` and every package as it was then, the
+    // rows before the month are as they were then, and the balance prepared
+    // for them can be trusted as any answer trusts it; otherwise the month
+    // is deducted from the start, with the packages known at `at`.
+    let inputs = store.ledger_inputs(app, Day(first.0 - 1)).await?;
+    let unchanged = inputs
+        .packages
+        .iter()
+        .all(|p| p.as_of(at).as_ref() == Some(p));
+    let (rows, packages, used_before) = if late.is_empty() && unchanged {
         let ledger = ledger_at(store, app, first, inputs).await?;
         (
             store.av_rows(app, first, last).await?,
@@ -208,7 +236,7 @@ async fn figures_at<S: UsageStore>(
     } else {
         (
             store.av_rows(app, FIRST_DAY, last).await?,
-            store.packages(app).await?,
+            inputs.packages.iter().filter_map(|p| p.as_of(at)).collect(),
             Default::default(),
         )
     };

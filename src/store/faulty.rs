@@ -220,6 +220,9 @@ impl<S: UsageStore> UsageStore for FaultyStore<S> {
         }
         Ok(seen)
     }
+    async fn refund_package(&self, refund: &Refund, at: UtcMillis) -> StoreResult<()> {
+        self.write(self.inner.refund_package(refund, at)).await
+    }
     async fn late_usage(&self, app: &AppId, since: UtcMillis) -> StoreResult<Vec<LateWrite>> {
         self.read(self.inner.late_usage(app, since)).await
     }

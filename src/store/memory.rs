@@ -42,6 +42,9 @@ struct State {
     pending: BTreeSet<PendingDay>,
     /// What each event key holds.
     records: HashMap<EventKey, Recorded>,
+    /// Refunds by package, with the first one's instant (kept before the
+    /// purchase too).
+    refunds: HashMap<(AppId, PackageId), UtcMillis>,
     /// Late usage per app, by acknowledgement instant and key.
     late: BTreeMap<(AppId, UtcMillis, EventKey, bool), LateWrite>,
     statements: HashMap<(AppId, Month), StatementBody>,
@@ -430,8 +433,16 @@ impl UsageStore for MemoryStore {
     async fn put_package(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
         Ok(self.with(|s| {
             let key = (package.app.clone(), package.id.clone());
+            // The same purchase again keeps its first acknowledgement.
+            let same = |stored: &Package| {
+                Package {
+                    acked: stored.acked,
+                    refunded: stored.refunded,
+                    ..package.clone()
+                } == *stored
+            };
             match s.packages.get(&key) {
-                Some(stored) if stored == package => SetOnceOutcome::Applied,
+                Some(stored) if same(stored) => SetOnceOutcome::Applied,
                 Some(_) => SetOnceOutcome::Conflict(format!(
                     "package {} already exists with other data",
                     package.id
@@ -452,9 +463,24 @@ impl UsageStore for MemoryStore {
             s.packages
                 .iter()
                 .filter(|((a, _), _)| a == app)
-                .map(|(_, p)| p.clone())
+                .map(|(key, p)| Package {
+                    refunded: s.refunds.get(key).copied(),
+                    ..p.clone()
+                })
                 .collect()
         }))
+    }
+
+    async fn refund_package(&self, refund: &Refund, at: UtcMillis) -> StoreResult<()> {
+        self.with(|s| {
+            let key = (refund.app.clone(), refund.package.clone());
+            s.refunds.entry(key.clone()).or_insert(at);
+            let from = s.packages.get(&key).map_or(Day(0), |p| p.valid_from);
+            let state = s.av_state.entry(refund.app.clone()).or_default();
+            state.seq += 1;
+            state.dirty.insert(from);
+        });
+        Ok(())
     }
 
     async fn ledger_inputs(&self, app: &AppId, from: Day) -> StoreResult<LedgerInputs> {

@@ -12,7 +12,7 @@ pub mod faulty;
 pub mod memory;
 mod records;
 
-use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
+use crate::domain::class::{ClassFactEvent, ClassFacts, Package, Refund};
 use crate::domain::commit::{CommitGroup, LateWrite, NewEvent, UserMark, Zones};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
@@ -171,6 +171,15 @@ pub trait UsageStore: Send + Sync {
         &self,
         package: &Package,
     ) -> impl Future<Output = StoreResult<SetOnceOutcome>> + Send;
+
+    /// Marks a package refunded at `at` (a refund again keeps the first
+    /// instant), even before its purchase is stored: the purchase, when it
+    /// comes, keeps the mark. The deduction is marked changed.
+    fn refund_package(
+        &self,
+        refund: &Refund,
+        at: UtcMillis,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The app's packages, in package id order.
     fn packages(&self, app: &AppId) -> impl Future<Output = StoreResult<Vec<Package>>> + Send;
@@ -452,6 +461,12 @@ macro_rules! forward_store_methods {
         async fn apply_class_fact(&self, fact: &$crate::domain::class::ClassFactEvent)
             -> $crate::store::StoreResult<$crate::store::SetOnceOutcome> {
             self.$inner.apply_class_fact(fact).await
+        }
+    };
+    (@one $inner:ident refund_package) => {
+        async fn refund_package(&self, refund: &$crate::domain::class::Refund,
+            at: $crate::domain::time::UtcMillis) -> $crate::store::StoreResult<()> {
+            self.$inner.refund_package(refund, at).await
         }
     };
     (@one $inner:ident put_package) => {

@@ -470,7 +470,7 @@ impl ConflictWatch {
 impl UsageStore for ConflictWatch {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, refund_package, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, pending_days, apps_with_usage, day_snapshot, write_day, put_measurements, measurements);
 
     async fn commit(&self, group: &CommitGroup) -> StoreResult<CommitOutcome> {
         let items = items_of(group);

@@ -200,7 +200,7 @@ struct RollsTakeTime<S> {
 impl<S: UsageStore> UsageStore for RollsTakeTime<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, day_snapshot, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, refund_package, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, day_snapshot, put_measurements, measurements);
 
     async fn write_day(
         &self,
@@ -336,7 +336,7 @@ impl EventLandsDuringRoll {
 impl UsageStore for EventLandsDuringRoll {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
-    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, write_day, put_measurements, measurements);
+    rtc_usage::forward_store_methods!(inner; late_usage, statement, put_statement, refund_package, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, seen, records, apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, hours, days, commit, pending_days, apps_with_usage, write_day, put_measurements, measurements);
 
     async fn day_snapshot(&self, app: &AppId, day: Day) -> StoreResult<DaySnapshot> {
         let snapshot = self.inner.day_snapshot(app, day).await;

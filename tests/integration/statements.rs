@@ -56,6 +56,9 @@ struct Package {
     minutes: u64,
     from: i64,
     to: i64,
+    /// When its purchase arrives, and its refund if one does.
+    acked: i64,
+    refunded: Option<i64>,
 }
 
 fn local_ms(zone: &LocalTime, text: &str) -> i64 {
@@ -116,18 +119,43 @@ fn scenario(rng: &mut StdRng, zone: &LocalTime) -> (Vec<Event>, Vec<Package>) {
         });
     }
     let day = |text: &str| zone.day(local_ms(zone, &format!("{text}T12:00:00")));
+    let opening = local_ms(zone, "2026-08-20T00:00:00");
     let packages = vec![
         Package {
             id: "p-early",
             minutes: 150,
             from: day("2026-09-01"),
             to: day("2026-10-20"),
+            acked: opening,
+            refunded: None,
         },
         Package {
             id: "p-late",
             minutes: 400,
             from: day("2026-10-15"),
             to: day("2026-12-31"),
+            acked: opening,
+            // Refunded in November, after October closed: October's
+            // figures change, as an adjustment in November's statement.
+            refunded: Some(local_ms(zone, "2026-11-10T09:00:00")),
+        },
+        Package {
+            // Bought in October for days from September on, after
+            // September closed; its refund arrives before it.
+            id: "p-bought-late",
+            minutes: 90,
+            from: day("2026-09-10"),
+            to: day("2026-11-30"),
+            acked: local_ms(zone, "2026-10-08T10:00:00"),
+            refunded: None,
+        },
+        Package {
+            id: "p-refunded-first",
+            minutes: 500,
+            from: day("2026-09-01"),
+            to: day("2026-12-31"),
+            acked: local_ms(zone, "2026-09-15T10:00:00"),
+            refunded: Some(local_ms(zone, "2026-09-14T10:00:00")),
         },
     ];
     (events, packages)
@@ -239,7 +267,12 @@ impl Reference<'_> {
         }
         // Packages by (validTo, validFrom, id); each day's minutes from the
         // eligible ones in that order.
-        let mut order: Vec<&Package> = self.packages.iter().collect();
+        // The packages bought by then, less those refunded by then.
+        let mut order: Vec<&Package> = self
+            .packages
+            .iter()
+            .filter(|p| p.acked < t && p.refunded.is_none_or(|r| r >= t))
+            .collect();
         order.sort_by_key(|p| (p.to, p.from, p.id));
         let mut left: Vec<u64> = order.iter().map(|p| p.minutes).collect();
         for (day, minutes) in minutes_per_day.range(..=last) {
@@ -340,19 +373,35 @@ async fn statements_match_a_plain_reference_through_closes_voids_and_faults() {
                "data": {"appId": APP, "ownerAccountId": OWNER, "timeZone": ZONE}})
         .to_string(),
     ];
+    let out = deliver_in(
+        &store,
+        &mut rng,
+        bodies.split_off(0),
+        3,
+        UtcMillis(opening - 1),
+        &settings,
+    )
+    .await;
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
+    // Every instant something arrives at, in order.
+    let mut arrivals: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for p in &packages {
-        bodies.push(
+        arrivals.entry(p.acked).or_default().push(
             json!({"specversion": "1.0", "id": p.id, "source": "/billing", "type": "rtc.package.purchased",
                    "data": {"appId": APP, "packageId": p.id, "packageName": p.id, "minutes": p.minutes,
                             "validFrom": rtc_usage::domain::time::Day(p.from).key(),
                             "validTo": rtc_usage::domain::time::Day(p.to).key()}})
             .to_string(),
         );
+        if let Some(at) = p.refunded {
+            arrivals.entry(at).or_default().push(
+                json!({"specversion": "1.0", "id": format!("refund-{}", p.id), "source": "/billing",
+                       "type": "rtc.package.refunded",
+                       "data": {"appId": APP, "packageId": p.id}})
+                .to_string(),
+            );
+        }
     }
-    let out = deliver_in(&store, &mut rng, bodies, 3, UtcMillis(opening), &settings).await;
-    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
-    // Every instant something arrives at, in order.
-    let mut arrivals: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for e in &events {
         arrivals.entry(e.acked).or_default().push(body(e));
         if let Some(v) = e.voided {

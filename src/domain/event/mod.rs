@@ -17,6 +17,7 @@ mod class;
 mod fields;
 mod package;
 mod recording;
+mod refund;
 mod storage;
 #[cfg(test)]
 mod testing;
@@ -25,7 +26,7 @@ mod void;
 pub use fields::{MAX_CLOCK_SKEW_MS, MAX_LATENESS_MS, MAX_SEGMENT_MS, truncate};
 pub use recording::Segment;
 
-use super::class::{ClassFactEvent, Package, Session};
+use super::class::{ClassFactEvent, Package, Refund, Session};
 use super::correction::Void;
 use super::ids::AppId;
 use super::registration::RegistrationRequest;
@@ -46,6 +47,7 @@ pub const TYPE_CLASS_SESSION: &str = "rtc.class.session";
 pub const TYPE_PACKAGE_PURCHASED: &str = "rtc.package.purchased";
 pub const TYPE_STORAGE_MEASURED: &str = "rtc.storage.measured";
 pub const TYPE_USAGE_VOIDED: &str = "rtc.usage.voided";
+pub const TYPE_PACKAGE_REFUNDED: &str = "rtc.package.refunded";
 
 /// What identifies an event for exactly-once counting: a digest of
 /// (`source`, `id`). Fixed-size whatever the producer sends, unambiguous
@@ -103,6 +105,8 @@ pub enum EventBody {
     StorageMeasured(Measurement),
     /// An earlier usage event of the app is taken back.
     UsageVoided(Void),
+    /// A package of the app is refunded.
+    PackageRefunded(Refund),
 }
 
 /// A valid usage event.
@@ -178,6 +182,7 @@ fn decode_data(kind: &str, data: &str, now: UtcMillis) -> Result<EventBody, Stri
         TYPE_PACKAGE_PURCHASED => EventBody::PackagePurchased(package::package(data, now)?),
         TYPE_STORAGE_MEASURED => EventBody::StorageMeasured(storage::measurement(data, now)?),
         TYPE_USAGE_VOIDED => EventBody::UsageVoided(void::void(data)?),
+        TYPE_PACKAGE_REFUNDED => EventBody::PackageRefunded(refund::refund(data)?),
         other => return Err(format!("unknown type {:?}", truncate(other, 64))),
     })
 }

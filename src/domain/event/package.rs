@@ -63,6 +63,9 @@ pub(super) fn package(data: &str, now: UtcMillis) -> Result<Package, String> {
         minutes,
         valid_from,
         valid_to,
+        // Stamped when it is taken in.
+        acked: UtcMillis(0),
+        refunded: None,
     })
 }
 
@@ -95,6 +98,8 @@ mod tests {
                 minutes: 1000,
                 valid_from: utc_day("2026-11-01"),
                 valid_to: utc_day("2027-10-31"),
+                acked: UtcMillis(0),
+                refunded: None,
             })
         );
     }

@@ -12,6 +12,8 @@ use serde::Serialize;
 /// Where a package stands on a given UTC day: the first that applies.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash)]
 pub enum PackageStatus {
+    /// Refunded: it takes part in no deduction.
+    Refunded,
     /// The day is before `ValidFrom`.
     NotStarted,
     /// The day is after `ValidTo`.
@@ -22,8 +24,11 @@ pub enum PackageStatus {
 }
 
 impl PackageStatus {
-    pub fn on(today: Day, valid_from: Day, valid_to: Day, remaining_minutes: u64) -> Self {
-        if today < valid_from {
+    pub fn on(today: Day, package: &Package, remaining_minutes: u64) -> Self {
+        let (valid_from, valid_to) = (package.valid_from, package.valid_to);
+        if package.refunded.is_some() {
+            PackageStatus::Refunded
+        } else if today < valid_from {
             PackageStatus::NotStarted
         } else if today > valid_to {
             PackageStatus::Expired
@@ -70,7 +75,7 @@ impl PackageBalance {
             remaining_minutes: remaining,
             valid_from: package.valid_from,
             valid_to: package.valid_to,
-            status: PackageStatus::on(today, package.valid_from, package.valid_to, remaining),
+            status: PackageStatus::on(today, package, remaining),
         }
     }
 }
@@ -129,6 +134,7 @@ mod tests {
     use super::super::PackageCharge;
     use super::super::test_support::*;
     use super::*;
+    use crate::domain::time::UtcMillis;
 
     fn package(id: &str, minutes: u64, from: &str, to: &str) -> Package {
         Package {
@@ -138,19 +144,63 @@ mod tests {
             minutes,
             valid_from: day(from),
             valid_to: day(to),
+            acked: UtcMillis(0),
+            refunded: None,
         }
     }
 
     #[test]
     fn package_status_on_the_request_day_first_that_applies() {
-        let (from, to) = (day("2026-11-10"), day("2026-11-20"));
-        let on = |today: &str, remaining| PackageStatus::on(day(today), from, to, remaining);
+        let p = package("p", 100, "2026-11-10", "2026-11-20");
+        let on = |today: &str, remaining| PackageStatus::on(day(today), &p, remaining);
         assert_eq!(on("2026-11-09", 0), PackageStatus::NotStarted);
         assert_eq!(on("2026-11-10", 5), PackageStatus::Active);
         assert_eq!(on("2026-11-10", 0), PackageStatus::Exhausted);
         assert_eq!(on("2026-11-20", 1), PackageStatus::Active);
         assert_eq!(on("2026-11-21", 0), PackageStatus::Expired);
         assert_eq!(on("2026-11-21", 5), PackageStatus::Expired);
+        // A refunded package is Refunded whatever the day.
+        let refunded = Package {
+            refunded: Some(UtcMillis(1)),
+            ..p.clone()
+        };
+        for today in ["2026-11-09", "2026-11-15", "2026-11-21"] {
+            assert_eq!(
+                PackageStatus::on(day(today), &refunded, 100),
+                PackageStatus::Refunded
+            );
+        }
+    }
+
+    #[test]
+    fn a_refunded_package_pays_nothing_and_shows_all_its_minutes() {
+        let mut refunded = package("p-a", 500, "2026-11-01", "2026-12-31");
+        refunded.refunded = Some(UtcMillis(1));
+        let mut ledger = Ledger::new([refunded, package("p-b", 100, "2026-11-01", "2026-12-31")]);
+        let taken = ledger.take(day("2026-11-05"), 150);
+        assert_eq!((taken.package_minutes(), taken.pay_as_you_go), (100, 50));
+        let answer: serde_json::Value = serde_json::to_value(PackagesAnswer::from_ledger(
+            "r",
+            &app("app-1"),
+            &BillingZone::utc(),
+            &ledger,
+            day("2026-11-06"),
+        ))
+        .unwrap();
+        let first = &answer["Packages"][0];
+        assert_eq!(first["PackageId"], "p-a", "in its usual place");
+        assert_eq!(
+            (
+                &first["Status"],
+                &first["UsedMinutes"],
+                &first["RemainingMinutes"]
+            ),
+            (
+                &serde_json::json!("Refunded"),
+                &serde_json::json!(0),
+                &serde_json::json!(500)
+            )
+        );
     }
 
     #[test]

@@ -422,7 +422,7 @@ fn take(counter: &AtomicU32) -> bool {
 impl<S: UsageStore> UsageStore for Scripted<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
-    crate::forward_store_methods!(inner; records, late_usage, statement, put_statement, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
+    crate::forward_store_methods!(inner; records, late_usage, statement, put_statement, refund_package, registration, open_app, zones, parked, apps_of, class_recordings, ledger_inputs, balance, write_balances, settle, pending_apps, register_app, hours, days,
         apply_class_fact, put_package, packages, class_facts, av_hours, av_rows, apps_with_usage, put_measurements, measurements);
 
     async fn seen(&self, keys: &[EventKey], users: &[UserMark]) -> StoreResult<Seen> {

@@ -9,13 +9,14 @@ use super::error::{built, classify};
 use super::item::{Item, UpdateExpr, get_n, get_s, n, number, s};
 use super::keys::*;
 use super::{DynamoStore, TRANSACTION_ACTION_LIMIT};
-use crate::domain::class::Package;
+use crate::domain::class::{Package, Refund};
 use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::{AppId, Name, PackageId};
 use crate::domain::time::Day;
+use crate::domain::time::UtcMillis;
 use crate::store::{LedgerInputs, SetOnceOutcome, StoreError, StoreResult, WriteDayOutcome};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A package's name, minutes, and first and last day of validity.
@@ -23,6 +24,11 @@ const PACKAGE_NAME: &str = "package_name";
 const MINUTES: &str = "minutes";
 const VALID_FROM: &str = "valid_from";
 const VALID_TO: &str = "valid_to";
+/// When the purchase was first acknowledged, epoch ms.
+const ACKED_AT: &str = "acked_at";
+/// When a refund was first acknowledged, epoch ms (on a purchase, or on
+/// the stub a refund leaves when it comes first).
+const REFUNDED_AT: &str = "refunded_at";
 /// The deduction state's change counter; on a balance, the counter it was
 /// prepared at.
 const STATE_SEQ: &str = "seq";
@@ -98,6 +104,12 @@ fn balance_of(day: Day, item: &Item) -> StoreResult<Balance> {
     })
 }
 
+/// A package item is a purchase once it has its minutes; before that it
+/// is only a refund that came first.
+fn is_purchase(item: &Item) -> bool {
+    item.contains_key(MINUTES)
+}
+
 fn package_of(app: &AppId, item: &Item) -> StoreResult<Package> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("package {what}"));
     let day = |name: &str| {
@@ -114,6 +126,8 @@ fn package_of(app: &AppId, item: &Item) -> StoreResult<Package> {
         minutes: get_n(item, MINUTES)?.ok_or_else(|| corrupt("minutes"))?,
         valid_from: day(VALID_FROM)?,
         valid_to: day(VALID_TO)?,
+        acked: UtcMillis(number(item, ACKED_AT, || corrupt(ACKED_AT))?.unwrap_or(0)),
+        refunded: number(item, REFUNDED_AT, || corrupt(REFUNDED_AT))?.map(UtcMillis),
     })
 }
 
@@ -136,30 +150,33 @@ impl DynamoStore {
     }
 
     pub(super) async fn put_package_impl(&self, package: &Package) -> StoreResult<SetOnceOutcome> {
-        let mut item = key(app_pk(&package.app), av_package_sk(&package.id));
-        item.insert(PACKAGE_NAME.to_owned(), s(package.name.as_str()));
-        item.insert(MINUTES.to_owned(), n(package.minutes));
-        item.insert(VALID_FROM.to_owned(), s(package.valid_from.key()));
-        item.insert(VALID_TO.to_owned(), s(package.valid_to.key()));
-        // Stored unless the id holds other data: then the put is cancelled.
-        let put = Put::builder()
+        // An update rather than a put: a refund that came first (a stub
+        // with only `refunded_at`) stays, and so does the first
+        // acknowledgement instant. Stored unless the id holds other data:
+        // then the transaction is cancelled.
+        let update = Update::builder()
             .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR (#name = :name AND #min = :min AND #from = :from AND #to = :to)",
+            .set_key(Some(key(app_pk(&package.app), av_package_sk(&package.id))))
+            .update_expression(
+                "SET #name = :name, #min = :min, #from = :from, #to = :to, \
+                 #acked = if_not_exists(#acked, :acked)",
             )
-            .expression_attribute_names("#pk", PK)
+            .condition_expression(
+                "attribute_not_exists(#min) OR (#name = :name AND #min = :min AND #from = :from AND #to = :to)",
+            )
             .expression_attribute_names("#name", PACKAGE_NAME)
             .expression_attribute_names("#min", MINUTES)
             .expression_attribute_names("#from", VALID_FROM)
             .expression_attribute_names("#to", VALID_TO)
+            .expression_attribute_names("#acked", ACKED_AT)
             .expression_attribute_values(":name", s(package.name.as_str()))
             .expression_attribute_values(":min", n(package.minutes))
             .expression_attribute_values(":from", s(package.valid_from.key()))
             .expression_attribute_values(":to", s(package.valid_to.key()))
+            .expression_attribute_values(":acked", n(package.acked.0))
             .build();
         let actions = vec![
-            TransactWriteItem::builder().put(built(put)?).build(),
+            TransactWriteItem::builder().update(built(update)?).build(),
             self.state_touch(&package.app, [package.valid_from])?,
         ];
         let result = self
@@ -193,10 +210,66 @@ impl DynamoStore {
         }
     }
 
+    /// Marks the package refunded at `at` (the first refund's instant
+    /// stays), creating a stub if its purchase has not come yet, and marks
+    /// the deduction changed from the package's first day (from the app's
+    /// first, for a stub: its days are not known yet).
+    pub(super) async fn refund_package_impl(
+        &self,
+        refund: &Refund,
+        at: UtcMillis,
+    ) -> StoreResult<()> {
+        let key = key(app_pk(&refund.app), av_package_sk(&refund.package));
+        let current = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?
+            .item;
+        let from = match current.as_ref().filter(|item| is_purchase(item)) {
+            Some(item) => package_of(&refund.app, item)?.valid_from,
+            None => Day(0),
+        };
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key))
+            .update_expression("SET #refunded = if_not_exists(#refunded, :at)")
+            .expression_attribute_names("#refunded", REFUNDED_AT)
+            .expression_attribute_values(":at", n(at.0))
+            .build();
+        let actions = vec![
+            TransactWriteItem::builder().update(built(update)?).build(),
+            self.state_touch(&refund.app, [from])?,
+        ];
+        self.client()
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+            .map_err(|err| {
+                let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+                match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        super::error::cancellation_error(c.cancellation_reasons(), detail)
+                    }
+                    _ => classify(err),
+                }
+            })?;
+        Ok(())
+    }
+
     pub(super) async fn packages_impl(&self, app: &AppId) -> StoreResult<Vec<Package>> {
         let (from, to) = av_package_range();
         let items = self.query_range(app_pk(app), from, to).await?;
-        items.iter().map(|item| package_of(app, item)).collect()
+        items
+            .iter()
+            .filter(|item| is_purchase(item))
+            .map(|item| package_of(app, item))
+            .collect()
     }
 
     pub(super) async fn ledger_inputs_impl(
@@ -209,7 +282,10 @@ impl DynamoStore {
         for item in self.query_range(app_pk(app), first, last).await? {
             match ledger_item_of(&item)? {
                 LedgerItem::Balance(day) => inputs.balances.push(balance_of(day, &item)?),
-                LedgerItem::Package => inputs.packages.push(package_of(app, &item)?),
+                LedgerItem::Package if is_purchase(&item) => {
+                    inputs.packages.push(package_of(app, &item)?)
+                }
+                LedgerItem::Package => {}
                 LedgerItem::State => inputs.state = state_of(&item)?,
             }
         }

@@ -27,7 +27,7 @@
 //!   create-once put), DynamoDB's limits, and the port's implementation,
 //!   one delegation per method.
 
-use crate::domain::class::{ClassFactEvent, ClassFacts, Package};
+use crate::domain::class::{ClassFactEvent, ClassFacts, Package, Refund};
 use crate::domain::commit::{CommitGroup, LateWrite, NewEvent, UserMark, Zones};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, Settled};
@@ -321,6 +321,14 @@ impl UsageStore for DynamoStore {
         keys: &[EventKey],
     ) -> impl Future<Output = StoreResult<HashMap<EventKey, Recorded>>> + Send {
         self.records_impl(keys)
+    }
+
+    fn refund_package(
+        &self,
+        refund: &Refund,
+        at: UtcMillis,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.refund_package_impl(refund, at)
     }
 
     fn late_usage(
