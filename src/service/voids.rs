@@ -68,7 +68,14 @@ pub(super) async fn apply_voids<S: UsageStore>(
             }
         }
         let mut voids = Vec::new();
+        // One void per voided event a round: two voids of one event would
+        // write its record twice in one transaction (which DynamoDB
+        // refuses), and the second must find the first's work anyway.
+        let mut targets = BTreeSet::new();
         for (key, decision) in planned {
+            let first_of_its_event = pending
+                .get(&key)
+                .is_some_and(|d| targets.insert(d.void.voided));
             match decision {
                 VoidDecision::Nothing => finish(&mut pending, key, false, report),
                 VoidDecision::Refuse(reason) => {
@@ -84,6 +91,8 @@ pub(super) async fn apply_voids<S: UsageStore>(
                         }
                     }
                 }
+                // The others wait for the next round.
+                _ if !first_of_its_event => {}
                 VoidDecision::Keep => voids.push((key, None)),
                 VoidDecision::Apply { usage, parked } => voids.push((key, Some((usage, parked)))),
             }

@@ -81,6 +81,10 @@ enum Ev {
     Void {
         voided: String,
     },
+    /// `rtc.package.refunded` of this package id (bought or not).
+    Refund {
+        package: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +150,10 @@ fn body_of(rng: &mut StdRng, id: &str, ev: &Ev) -> String {
             json!({"appId": APP, "packageId": p.id, "packageName": p.name, "minutes": p.minutes,
                    "validFrom": day_text(p.from), "validTo": day_text(p.to)}),
         ),
+        Ev::Refund { package } => (
+            "rtc.package.refunded",
+            json!({"appId": APP, "packageId": package}),
+        ),
         Ev::Void { voided } => (
             "rtc.usage.voided",
             json!({"appId": APP, "voidedSource": SOURCE, "voidedId": voided,
@@ -176,6 +184,8 @@ struct World {
     sessions: Vec<(String, Sess)>,
     /// Ids of the events voids named.
     voided: HashSet<String>,
+    /// Ids of the packages refunds named.
+    refunded: HashSet<String>,
     facts: BTreeMap<String, Facts>,
     packages: Vec<Pkg>,
 }
@@ -208,6 +218,10 @@ impl World {
             // Whichever comes first, a voided session counts nowhere.
             Ev::Void { voided } => {
                 self.voided.insert(voided.clone());
+            }
+            // Whichever comes first, a refunded package pays for nothing.
+            Ev::Refund { package } => {
+                self.refunded.insert(package.clone());
             }
             Ev::Started { class, name, start } => {
                 let f = self.facts.entry(class.clone()).or_default();
@@ -289,6 +303,8 @@ struct Reference {
     /// In deduction order.
     packages: Vec<Pkg>,
     used: Vec<u64>,
+    /// Per package (in deduction order), whether it was refunded.
+    refunded: Vec<bool>,
     /// (part start, playback) → milliseconds, in parts that each lie in one
     /// UTC hour and one local clock hour.
     parts: BTreeMap<(i64, bool), u64>,
@@ -352,7 +368,11 @@ impl Reference {
                 if left == 0 {
                     break;
                 }
-                if p.from <= row.day && row.day <= p.to && used[i] < p.minutes {
+                if p.from <= row.day
+                    && row.day <= p.to
+                    && used[i] < p.minutes
+                    && !world.refunded.contains(&p.id)
+                {
                     let take = left.min(p.minutes - used[i]);
                     used[i] += take;
                     left -= take;
@@ -360,10 +380,15 @@ impl Reference {
                 }
             }
         }
+        let refunded = packages
+            .iter()
+            .map(|p| world.refunded.contains(&p.id))
+            .collect();
         Reference {
             rows,
             packages,
             used,
+            refunded,
             parts,
             zone,
         }
@@ -463,7 +488,9 @@ impl Reference {
     /// validTo), Exhausted (nothing left), Active.
     fn status(&self, i: usize, today: i64) -> &'static str {
         let p = &self.packages[i];
-        if today < p.from {
+        if self.refunded[i] {
+            "Refunded"
+        } else if today < p.from {
             "NotStarted"
         } else if today > p.to {
             "Expired"
@@ -1286,6 +1313,27 @@ fn scenario_in(rng: &mut StdRng, size: Size, zone: &'static str, first: Placemen
     for package in packages {
         middle.push(event(rng, "pkg", Ev::Package(package)));
     }
+    // A large package over every day, refunded (twice), its refunds
+    // shuffled with its purchase: the deduction is as if it never was. And
+    // a refund of a package never bought.
+    let refunded = Pkg {
+        id: "pkg-refunded".into(),
+        name: "Refunded 退款".into(),
+        minutes: 1_000_000,
+        from: first_class_day() - 1,
+        to: first_class_day() + 60,
+    };
+    for _ in 0..2 {
+        let refund = Ev::Refund {
+            package: refunded.id.clone(),
+        };
+        middle.push(event(rng, "refund", refund));
+    }
+    middle.push(event(rng, "pkg", Ev::Package(refunded)));
+    let never = Ev::Refund {
+        package: "pkg-never-bought".into(),
+    };
+    middle.push(event(rng, "refund", never));
     // A named registration; with the zone registration last, it comes last
     // too (before it, nothing may register the app in another zone).
     let named = event(
@@ -1361,7 +1409,7 @@ fn assert_rich(world: &World) {
     let statuses: BTreeSet<&str> = (0..r.packages.len()).map(|i| r.status(i, today)).collect();
     assert_eq!(
         statuses,
-        BTreeSet::from(["Active", "Exhausted", "Expired", "NotStarted"]),
+        BTreeSet::from(["Active", "Exhausted", "Expired", "NotStarted", "Refunded"]),
         "every status"
     );
     let mut classes_of_user: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();

@@ -258,3 +258,38 @@ async fn a_void_whose_commit_landed_but_answered_failed_applies_once() {
     assert_eq!((again.voids, again.duplicates), (0, 1));
     assert_eq!(rows(&store.inner, "app-1").await, []);
 }
+
+#[tokio::test]
+async fn two_voids_of_one_event_in_one_batch_take_it_back_once() {
+    let store = registered_store().await;
+    ingest(
+        &store,
+        &[
+            session("app-1", "s1", "ann", "2026-11-20T09:00:00Z", 10),
+            session("app-1", "s2", "bob", "2026-11-20T09:00:00Z", 20),
+        ],
+    )
+    .await;
+    // Counted already; and not arrived yet.
+    let report = ingest(
+        &store,
+        &[
+            void("app-1", "a", CLASSROOM, "s1"),
+            void("app-1", "b", CLASSROOM, "s1"),
+            void("app-1", "c", CLASSROOM, "s1"),
+            void("app-1", "d", CLASSROOM, "s9"),
+            void("app-1", "e", CLASSROOM, "s9"),
+        ],
+    )
+    .await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!((report.voids, report.duplicates), (2, 3), "{report:?}");
+    assert_eq!(rows(&store, "app-1").await, [(20 * MIN, 1)]);
+    let report = ingest(
+        &store,
+        &[session("app-1", "s9", "cy", "2026-11-20T09:00:00Z", 5)],
+    )
+    .await;
+    assert_eq!(report.counted, 0);
+    assert_eq!(rows(&store, "app-1").await, [(20 * MIN, 1)]);
+}
