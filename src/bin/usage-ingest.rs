@@ -2,10 +2,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use rtc_usage::domain::statement::DEFAULT_GRACE_SECONDS;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::{config::Config, logging, sqs};
-use rtc_usage::service::ingest::IngestSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,10 +11,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let store = config.dynamo_store().await;
     let metrics = config.metrics();
-    let settings = IngestSettings {
-        default_zone: config.default_zone.clone(),
-        grace_seconds: DEFAULT_GRACE_SECONDS,
-    };
+    let settings = config.ingest_settings();
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let (store, metrics, settings) = (&store, &metrics, &settings);
         async move {

@@ -16,12 +16,12 @@ async fn main() -> Result<(), Error> {
     // AccessKey secrets, opened once per key for the life of this instance;
     // the KMS client is built when the first one is opened.
     let secrets = SecretCache::new(KmsSealer::opener(sdk));
-    let dev_caller = config.dev_caller.as_ref();
+    let settings = config.query_settings();
     run(service_fn(|request: Request| {
-        let (store, secrets) = (&store, &secrets);
+        let (store, secrets, settings) = (&store, &secrets, &settings);
         async move {
             Ok::<_, Error>(
-                http::serve(store, secrets, dev_caller, &request, UtcMillis::now()).await,
+                http::serve_with(store, secrets, settings, &request, UtcMillis::now()).await,
             )
         }
     }))

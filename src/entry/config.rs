@@ -2,14 +2,19 @@
 //! the one place that decides how DynamoDB requests are retried.
 
 use crate::domain::ids::AccountId;
+use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::zone::{BillingZone, TZDB_VERSION};
+use crate::entry::http::QuerySettings;
 use crate::entry::metrics::Metrics;
+use crate::service::ingest::IngestSettings;
 use crate::store::dynamo::DynamoStore;
 
 /// The table's name, set by `template.yaml` from the table resource.
 pub const TABLE_ENV: &str = "USAGE_TABLE_NAME";
 /// The billing time zone of apps whose first registration names none.
 pub const DEFAULT_ZONE_ENV: &str = "DEFAULT_BILLING_TIME_ZONE";
+/// The grace after a month's end before its statement closes, in seconds.
+pub const STATEMENT_GRACE_ENV: &str = "STATEMENT_GRACE_SECONDS";
 /// Development only: the AWS account a request without an IAM identity is
 /// taken to come from. `template.yaml` never sets it.
 pub const DEV_CALLER_ENV: &str = "RTC_USAGE_DEV_CALLER_ACCOUNT";
@@ -36,6 +41,8 @@ pub enum ConfigError {
     BadAccount(&'static str),
     #[error("environment variable {0} is not a time zone of the IANA database {1}")]
     BadZone(&'static str, &'static str),
+    #[error("environment variable {0} is not a whole number of seconds from 0 to 31622400")]
+    BadSeconds(&'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +54,9 @@ pub struct Config {
     pub function_name: String,
     /// The zone a registration without its own fixes (UTC when unset).
     pub default_zone: BillingZone,
+    /// The grace after a month's end before its statement closes (the
+    /// contract's 72 hours when unset).
+    pub statement_grace_seconds: i64,
 }
 
 impl Config {
@@ -75,12 +85,39 @@ impl Config {
             Some(name) => BillingZone::parse(&name)
                 .ok_or(ConfigError::BadZone(DEFAULT_ZONE_ENV, TZDB_VERSION))?,
         };
+        // At most a year: a grace longer than the months answered would
+        // leave statements open that no one can ask for.
+        let statement_grace_seconds = match lookup(STATEMENT_GRACE_ENV).filter(|v| !v.is_empty()) {
+            None => DEFAULT_GRACE_SECONDS,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (0..=31_622_400).contains(s))
+                .ok_or(ConfigError::BadSeconds(STATEMENT_GRACE_ENV))?,
+        };
         Ok(Config {
             table_name,
             dev_caller,
             function_name,
             default_zone,
+            statement_grace_seconds,
         })
+    }
+
+    /// What `usage-ingest` needs of the configuration.
+    pub fn ingest_settings(&self) -> IngestSettings {
+        IngestSettings {
+            default_zone: self.default_zone.clone(),
+            grace_seconds: self.statement_grace_seconds,
+        }
+    }
+
+    /// What `usage-query` needs of the configuration.
+    pub fn query_settings(&self) -> QuerySettings {
+        QuerySettings {
+            dev_caller: self.dev_caller.clone(),
+            grace_seconds: self.statement_grace_seconds,
+        }
     }
 
     pub fn metrics(&self) -> Metrics {
@@ -146,6 +183,29 @@ mod tests {
             DEFAULT_ZONE_ENV => zone.map(str::to_owned),
             _ => None,
         })
+    }
+
+    fn grace(value: Option<&str>) -> Result<i64, ConfigError> {
+        Config::from_lookup(|name| match name {
+            TABLE_ENV => Some("usage".to_owned()),
+            STATEMENT_GRACE_ENV => value.map(str::to_owned),
+            _ => None,
+        })
+        .map(|c| c.statement_grace_seconds)
+    }
+
+    #[test]
+    fn the_grace_period_is_72_hours_unless_the_template_says_otherwise() {
+        assert_eq!(grace(None).unwrap(), 259_200);
+        assert_eq!(grace(Some("")).unwrap(), 259_200);
+        assert_eq!(grace(Some("0")).unwrap(), 0);
+        assert_eq!(grace(Some("60")).unwrap(), 60);
+        for bad in ["-1", "1.5", "72h", " 60", "31622401", "٦٠"] {
+            assert!(
+                matches!(grace(Some(bad)), Err(ConfigError::BadSeconds(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

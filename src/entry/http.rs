@@ -7,10 +7,11 @@ use crate::domain::export::{self, CsvFile};
 use crate::domain::ids::AccountId;
 use crate::domain::query::QueryParams;
 use crate::domain::signature::{HttpRequest, Scheme};
+use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::time::UtcMillis;
 use crate::entry::console::{self, Route};
 use crate::secrets::{SecretCache, SecretSealer};
-use crate::service::query::{Answer, answer};
+use crate::service::query::{Answer, answer_with};
 use crate::service::signed;
 use crate::store::UsageStore;
 use crate::store::access_keys::AccessKeyStore;
@@ -140,6 +141,25 @@ fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
+/// What a deployment decides about answers, read once at init: the
+/// development caller (local development only) and the grace period after
+/// a month's end before its statement closes (`STATEMENT_GRACE_SECONDS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuerySettings {
+    pub dev_caller: Option<AccountId>,
+    pub grace_seconds: i64,
+}
+
+impl QuerySettings {
+    /// `dev_caller`, and the contract's default grace period.
+    pub fn with_dev_caller(dev_caller: Option<&AccountId>) -> Self {
+        QuerySettings {
+            dev_caller: dev_caller.cloned(),
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+        }
+    }
+}
+
 /// Answers one API Gateway request: the console's page and files, or the
 /// usage API. `dev_caller` stands in for a missing identity in local
 /// development only.
@@ -149,6 +169,23 @@ pub async fn handle<S: UsageStore>(
     request: &Request,
     now: UtcMillis,
 ) -> HttpAnswer {
+    handle_with(
+        store,
+        &QuerySettings::with_dev_caller(dev_caller),
+        request,
+        now,
+    )
+    .await
+}
+
+/// [`handle`] with the deployment's settings.
+pub async fn handle_with<S: UsageStore>(
+    store: &S,
+    settings: &QuerySettings,
+    request: &Request,
+    now: UtcMillis,
+) -> HttpAnswer {
+    let dev_caller = settings.dev_caller.as_ref();
     let route = console::route_of(request);
     if !matches!(route, Route::Api | Route::ConsoleApi) {
         return HttpAnswer(console::respond(route, request));
@@ -157,7 +194,16 @@ pub async fn handle<S: UsageStore>(
     if caller.account.is_none() {
         caller.account = dev_caller.map(|a| a.as_str().to_owned());
     }
-    HttpAnswer(respond(store, &caller, params_of(request), now).await)
+    HttpAnswer(
+        respond(
+            store,
+            &caller,
+            params_of(request),
+            now,
+            settings.grace_seconds,
+        )
+        .await,
+    )
 }
 
 /// Answers a request on the Alibaba-signed API (contract section 9): the
@@ -169,12 +215,13 @@ pub async fn handle_signed<S, K>(
     secrets: &SecretCache<K>,
     request: &Request,
     now: UtcMillis,
+    grace_seconds: i64,
 ) -> HttpAnswer
 where
     S: UsageStore + AccessKeyStore,
     K: SecretSealer,
 {
-    HttpAnswer(signed_answer(store, secrets, request, now).await)
+    HttpAnswer(signed_answer(store, secrets, request, now, grace_seconds).await)
 }
 
 /// [`handle_signed`]'s answer, before it is handed over.
@@ -183,6 +230,7 @@ async fn signed_answer<S, K>(
     secrets: &SecretCache<K>,
     request: &Request,
     now: UtcMillis,
+    grace_seconds: i64,
 ) -> Response<Body>
 where
     S: UsageStore + AccessKeyStore,
@@ -217,7 +265,7 @@ where
         return refused(&caller, &ApiError::missing(ACTION), "signed request");
     }
     let params = QueryParams::from_pairs(pairs).with_action_header(action_header);
-    respond(store, &caller, params, now).await
+    respond(store, &caller, params, now, grace_seconds).await
 }
 
 /// An answer as the function hands it to the Lambda runtime: the status,
@@ -253,10 +301,26 @@ where
     S: UsageStore + AccessKeyStore,
     K: SecretSealer,
 {
+    let settings = QuerySettings::with_dev_caller(dev_caller);
+    serve_with(store, secrets, &settings, request, now).await
+}
+
+/// [`serve`] with the deployment's settings.
+pub async fn serve_with<S, K>(
+    store: &S,
+    secrets: &SecretCache<K>,
+    settings: &QuerySettings,
+    request: &Request,
+    now: UtcMillis,
+) -> HttpAnswer
+where
+    S: UsageStore + AccessKeyStore,
+    K: SecretSealer,
+{
     if is_alibaba_signed_api(request) {
-        handle_signed(store, secrets, request, now).await
+        handle_signed(store, secrets, request, now, settings.grace_seconds).await
     } else {
-        handle(store, dev_caller, request, now).await
+        handle_with(store, settings, request, now).await
     }
 }
 
@@ -278,13 +342,15 @@ async fn respond<S: UsageStore>(
     caller: &Caller,
     params: QueryParams,
     now: UtcMillis,
+    grace_seconds: i64,
 ) -> Response<Body> {
-    let answered = answer(
+    let answered = answer_with(
         store,
         caller.account.as_deref(),
         &params,
         &caller.request_id,
         now,
+        grace_seconds,
     )
     .await;
     match answered {

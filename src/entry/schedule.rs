@@ -77,7 +77,7 @@ pub async fn handle_with<S: UsageStore>(
     let request = rollup_request(payload)?;
     let mut report = run_rollup(store, &request, deadline).await;
     if let (Some((now, grace_seconds)), RollupRequest::Scheduled) = (statements, &request) {
-        let apps = std::mem::take(&mut report.apps);
+        let apps = std::mem::take(&mut report.apps.0);
         match prepare_closed(store, apps, grace_seconds, now).await {
             Ok(prepared) => report.statements_prepared = prepared,
             Err(err) => {

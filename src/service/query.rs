@@ -6,13 +6,15 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::CsvFile;
 use crate::domain::ids::AccountId;
 use crate::domain::query::{QueryParams, UsageReport, ValidQuery};
+use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::TierMillis;
 use crate::domain::usage_api::{
-    Action, ApiRequest, AppsAnswer, DetailsAnswer, PackagesAnswer, UsageDataAnswer,
-    validate_request,
+    Action, ApiRequest, AppsAnswer, DetailsAnswer, PackagesAnswer, StatementAnswer,
+    StatementsAnswer, UsageDataAnswer, validate_request,
 };
 use crate::service::access::{internal, read_as_owner};
+use crate::service::statements;
 use crate::service::usage;
 use crate::store::{StoreError, UsageStore};
 use serde::Serialize;
@@ -29,17 +31,41 @@ pub enum Answer {
     /// `ExportUsageDetails`: a file, not a JSON body.
     Export(CsvFile),
     Packages(PackagesAnswer),
+    Statement(StatementAnswer),
+    Statements(StatementsAnswer),
 }
 
-/// Answers one request for `caller` (the account the API authenticated):
-/// no caller is refused before anything else is looked at, then the
-/// action's rules, then the reads.
+/// [`answer_with`] in a deployment with the contract's default grace
+/// period before a month's statement closes.
 pub async fn answer<S: UsageStore>(
     store: &S,
     caller: Option<&str>,
     params: &QueryParams,
     request_id: &str,
     now: UtcMillis,
+) -> Result<(Action, Answer), ApiError> {
+    answer_with(
+        store,
+        caller,
+        params,
+        request_id,
+        now,
+        DEFAULT_GRACE_SECONDS,
+    )
+    .await
+}
+
+/// Answers one request for `caller` (the account the API authenticated):
+/// no caller is refused before anything else is looked at, then the
+/// action's rules, then the reads. `grace_seconds` is the deployment's
+/// `STATEMENT_GRACE_SECONDS`.
+pub async fn answer_with<S: UsageStore>(
+    store: &S,
+    caller: Option<&str>,
+    params: &QueryParams,
+    request_id: &str,
+    now: UtcMillis,
+    grace_seconds: i64,
 ) -> Result<(Action, Answer), ApiError> {
     let caller = caller
         .and_then(AccountId::parse)
@@ -63,6 +89,22 @@ pub async fn answer<S: UsageStore>(
         ApiRequest::Packages { app } => {
             Answer::Packages(usage::usage_packages(store, &caller, &app, request_id, now).await?)
         }
+        ApiRequest::Statement { app, month } => Answer::Statement(
+            statements::describe_statement(
+                store,
+                &caller,
+                &app,
+                month,
+                grace_seconds,
+                request_id,
+                now,
+            )
+            .await?,
+        ),
+        ApiRequest::Statements { app } => Answer::Statements(
+            statements::describe_statements(store, &caller, &app, grace_seconds, request_id, now)
+                .await?,
+        ),
     };
     Ok((action, answer))
 }

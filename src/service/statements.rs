@@ -2,8 +2,10 @@
 //! statements (CONTRACT §11). A statement's figures are a function of the
 //! events and the instants they were acknowledged: the stored meters now,
 //! less the usage recorded as late that was acknowledged after the instant
-//! a figure is told at. A closed statement is kept as first prepared (by
-//! a query or the rollup) and read back from then on: two requests.
+//! a figure is told at. A closed statement is kept as the scheduled rollup
+//! first prepared it and read back from then on: two requests. Until then
+//! a query computes it the same way (the query function writes no usage
+//! item).
 
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::{AccountId, AppId};
@@ -71,7 +73,9 @@ async fn owned_calendar<S: UsageStore>(
     Ok(Calendar::new(registration.zone, grace_seconds))
 }
 
-/// `month`'s statement as of `now`: kept once closed.
+/// `month`'s statement as of `now`: a closed one as the rollup kept it, or
+/// (not kept yet) computed the same way. The query function only reads:
+/// keeping is the rollup's.
 pub async fn statement<S: UsageStore>(
     store: &S,
     app: &AppId,
@@ -79,13 +83,12 @@ pub async fn statement<S: UsageStore>(
     month: Month,
     now: UtcMillis,
 ) -> Result<StatementBody, StoreError> {
-    if !calendar.is_closed(month, now) {
-        return compute(store, app, calendar, month, now).await;
-    }
-    if let Some(kept) = store.statement(app, month).await? {
+    if calendar.is_closed(month, now)
+        && let Some(kept) = store.statement(app, month).await?
+    {
         return Ok(kept);
     }
-    prepare(store, app, calendar, month, now).await
+    compute(store, app, calendar, month, now).await
 }
 
 /// What the scheduled rollup does for statements: for each app it took up,

@@ -8,8 +8,8 @@
 //! arrives at, every statement the service answers equals the reference's:
 //! a month's figures before its close equal those after it, and what came
 //! after a close shows only as an adjustment of that month in the statement
-//! of the month it came in. Closed statements are prepared (as the rollup
-//! does) at some instants and by the query at others.
+//! of the month it came in. Closed statements are kept by the rollup's step
+//! at some instants and computed by the query at the others.
 
 use crate::local_time::LocalTime;
 use crate::support::*;

@@ -30,6 +30,7 @@ pub use validate::{MAX_LOOKBACK_MS, MAX_SPAN_MS, MIN_SPAN_MS, validate_request};
 
 use super::ids::{AppId, ClassId};
 use super::query::{self, ValidQuery};
+use super::statement::Month;
 use super::time::{Day, Interval, UtcMillis};
 use super::zone::BillingZone;
 use serde::{Serialize, Serializer};
@@ -59,16 +60,22 @@ pub enum Action {
     ExportDetails,
     /// `DescribeUsagePackages`: an app's packages and what is left of them.
     Packages,
+    /// `DescribeStatement`: one monthly statement with its adjustments.
+    Statement,
+    /// `DescribeStatements`: the current month's and the 12 before it.
+    Statements,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 8] = [
         Action::RecordUsage,
         Action::Apps,
         Action::UsageData,
         Action::UsageDetails,
         Action::ExportDetails,
         Action::Packages,
+        Action::Statement,
+        Action::Statements,
     ];
 
     /// Exactly one of the names, case-sensitive.
@@ -86,6 +93,8 @@ impl Action {
             Action::UsageDetails => "DescribeUsageDetails",
             Action::ExportDetails => "ExportUsageDetails",
             Action::Packages => "DescribeUsagePackages",
+            Action::Statement => "DescribeStatement",
+            Action::Statements => "DescribeStatements",
         }
     }
 }
@@ -268,6 +277,8 @@ pub enum ApiRequest {
     UsageDetails { query: DetailsQuery, page: Page },
     ExportDetails(DetailsQuery),
     Packages { app: AppId },
+    Statement { app: AppId, month: Month },
+    Statements { app: AppId },
 }
 
 impl ApiRequest {
@@ -279,6 +290,8 @@ impl ApiRequest {
             ApiRequest::UsageDetails { .. } => Action::UsageDetails,
             ApiRequest::ExportDetails(_) => Action::ExportDetails,
             ApiRequest::Packages { .. } => Action::Packages,
+            ApiRequest::Statement { .. } => Action::Statement,
+            ApiRequest::Statements { .. } => Action::Statements,
         }
     }
 
@@ -292,7 +305,9 @@ impl ApiRequest {
             ApiRequest::UsageDetails { query, .. } | ApiRequest::ExportDetails(query) => {
                 Some(&query.app)
             }
-            ApiRequest::Packages { app } => Some(app),
+            ApiRequest::Packages { app }
+            | ApiRequest::Statement { app, .. }
+            | ApiRequest::Statements { app } => Some(app),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::{AppId, ClassId};
 use crate::domain::params::{ACTION_PARAM, Param, QueryParams};
 use crate::domain::query::ValidQuery;
+use crate::domain::statement::Month;
 use crate::domain::time::{Interval, MINUTE_MS, REACH_MS, SECOND_MS, UtcMillis};
 use crate::domain::usage::RecordMode;
 use crate::domain::zone::BillingZone;
@@ -70,6 +71,23 @@ pub fn validate_request(params: &QueryParams, now: UtcMillis) -> Result<ApiReque
             require(params, &["AppId"])?;
             let app = app_id(params)?;
             Ok(ApiRequest::Packages { app })
+        }
+        Action::Statement => {
+            require(params, &["AppId", "Month"])?;
+            // Where the other actions check ServiceType: after the required
+            // parameters, before AppId's syntax.
+            let month = params
+                .get("Month")
+                .one()
+                .and_then(Month::parse)
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidMonthMalformed))?;
+            let app = app_id(params)?;
+            Ok(ApiRequest::Statement { app, month })
+        }
+        Action::Statements => {
+            require(params, &["AppId"])?;
+            let app = app_id(params)?;
+            Ok(ApiRequest::Statements { app })
         }
     }
 }
@@ -383,6 +401,88 @@ mod tests {
             err(&plus(valid(Action::Packages), "AppId", "app-2")),
             "InvalidAppIdParameter"
         );
+    }
+
+    #[test]
+    fn describe_statement_needs_the_app_and_a_month_written_yyyy_mm() {
+        let request = ok(&valid(Action::Statement));
+        assert_eq!(
+            request,
+            ApiRequest::Statement {
+                app: app("app-1"),
+                month: Month::parse("2026-11").unwrap()
+            }
+        );
+        assert_eq!(request.app(), Some(&app("app-1")));
+        for name in ["AppId", "Month"] {
+            for value in [None, Some("")] {
+                assert_eq!(
+                    missing(&with(valid(Action::Statement), &[(name, value)])),
+                    name
+                );
+            }
+        }
+        // AppId is missing before Month is looked at.
+        assert_eq!(
+            missing(&with(
+                valid(Action::Statement),
+                &[("AppId", None), ("Month", Some("bad"))]
+            )),
+            "AppId"
+        );
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "2026-011",
+            " 2026-11",
+            "2026-11 ",
+            "２０２６-11",
+            "2026/11",
+            "2026-11-01",
+            "11-2026",
+            "+026-11",
+            "2026-1١",
+        ] {
+            assert_eq!(
+                err(&with(valid(Action::Statement), &[("Month", Some(bad))])),
+                "InvalidMonth.Malformed",
+                "{bad:?}"
+            );
+        }
+        // Month where ServiceType is checked: before the app's syntax.
+        walk(
+            with(
+                valid(Action::Statement),
+                &[("Month", Some("2026-13")), ("AppId", Some("bad app"))],
+            ),
+            &[
+                (&[], Some("InvalidMonth.Malformed")),
+                (&[("Month", Some("2026-12"))], Some("InvalidAppIdParameter")),
+                (&[("AppId", Some("app-1"))], None),
+            ],
+        );
+        assert_eq!(
+            err(&plus(valid(Action::Statement), "Month", "2026-10")),
+            "InvalidMonth.Malformed",
+            "a month given twice"
+        );
+    }
+
+    #[test]
+    fn describe_statements_needs_only_the_app() {
+        let request = ok(&valid(Action::Statements));
+        assert_eq!(request, ApiRequest::Statements { app: app("app-1") });
+        assert_eq!(
+            missing(&with(valid(Action::Statements), &[("AppId", None)])),
+            "AppId"
+        );
+        // Month and the rest are ignored, however wrong.
+        let noisy = with(
+            valid(Action::Statements),
+            &[("Month", Some("bad")), ("ServiceType", Some("Nope"))],
+        );
+        assert_eq!(ok(&noisy), request);
     }
 
     // ---- required parameters ------------------------------------------
@@ -920,6 +1020,8 @@ mod tests {
             (Action::ExportDetails, "EndTime", "InvalidEndTime.Malformed"),
             (Action::ExportDetails, "AppId", "InvalidAppIdParameter"),
             (Action::Packages, "AppId", "InvalidAppIdParameter"),
+            (Action::Statement, "AppId", "InvalidAppIdParameter"),
+            (Action::Statements, "AppId", "InvalidAppIdParameter"),
         ];
         for (action, name, code) in cases {
             let value = valid(action)

@@ -121,11 +121,28 @@ async fn a_month_closes_with_the_figures_it_had_and_late_usage_adjusts_the_next(
     ingest_at(&store, "2026-12-06T00:00:00Z", &[void("v1", "s1")]).await;
     let (after_close, _) = figures(&store, "2026-11", "2026-12-10T00:00:00Z").await;
     assert_eq!(after_close, before_close, "a closed month never changes");
+    assert_eq!(
+        store
+            .statement(&app("app-1"), month("2026-11"))
+            .await
+            .unwrap(),
+        None,
+        "queries compute a closed statement; only the rollup keeps it"
+    );
+    let prepared = crate::service::statements::prepare_closed(
+        &store,
+        [app("app-1")],
+        GRACE,
+        at("2026-12-10T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(prepared, 1);
     let kept = store
         .statement(&app("app-1"), month("2026-11"))
         .await
         .unwrap()
-        .expect("kept once closed");
+        .expect("kept by the rollup's step");
     assert_eq!(kept.own, before_close);
     // December's statement carries November's adjustment: +7 − 10 minutes.
     let (december, adjustments) = figures(&store, "2026-12", "2026-12-10T00:00:00Z").await;

@@ -61,6 +61,8 @@ async fn ask_at(store: &MemoryStore, pairs: &[(&str, &str)], at: UtcMillis) -> V
         Answer::Details(a) => serde_json::to_value(a),
         Answer::Packages(a) => serde_json::to_value(a),
         Answer::RecordUsage(a) => serde_json::to_value(a),
+        Answer::Statement(a) => serde_json::to_value(a),
+        Answer::Statements(a) => serde_json::to_value(a),
         Answer::Export(_) => panic!("a file"),
     }
     .unwrap()
