@@ -562,3 +562,223 @@ async fn two_rollups_at_once_during_a_close_keep_the_figures_of_the_close() {
     assert_eq!(december.adjustments.len(), 1);
     assert_eq!(december.adjustments[0].1.av.billable_minutes, 25);
 }
+
+/// Through the functions as deployed, with a one-minute grace period: the
+/// SQS entry point acknowledges November's sessions, then (after the close)
+/// a late one; `DescribeStatement` and `DescribeStatements` answer, as the
+/// runtime would post them, November closed with the figures it had and
+/// December carrying the late session as an adjustment. Every validation
+/// rule of the two actions answers its code and status at the boundary.
+#[tokio::test]
+async fn statements_through_the_functions_with_a_short_grace() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use rtc_usage::entry::http::{QuerySettings, handle_with};
+    use rtc_usage::entry::metrics::Metrics;
+    use rtc_usage::entry::sqs;
+    const GRACE: i64 = 60;
+    let store = fresh_store().await;
+    let settings = IngestSettings {
+        default_zone: BillingZone::utc(),
+        grace_seconds: GRACE,
+    };
+    let batch = |bodies: Vec<String>| {
+        let mut event = SqsEvent::default();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("m{i}"));
+            message.body = Some(body);
+            event.records.push(message);
+        }
+        event
+    };
+    let session = |id: &str, start: &str, minutes: i64| {
+        json!({"specversion": "1.0", "id": id, "source": SOURCE, "type": "rtc.class.session",
+               "data": {"appId": APP, "classId": "c1", "userId": id, "role": "student",
+                        "usageType": "interactive", "startTime": start,
+                        "endTime": time(at(start).0 + minutes * MINUTE_MS)}})
+        .to_string()
+    };
+    let registration = json!({"specversion": "1.0", "id": "reg", "source": "/console",
+        "type": "rtc.app.registered",
+        "data": {"appId": APP, "ownerAccountId": OWNER}})
+    .to_string();
+    let in_november = at("2026-11-30T23:00:00Z");
+    let (response, _) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch(vec![registration, session("a", "2026-11-30T20:00:00Z", 30)]),
+        in_november,
+        &settings,
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    // Closed at 2026-12-01T00:01:00Z; a late November session after it.
+    let after_close = at("2026-12-01T00:01:00Z");
+    let (response, _) = sqs::handle(
+        &store,
+        &Metrics::disabled(),
+        batch(vec![session("b", "2026-11-30T21:00:00Z", 10)]),
+        after_close,
+        &settings,
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    let query = QuerySettings {
+        dev_caller: None,
+        grace_seconds: GRACE,
+    };
+    let ask = |pairs: Vec<(&'static str, &'static str)>, now: UtcMillis| {
+        let event = api_event(Api::Rest, &pairs, Some(OWNER));
+        let (store, query) = (&store, &query);
+        async move {
+            invoke(&event, |request| async move {
+                handle_with(store, query, &request, now).await
+            })
+            .await
+        }
+    };
+    let later = at("2026-12-05T00:00:00Z");
+    let november = ask(
+        vec![
+            ("Action", "DescribeStatement"),
+            ("AppId", APP),
+            ("Month", "2026-11"),
+        ],
+        later,
+    )
+    .await;
+    assert_eq!(november.status, 200, "{}", november.text());
+    let body = &november.body_json();
+    assert_eq!(body["Status"], "Closed");
+    assert_eq!(body["ClosesAt"], "2026-12-01T00:01:00+00:00");
+    assert_eq!(body["TimeZone"], "UTC");
+    assert_eq!(
+        body["AudioVideo"],
+        json!({"DurationSeconds": 1800, "BillableMinutes": 30, "PackageMinutes": 0,
+               "PayAsYouGoMinutes": 30})
+    );
+    assert_eq!(body["Adjustments"], json!([]));
+    let december = ask(
+        vec![
+            ("Action", "DescribeStatement"),
+            ("AppId", APP),
+            ("Month", "2026-12"),
+        ],
+        later,
+    )
+    .await;
+    let body = &december.body_json();
+    assert_eq!(body["Status"], "Open");
+    assert_eq!(body["AudioVideo"]["BillableMinutes"], 0);
+    assert_eq!(
+        body["Adjustments"],
+        json!([{"Month": "2026-11",
+                "AudioVideo": {"DurationSeconds": 600, "BillableMinutes": 10,
+                               "PackageMinutes": 0, "PayAsYouGoMinutes": 10},
+                "Recording": {"DurationSeconds": 0, "BillableMinutes": 0, "AudioSeconds": 0,
+                              "V480Seconds": 0, "V720Seconds": 0, "V1080Seconds": 0}}])
+    );
+    let all = ask(
+        vec![("Action", "DescribeStatements"), ("AppId", APP)],
+        later,
+    )
+    .await;
+    let statements = all.body_json()["Statements"].clone();
+    assert_eq!(statements.as_array().map(Vec::len), Some(13));
+    assert_eq!(
+        statements[0],
+        json!({"Month": "2026-12", "Status": "Open", "ClosesAt": "2027-01-01T00:01:00+00:00",
+               "AudioVideoBillableMinutes": 10, "AudioVideoPayAsYouGoMinutes": 10,
+               "RecordingBillableMinutes": 0})
+    );
+    assert_eq!(statements[1]["AudioVideoBillableMinutes"], 30);
+    assert_eq!(statements[12]["Month"], "2025-12");
+    // The rules, in order, at the boundary.
+    for (pairs, status, code) in [
+        (
+            vec![("Action", "DescribeStatement"), ("AppId", APP)],
+            400,
+            "MissingParameter",
+        ),
+        (
+            vec![("Action", "DescribeStatement"), ("Month", "2026-11")],
+            400,
+            "MissingParameter",
+        ),
+        (
+            vec![
+                ("Action", "DescribeStatement"),
+                ("AppId", "bad app"),
+                ("Month", "2026-13"),
+            ],
+            400,
+            "InvalidMonth.Malformed",
+        ),
+        (
+            vec![
+                ("Action", "DescribeStatement"),
+                ("AppId", "bad app"),
+                ("Month", "2026-11"),
+            ],
+            400,
+            "InvalidAppIdParameter",
+        ),
+        (
+            vec![
+                ("Action", "DescribeStatement"),
+                ("AppId", "unknown-app"),
+                ("Month", "2025-11"),
+            ],
+            400,
+            "InvalidAppIdParameter",
+        ),
+        (
+            vec![
+                ("Action", "DescribeStatement"),
+                ("AppId", APP),
+                ("Month", "2025-11"),
+            ],
+            400,
+            "InvalidMonth.ValueNotSupported",
+        ),
+        (
+            vec![
+                ("Action", "DescribeStatement"),
+                ("AppId", APP),
+                ("Month", "2027-01"),
+            ],
+            400,
+            "InvalidMonth.ValueNotSupported",
+        ),
+        (
+            vec![("Action", "DescribeStatements")],
+            400,
+            "MissingParameter",
+        ),
+        (
+            vec![("Action", "DescribeStatements"), ("AppId", "x/y")],
+            400,
+            "InvalidAppIdParameter",
+        ),
+        (
+            vec![("Action", "DescribeStatementz"), ("AppId", APP)],
+            404,
+            "InvalidAction.NotFound",
+        ),
+    ] {
+        let answer = ask(pairs.clone(), later).await;
+        assert_eq!(answer.status, status, "{pairs:?}: {}", answer.text());
+        assert_eq!(answer.body_json()["Code"], code, "{pairs:?}");
+    }
+}
+
+trait BodyJson {
+    fn body_json(&self) -> serde_json::Value;
+}
+
+impl BodyJson for Posted {
+    /// The answer's body, which must be JSON.
+    fn body_json(&self) -> serde_json::Value {
+        serde_json::from_str(self.text()).expect("a JSON body")
+    }
+}
