@@ -35,6 +35,11 @@
   const DETAIL_COLUMNS = [["Date", "Date"], ["ClassName", "Class"], ["ClassId", "Class ID"], ["StartTime", "Start"], ["EndTime", "End"], ["UsageType", "Type"], ["UserCount", "Users"], ["DurationSeconds", "Seconds"], ["BillableMinutes", "Minutes"], ["Packages", "Packages"], ["PackageMinutes", "Package min"], ["PayAsYouGoMinutes", "Pay-as-you-go min"]];
   const INSTANTS = new Set(["StartTime", "EndTime"]);
   const PACKAGE_COLUMNS = [["PackageName", "Package"], ["PackageId", "ID"], ["Minutes", "Minutes"], ["UsedMinutes", "Used"], ["RemainingMinutes", "Remaining"], ["ValidFrom", "Valid from"], ["ValidTo", "Valid to"], ["Status", "Status"]];
+  // A statement's own month and each adjustment it carries, one line each.
+  const STATEMENT_COLUMNS = [["Statement", "Statement"], ["Status", "Status"], ["ClosesAt", "Closes"], ["Line", "Line"],
+    ["AvSeconds", "A/V seconds"], ["AvBillable", "A/V billable min"], ["AvPackage", "From packages (min)"], ["AvPayg", "Pay-as-you-go (min)"],
+    ["RecSeconds", "Recording seconds"], ["RecBillable", "Recording billable min"], ["Audio", "Audio s"], ["V480", "480p s"],
+    ["V720", "720p s"], ["V1080", "1080p s"], ["PeakBytes", "Storage peak bytes"]];
   const SERIES_COLORS = ["#1f6feb", "#e8710a", "#2da44e", "#8250df", "#cf222e"];
 
   const $ = (id) => document.getElementById(id);
@@ -44,6 +49,7 @@
     totals: $("totals"), chart: $("chart"), chartData: $("chart-data"), detailsSection: $("details-section"),
     details: $("details"), prev: $("page-prev"), next: $("page-next"), pageInfo: $("page-info"),
     download: $("download"), packages: $("packages"), signin: $("signin"), zone: $("zone"),
+    statements: $("statements"),
   };
   const signIn = readSignIn();
   const view = { appId: null, service: "AudioVideo", period: "7d", from: null, to: null, page: 1 };
@@ -382,6 +388,34 @@
     fillTable(el.packages, PACKAGE_COLUMNS, answer.Packages, (row, key) => text(row[key]));
   }
 
+  /** The current and last month's statements (newest first) as lines. */
+  function statementLines(statements) {
+    const lines = [];
+    const figures = (av, rec) => ({
+      AvSeconds: av.DurationSeconds, AvBillable: av.BillableMinutes, AvPackage: av.PackageMinutes,
+      AvPayg: av.PayAsYouGoMinutes, RecSeconds: rec.DurationSeconds, RecBillable: rec.BillableMinutes,
+      Audio: rec.AudioSeconds, V480: rec.V480Seconds, V720: rec.V720Seconds, V1080: rec.V1080Seconds,
+    });
+    for (const s of statements) {
+      const head = { Statement: s.Month, Status: s.Status, ClosesAt: s.ClosesAt };
+      lines.push(Object.assign({}, head, { Line: "Own month" }, figures(s.AudioVideo, s.Recording), { PeakBytes: s.Storage.PeakBytes }));
+      for (const a of s.Adjustments) {
+        lines.push(Object.assign({}, head, { Line: "Adjustment of " + a.Month }, figures(a.AudioVideo, a.Recording), { PeakBytes: null }));
+      }
+    }
+    return lines;
+  }
+
+  function drawStatements(statements) {
+    fillTable(el.statements, STATEMENT_COLUMNS, statementLines(statements), (row, key) => text(row[key]));
+  }
+
+  /** This month's and last month's statements: the months from DescribeStatements. */
+  async function statementsOf(appId) {
+    const list = await ask({ Action: "DescribeStatements", AppId: appId });
+    return Promise.all(list.Statements.slice(0, 2).map((s) => ask({ Action: "DescribeStatement", AppId: appId, Month: s.Month })));
+  }
+
   function isEmpty(trend, details) {
     const zero = SERVICES[view.service].summaries.every(([key]) => !trend[key]);
     return zero && (!details || details.TotalCount === 0);
@@ -407,16 +441,18 @@
     setState("loading", "Loading\u2026");
     const interval = w.days === 1 ? 3600 : 86400;
     try {
-      const [trend, details, packages] = await Promise.all([
+      const [trend, details, packages, statements] = await Promise.all([
         ask(windowParams(w, { Action: "DescribeUsageData", Interval: String(interval) })),
         SERVICES[view.service].details ? ask(windowParams(w, { Action: "DescribeUsageDetails", PageNumber: String(view.page), PageSize: String(PAGE_SIZE) })) : null,
         ask({ Action: "DescribeUsagePackages", AppId: view.appId }),
+        statementsOf(view.appId),
       ]);
       if (ticket !== loadTicket) return;
       drawTotals(trend, details);
       drawChart(trend, w);
       drawDetails(details, w);
       drawPackages(packages);
+      drawStatements(statements);
       drawn();
       if (isEmpty(trend, details)) setState("empty", "No usage in this period.");
       else setState("ready", "Updated " + wall(Date.now(), w.zone).second + " (" + w.zone + ").");

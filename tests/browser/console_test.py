@@ -604,6 +604,30 @@ def diff(what: str, shown, expected) -> str:
     return f"{what}: page {shown!r}, API {expected!r}"
 
 
+def statement_lines(app: str) -> list:
+    """This month's and last month's statements as the page must show them,
+    read from the API: each statement's own month, then its adjustments."""
+    months = [s["Month"] for s in api({"Action": "DescribeStatements", "AppId": app})["Statements"][:2]]
+    lines = []
+    for month in months:
+        s = api({"Action": "DescribeStatement", "AppId": app, "Month": month})
+        head = {"Statement": s["Month"], "Status": s["Status"], "ClosesAt": s["ClosesAt"]}
+
+        def figures(av, rec):
+            return {"AvSeconds": text(av["DurationSeconds"]), "AvBillable": text(av["BillableMinutes"]),
+                    "AvPackage": text(av["PackageMinutes"]), "AvPayg": text(av["PayAsYouGoMinutes"]),
+                    "RecSeconds": text(rec["DurationSeconds"]), "RecBillable": text(rec["BillableMinutes"]),
+                    "Audio": text(rec["AudioSeconds"]), "V480": text(rec["V480Seconds"]),
+                    "V720": text(rec["V720Seconds"]), "V1080": text(rec["V1080Seconds"])}
+        lines.append({**head, "Line": "Own month", **figures(s["AudioVideo"], s["Recording"]),
+                      "PeakBytes": text(s["Storage"]["PeakBytes"])})
+        for a in s["Adjustments"]:
+            lines.append({**head, "Line": f"Adjustment of {a['Month']}", **figures(a["AudioVideo"], a["Recording"]),
+                          "PeakBytes": text(None)})
+    assert len(months) == 2 and lines[0]["Statement"] == months[0]
+    return lines
+
+
 def same(what: str, shown, expected) -> None:
     assert shown == expected, diff(what, shown, expected)
 
@@ -668,6 +692,8 @@ def expect_view(console: Console, window: Window, since: int) -> dict:
 
     same(f"{window}: table#packages", console.rows("table#packages"),
          [{k: text(p[k]) for k in PACKAGE_KEYS} for p in packages["Packages"]])
+    made(console, since, {"Action": "DescribeStatements", "AppId": window.app})
+    same(f"{window}: table#statements", console.rows("table#statements"), statement_lines(window.app))
     note = console.text_of("#note")
     assert note and "minute" in note.lower(), \
         f"{window}: #note does not say durations are rounded up to minutes: {note!r}"
