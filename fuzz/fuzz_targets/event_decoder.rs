@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtc_usage::domain::zone::BillingZone;
-use rtc_usage::domain::commit::{NewEvent, plan_commits};
+use rtc_usage::domain::commit::{Acknowledged, NewEvent, plan_commits};
 use rtc_usage::domain::event::{EventBody, decode};
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::store::UsageStore;
@@ -26,7 +26,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(parts.iter().all(|(_, ms)| *ms > 0));
                 let zones = [(segment.app.clone(), BillingZone::utc())].into();
                 let event = NewEvent::segment(event.key, segment);
-                let groups = plan_commits([&event], &Default::default(), &zones, LIMIT);
+                // Acknowledged a year later: the usage is late for its month.
+                let ack = Acknowledged { at: now.plus_ms(366 * 86_400_000), grace_seconds: 0 };
+                let groups = plan_commits([&event], &Default::default(), &zones, &ack, LIMIT);
                 assert_eq!(groups.len(), 1);
                 assert!(groups[0].action_count() <= LIMIT);
             }
