@@ -1037,7 +1037,8 @@ async fn busy_class(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
         }
     }
     println!(
-        "\nGoal for ours with rejoining users: ≤ 3.5 write units per distinct event. The naive \
+        "\nGoal for ours with rejoining users: ≤ 3.5 write units per distinct event (3.49 before \
+         user marks counted live sessions, which voids need: see docs/benchmarks.md). The naive \
          transaction holds the event's dedupe put, its hour update(s), its row update, its user \
          mark and the app's deduction state (5–6 items, 10–12 units), and a rejoining user's is \
          cancelled by the mark and sent again without it. Largest item written in any of these \

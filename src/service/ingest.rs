@@ -404,19 +404,31 @@ async fn count_exactly_once<S: UsageStore>(
         },
     )
     .await;
+    let unfinished = left
+        .keys()
+        .filter_map(|key| deliveries.remove(key))
+        .map(|d| (d.event_id, d.message_ids));
+    fail_unfinished(report, unfinished, last_error);
+}
+
+/// Reports every message of the events (or voids) still not done when the
+/// rounds ended, as `(event id, message ids)`, with the failure that
+/// stopped the last round: SQS redelivers them.
+pub(super) fn fail_unfinished(
+    report: &mut IngestReport,
+    unfinished: impl IntoIterator<Item = (String, Vec<String>)>,
+    last_error: Option<StoreError>,
+) {
     let kind = last_error
         .as_ref()
         .map_or(FailureKind::Transient, store_failure);
     let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
-    for key in left.keys() {
-        let Some(delivery) = deliveries.remove(key) else {
-            continue;
-        };
-        for message_id in delivery.message_ids {
+    for (event_id, message_ids) in unfinished {
+        for message_id in message_ids {
             fail(
                 report,
                 &message_id,
-                Some(delivery.event_id.clone()),
+                Some(event_id.clone()),
                 kind,
                 reason.clone(),
             );

@@ -7,7 +7,9 @@
 //! duplicate. Voids run after the batch's usage events, so a void and its
 //! event in one batch apply in that order.
 
-use super::ingest::{FailureKind, IngestReport, RetryPolicy, Rounds, commit_failed, fail};
+use super::ingest::{
+    FailureKind, IngestReport, RetryPolicy, Rounds, commit_failed, fail, fail_unfinished,
+};
 use crate::domain::commit::{
     Acknowledged, Counted, Known, PlannedVoid, VoidEffect, VoidWrite, Zones, marks_of, plan_voids,
 };
@@ -152,22 +154,8 @@ pub(super) async fn apply_voids<S: UsageStore>(
             }
         }
     }
-    let kind = match &last_error {
-        Some(StoreError::Bug(_)) => FailureKind::Defect,
-        _ => FailureKind::Transient,
-    };
-    let reason = last_error.map_or_else(|| "retry rounds exhausted".to_owned(), |e| e.to_string());
-    for delivery in pending.into_values() {
-        for message_id in &delivery.message_ids {
-            fail(
-                report,
-                message_id,
-                Some(delivery.event_id.clone()),
-                kind,
-                reason.clone(),
-            );
-        }
-    }
+    let unfinished = pending.into_values().map(|d| (d.event_id, d.message_ids));
+    fail_unfinished(report, unfinished, last_error);
 }
 
 /// The zones of the apps whose counted usage the voids take back.
