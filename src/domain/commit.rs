@@ -232,6 +232,10 @@ pub struct EventWrite {
     pub usage: Counted,
     /// The usage is parked with it (its app has no zone yet).
     pub parked: bool,
+    /// The instant the invocation that writes it acknowledged it: which
+    /// statement it counts in (kept for audit; a statement reads the late
+    /// usage, which carries it too).
+    pub acked: UtcMillis,
 }
 
 impl EventWrite {
@@ -242,6 +246,7 @@ impl EventWrite {
             expires: retention::dedupe_expiry(segment.start),
             usage: Counted::Segment(segment),
             parked: false,
+            acked: UtcMillis(0),
         }
     }
 }
@@ -442,6 +447,7 @@ impl CommitGroup {
             expires: retention::dedupe_expiry(event.start()),
             usage: event.usage.clone(),
             parked,
+            acked: ack.at,
         };
         let Some(zone) = zones.get(app) else {
             // Not registered yet: the whole event waits for its zone.

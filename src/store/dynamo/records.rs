@@ -30,6 +30,8 @@ const VOID: &str = "void";
 const KEPT: &str = "kept";
 /// The app of a record (a parked item's app is its partition's).
 pub(super) const APP: &str = "app";
+/// When the invocation that wrote the record acknowledged the event, epoch ms.
+const ACKED: &str = "acked";
 /// Set on the record of an event written while its app had no zone.
 const PARKED: &str = "parked";
 /// Set on a voided event's record and on a kept void: the void's key.
@@ -182,6 +184,7 @@ impl DynamoStore {
         if event.parked {
             item.insert(PARKED.to_owned(), AttributeValue::Bool(true));
         }
+        item.insert(ACKED.to_owned(), n(event.acked.0));
         let mut expr = UpdateExpr::default();
         let (pk, kind, app) = (expr.name(PK), expr.name(KIND), expr.name(APP));
         let (kept, mine) = (
