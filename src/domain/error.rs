@@ -128,7 +128,7 @@ impl ErrorCode {
                 "Supply Action and every parameter the action requires, each non-empty."
             }
             ErrorCode::InvalidActionNotFound => {
-                "Use Action=DescribeLiveRtcRecordUsageData, DescribeApps, DescribeUsageData, DescribeUsageDetails, ExportUsageDetails, DescribeUsagePackages, DescribeStatement or DescribeStatements."
+                "Use Action=DescribeLiveRtcRecordUsageData, DescribeApps, DescribeUsageData, DescribeUsageDetails, ExportUsageDetails, DescribeUsagePackages, DescribeStatement, DescribeStatements or DescribeAlerts."
             }
             ErrorCode::InvalidStartTimeMalformed | ErrorCode::InvalidEndTimeMalformed => {
                 "Use the UTC format YYYY-MM-DDThh:mm:ssZ, for example 2026-11-20T10:00:00Z."

@@ -2,6 +2,7 @@
 //! No AWS types, no I/O, no clock reads (callers pass `now`).
 
 pub mod access_key;
+pub mod alert;
 pub mod class;
 pub mod commit;
 #[cfg(test)]

@@ -6,9 +6,10 @@
 //! a malformed `AppId`), the reads and the package deduction happen in the
 //! service.
 
+mod alerts;
 mod apps;
 mod details;
-mod packages;
+pub(crate) mod packages;
 mod serialize;
 mod statements;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod test_support;
 mod trend;
 mod validate;
 
+pub use alerts::{AlertEntry, AlertsAnswer, MAX_ALERTS};
 pub use apps::{AppEntry, AppsAnswer};
 pub use details::{DetailsAnswer, DetailsRow, DetailsSummary, PackageCharge, RowUsage};
 pub use packages::{PackageBalance, PackageStatus, PackagesAnswer};
@@ -64,10 +66,12 @@ pub enum Action {
     Statement,
     /// `DescribeStatements`: the current month's and the 12 before it.
     Statements,
+    /// `DescribeAlerts`: an app's alerts, newest first.
+    Alerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::RecordUsage,
         Action::Apps,
         Action::UsageData,
@@ -76,6 +80,7 @@ impl Action {
         Action::Packages,
         Action::Statement,
         Action::Statements,
+        Action::Alerts,
     ];
 
     /// Exactly one of the names, case-sensitive.
@@ -95,6 +100,7 @@ impl Action {
             Action::Packages => "DescribeUsagePackages",
             Action::Statement => "DescribeStatement",
             Action::Statements => "DescribeStatements",
+            Action::Alerts => "DescribeAlerts",
         }
     }
 }
@@ -279,6 +285,7 @@ pub enum ApiRequest {
     Packages { app: AppId },
     Statement { app: AppId, month: Month },
     Statements { app: AppId },
+    Alerts { app: AppId },
 }
 
 impl ApiRequest {
@@ -292,6 +299,7 @@ impl ApiRequest {
             ApiRequest::Packages { .. } => Action::Packages,
             ApiRequest::Statement { .. } => Action::Statement,
             ApiRequest::Statements { .. } => Action::Statements,
+            ApiRequest::Alerts { .. } => Action::Alerts,
         }
     }
 
@@ -307,7 +315,8 @@ impl ApiRequest {
             }
             ApiRequest::Packages { app }
             | ApiRequest::Statement { app, .. }
-            | ApiRequest::Statements { app } => Some(app),
+            | ApiRequest::Statements { app }
+            | ApiRequest::Alerts { app } => Some(app),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The answer of `DescribeUsagePackages`: each package of an app, what the
 //! app's rows took from it, and where it stands on the request's day.
 
-use super::serialize::{day_key, display};
+use super::serialize::{day_key, day_key_or_null, display};
+use crate::domain::alert::run_out_dates;
 use crate::domain::class::Package;
 use crate::domain::deduction::Ledger;
 use crate::domain::ids::{AppId, Name, PackageId};
@@ -56,12 +57,21 @@ pub struct PackageBalance {
     #[serde(serialize_with = "day_key")]
     pub valid_to: Day,
     pub status: PackageStatus,
+    /// For an `Active` package, the local day the app's recent rate would
+    /// use it up (`alert::run_out_dates`); null otherwise.
+    #[serde(serialize_with = "day_key_or_null")]
+    pub run_out_date: Option<Day>,
 }
 
 impl PackageBalance {
     /// `package` after rows took `used_minutes` from it, as it stands on
-    /// `today` (the request's UTC day).
-    pub fn new(package: &Package, used_minutes: u64, today: Day) -> Self {
+    /// `today` (the app's local date of the request).
+    pub fn new(
+        package: &Package,
+        used_minutes: u64,
+        today: Day,
+        run_out_date: Option<Day>,
+    ) -> Self {
         debug_assert!(
             used_minutes <= package.minutes,
             "a package paid more than it holds"
@@ -76,6 +86,7 @@ impl PackageBalance {
             valid_from: package.valid_from,
             valid_to: package.valid_to,
             status: PackageStatus::on(today, package, remaining),
+            run_out_date,
         }
     }
 }
@@ -110,20 +121,26 @@ impl PackagesAnswer {
     }
 
     /// Every package of `ledger`, after every row of the app has been taken
-    /// from it, as it stands on `today` (the request's UTC day).
-    /// `today` is the app's local date of the request.
+    /// from it, as it stands on `today` (the app's local date of the
+    /// request); `recent_minutes` are the billable minutes of the app's
+    /// last 7 complete local days, which project the run-out dates.
     pub fn from_ledger(
         request_id: &str,
         app: &AppId,
         zone: &BillingZone,
         ledger: &Ledger,
         today: Day,
+        recent_minutes: u64,
     ) -> Self {
+        let dates = run_out_dates(ledger, today, recent_minutes);
         let packages = ledger
             .packages()
             .iter()
+            .zip(dates)
             .enumerate()
-            .map(|(index, package)| PackageBalance::new(package, ledger.used(index), today))
+            .map(|(index, (package, date))| {
+                PackageBalance::new(package, ledger.used(index), today, date)
+            })
             .collect();
         Self::new(request_id, app, zone, packages)
     }
@@ -185,6 +202,7 @@ mod tests {
             &BillingZone::utc(),
             &ledger,
             day("2026-11-06"),
+            0,
         ))
         .unwrap();
         let first = &answer["Packages"][0];
@@ -228,17 +246,34 @@ mod tests {
             &shanghai,
             &ledger,
             day("2026-11-23"),
+            0,
         );
         assert_eq!(
             json(&answer),
             concat!(
                 r#"{"RequestId":"req-1","AppId":"app-1","TimeZone":"Asia/Shanghai","Packages":["#,
-                r#"{"PackageId":"p-old","PackageName":"Package p-old","Minutes":100,"UsedMinutes":40,"RemainingMinutes":60,"ValidFrom":"2026-01-01","ValidTo":"2026-06-30","Status":"Expired"},"#,
-                r#"{"PackageId":"p-a","PackageName":"Package p-a","Minutes":500,"UsedMinutes":500,"RemainingMinutes":0,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Exhausted"},"#,
-                r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":500,"UsedMinutes":120,"RemainingMinutes":380,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Active"},"#,
-                r#"{"PackageId":"p-next","PackageName":"Package p-next","Minutes":60,"UsedMinutes":0,"RemainingMinutes":60,"ValidFrom":"2026-12-01","ValidTo":"2026-12-31","Status":"NotStarted"}]}"#
+                r#"{"PackageId":"p-old","PackageName":"Package p-old","Minutes":100,"UsedMinutes":40,"RemainingMinutes":60,"ValidFrom":"2026-01-01","ValidTo":"2026-06-30","Status":"Expired","RunOutDate":null},"#,
+                r#"{"PackageId":"p-a","PackageName":"Package p-a","Minutes":500,"UsedMinutes":500,"RemainingMinutes":0,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Exhausted","RunOutDate":null},"#,
+                r#"{"PackageId":"p-b","PackageName":"Package p-b","Minutes":500,"UsedMinutes":120,"RemainingMinutes":380,"ValidFrom":"2026-11-01","ValidTo":"2026-12-31","Status":"Active","RunOutDate":null},"#,
+                r#"{"PackageId":"p-next","PackageName":"Package p-next","Minutes":60,"UsedMinutes":0,"RemainingMinutes":60,"ValidFrom":"2026-12-01","ValidTo":"2026-12-31","Status":"NotStarted","RunOutDate":null}]}"#
             )
         );
+        // 70 minutes over the last 7 days: 10 a day use up p-a's nothing
+        // and p-b's 380 on the 38th day from today.
+        let busy = PackagesAnswer::from_ledger(
+            "req-1",
+            &app("app-1"),
+            &shanghai,
+            &ledger,
+            day("2026-11-23"),
+            70,
+        );
+        let dates: Vec<Option<String>> = busy
+            .packages
+            .iter()
+            .map(|p| p.run_out_date.map(|d| d.key()))
+            .collect();
+        assert_eq!(dates, [None, None, Some("2026-12-30".into()), None]);
         assert_eq!(
             json(&PackagesAnswer::new(
                 "req-2",

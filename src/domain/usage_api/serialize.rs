@@ -32,6 +32,16 @@ pub(super) fn day_key<S: Serializer>(day: &Day, serializer: S) -> Result<S::Ok, 
     serializer.serialize_str(&day.key())
 }
 
+pub(super) fn day_key_or_null<S: Serializer>(
+    day: &Option<Day>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match day {
+        Some(day) => serializer.serialize_str(&day.key()),
+        None => serializer.serialize_none(),
+    }
+}
+
 pub(super) fn usage_type_or_null<S: Serializer>(
     value: &Option<UsageType>,
     serializer: S,

@@ -48,7 +48,7 @@ pub(super) fn valid(action: Action) -> Pairs {
         Action::UsageData | Action::UsageDetails | Action::ExportDetails => {
             pairs.extend(window.into_iter().chain([("ServiceType", "AudioVideo")]))
         }
-        Action::Packages | Action::Statements => pairs.push(("AppId", "app-1")),
+        Action::Packages | Action::Statements | Action::Alerts => pairs.push(("AppId", "app-1")),
         Action::Statement => pairs.extend([("AppId", "app-1"), ("Month", "2026-11")]),
     }
     pairs

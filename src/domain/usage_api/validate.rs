@@ -89,6 +89,11 @@ pub fn validate_request(params: &QueryParams, now: UtcMillis) -> Result<ApiReque
             let app = app_id(params)?;
             Ok(ApiRequest::Statements { app })
         }
+        Action::Alerts => {
+            require(params, &["AppId"])?;
+            let app = app_id(params)?;
+            Ok(ApiRequest::Alerts { app })
+        }
     }
 }
 
@@ -481,6 +486,25 @@ mod tests {
         let noisy = with(
             valid(Action::Statements),
             &[("Month", Some("bad")), ("ServiceType", Some("Nope"))],
+        );
+        assert_eq!(ok(&noisy), request);
+    }
+
+    #[test]
+    fn describe_alerts_needs_only_the_app() {
+        let request = ok(&valid(Action::Alerts));
+        assert_eq!(request, ApiRequest::Alerts { app: app("app-1") });
+        assert_eq!(
+            missing(&with(valid(Action::Alerts), &[("AppId", None)])),
+            "AppId"
+        );
+        assert_eq!(
+            err(&with(valid(Action::Alerts), &[("AppId", Some("app 1"))])),
+            "InvalidAppIdParameter"
+        );
+        let noisy = with(
+            valid(Action::Alerts),
+            &[("Month", Some("bad")), ("PageSize", Some("-1"))],
         );
         assert_eq!(ok(&noisy), request);
     }
@@ -1022,6 +1046,7 @@ mod tests {
             (Action::Packages, "AppId", "InvalidAppIdParameter"),
             (Action::Statement, "AppId", "InvalidAppIdParameter"),
             (Action::Statements, "AppId", "InvalidAppIdParameter"),
+            (Action::Alerts, "AppId", "InvalidAppIdParameter"),
         ];
         for (action, name, code) in cases {
             let value = valid(action)
