@@ -4,6 +4,8 @@
 //!   in integer milliseconds, errors. No AWS types, no I/O.
 //! - [`store`]: the storage port ([`store::UsageStore`]) and its adapters
 //!   (DynamoDB, in-memory, fault-injecting).
+//! - [`bus`]: the alerts' publishing port ([`bus::AlertBus`]) and its
+//!   EventBridge adapter.
 //! - [`secrets`]: AccessKey secrets at rest — the sealing port
 //!   ([`secrets::SecretSealer`]), its KMS adapter, and the cache of opened
 //!   secrets.
@@ -13,6 +15,7 @@
 //! - [`testkit`] (feature `testkit`, never in the Lambda binaries): the local
 //!   DynamoDB and the tables of `template.yaml`, for tests and tools.
 
+pub mod bus;
 pub mod domain;
 pub mod entry;
 pub mod secrets;

@@ -380,6 +380,21 @@ pub struct HourAdd {
 }
 
 impl CommitGroup {
+    /// At most how many billable minutes this group adds to the app's rows:
+    /// a row's minutes grow by at most its added milliseconds rounded up
+    /// (⌈a + b⌉ ≤ ⌈a⌉ + ⌈b⌉), and a group that takes usage back adds none.
+    /// What the app's alert watch counts (`domain::alert`).
+    pub fn billable_bound(&self, app: &AppId) -> u64 {
+        if self.sign == Sign::Take {
+            return 0;
+        }
+        self.rows
+            .iter()
+            .filter(|(row, _)| &row.app == app)
+            .map(|(_, add)| super::deduction::billable_minutes(add.ms))
+            .sum()
+    }
+
     pub fn action_count(&self) -> usize {
         self.events.len()
             + self.hours.len()

@@ -1,6 +1,7 @@
 //! Configuration, read once when a function starts, never in a handler; and
 //! the one place that decides how DynamoDB requests are retried.
 
+use crate::bus::eventbridge::{BUS_ENV, EventBridgeBus};
 use crate::domain::ids::AccountId;
 use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::zone::{BillingZone, TZDB_VERSION};
@@ -57,6 +58,10 @@ pub struct Config {
     /// The grace after a month's end before its statement closes (the
     /// contract's 72 hours when unset).
     pub statement_grace_seconds: i64,
+    /// The EventBridge bus alerts are published on (`ALERT_EVENT_BUS_NAME`):
+    /// required by the functions that publish ([`Config::alert_bus_with`]),
+    /// not by the query function.
+    pub alert_bus_name: Option<String>,
 }
 
 impl Config {
@@ -95,12 +100,14 @@ impl Config {
                 .filter(|s| (0..=31_622_400).contains(s))
                 .ok_or(ConfigError::BadSeconds(STATEMENT_GRACE_ENV))?,
         };
+        let alert_bus_name = lookup(BUS_ENV).filter(|v| !v.is_empty());
         Ok(Config {
             table_name,
             dev_caller,
             function_name,
             default_zone,
             statement_grace_seconds,
+            alert_bus_name,
         })
     }
 
@@ -129,6 +136,23 @@ impl Config {
     /// environment; retries as [`sdk_retry_config`] says.
     pub async fn dynamo_store(&self) -> DynamoStore {
         self.dynamo_store_with(&sdk_config(CredentialSource::LambdaEnvironment).await)
+    }
+
+    /// The alerts' bus over an SDK configuration already loaded (its
+    /// endpoint from `AWS_ENDPOINT_URL_EVENTBRIDGE` when set): for the
+    /// functions that publish, which refuse to start without a bus name.
+    pub fn alert_bus_with(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<EventBridgeBus, ConfigError> {
+        let name = self
+            .alert_bus_name
+            .clone()
+            .ok_or(ConfigError::Missing(BUS_ENV))?;
+        Ok(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(sdk),
+            name,
+        ))
     }
 
     /// The DynamoDB store over an SDK configuration already loaded.
@@ -206,6 +230,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn publishing_functions_need_the_alert_bus() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let without = config(None).unwrap();
+        assert!(matches!(
+            without.alert_bus_with(&sdk),
+            Err(ConfigError::Missing(BUS_ENV))
+        ));
+        let with = Config::from_lookup(|name| match name {
+            TABLE_ENV => Some("usage".to_owned()),
+            BUS_ENV => Some("stack-alerts".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(with.alert_bus_name.as_deref(), Some("stack-alerts"));
+        assert!(with.alert_bus_with(&sdk).is_ok());
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::entry::console::{self, Route};
 use crate::secrets::{SecretCache, SecretSealer};
 use crate::service::query::{Answer, answer_with};
 use crate::service::signed;
-use crate::store::UsageStore;
 use crate::store::access_keys::AccessKeyStore;
+use crate::store::{AlertStore, UsageStore};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
 use serde::Serialize;
@@ -163,7 +163,7 @@ impl QuerySettings {
 /// Answers one API Gateway request: the console's page and files, or the
 /// usage API. `dev_caller` stands in for a missing identity in local
 /// development only.
-pub async fn handle<S: UsageStore>(
+pub async fn handle<S: UsageStore + AlertStore>(
     store: &S,
     dev_caller: Option<&AccountId>,
     request: &Request,
@@ -179,7 +179,7 @@ pub async fn handle<S: UsageStore>(
 }
 
 /// [`handle`] with the deployment's settings.
-pub async fn handle_with<S: UsageStore>(
+pub async fn handle_with<S: UsageStore + AlertStore>(
     store: &S,
     settings: &QuerySettings,
     request: &Request,
@@ -218,7 +218,7 @@ pub async fn handle_signed<S, K>(
     grace_seconds: i64,
 ) -> HttpAnswer
 where
-    S: UsageStore + AccessKeyStore,
+    S: UsageStore + AccessKeyStore + AlertStore,
     K: SecretSealer,
 {
     HttpAnswer(signed_answer(store, secrets, request, now, grace_seconds).await)
@@ -233,7 +233,7 @@ async fn signed_answer<S, K>(
     grace_seconds: i64,
 ) -> Response<Body>
 where
-    S: UsageStore + AccessKeyStore,
+    S: UsageStore + AccessKeyStore + AlertStore,
     K: SecretSealer,
 {
     let mut caller = caller_of(request, Route::Api);
@@ -298,7 +298,7 @@ pub async fn serve<S, K>(
     now: UtcMillis,
 ) -> HttpAnswer
 where
-    S: UsageStore + AccessKeyStore,
+    S: UsageStore + AccessKeyStore + AlertStore,
     K: SecretSealer,
 {
     let settings = QuerySettings::with_dev_caller(dev_caller);
@@ -314,7 +314,7 @@ pub async fn serve_with<S, K>(
     now: UtcMillis,
 ) -> HttpAnswer
 where
-    S: UsageStore + AccessKeyStore,
+    S: UsageStore + AccessKeyStore + AlertStore,
     K: SecretSealer,
 {
     if is_alibaba_signed_api(request) {
@@ -337,7 +337,7 @@ pub fn is_alibaba_signed_api(request: &Request) -> bool {
 }
 
 /// The usage API's answer to `caller`, as HTTP.
-async fn respond<S: UsageStore>(
+async fn respond<S: UsageStore + AlertStore>(
     store: &S,
     caller: &Caller,
     params: QueryParams,

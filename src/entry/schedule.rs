@@ -1,11 +1,13 @@
 //! EventBridge schedule or a backfill payload → the rollup service.
 
+use crate::bus::AlertBus;
 use crate::domain::rollup::RollupRequest;
 use crate::domain::time::UtcMillis;
 use crate::entry::metrics::Metrics;
+use crate::service::alerts::{PublishPolicy, scheduled};
 use crate::service::rollup::{Deadline, RollupReport, run_rollup};
 use crate::service::statements::prepare_closed;
-use crate::store::UsageStore;
+use crate::store::{AlertStore, UsageStore};
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +18,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 pub enum RollupError {
     #[error("bad rollup request: {0}")]
     BadRequest(String),
+    /// Part of the run could not be finished: invoke it again (the
+    /// schedule's asynchronous retries do).
+    #[error("rollup run unfinished: {0}")]
+    Unfinished(String),
 }
 
 /// The rollup's request from the invocation payload: EventBridge's
@@ -104,6 +110,60 @@ pub async fn handle_with<S: UsageStore>(
         ("DaysDeferred", report.days_deferred as u64),
         ("DaysLeft", report.days_left as u64),
     ]);
+    Ok(report)
+}
+
+/// The nightly function's whole run: [`handle_with`] (statements
+/// included), and on the schedule the alerts — packages nearing their end
+/// decided, and whatever any app left unpublished published. An alert left
+/// pending fails the run, so Lambda's asynchronous retries try again (every
+/// part of the run is safe to repeat).
+pub async fn handle_scheduled<S, B>(
+    store: &S,
+    bus: &B,
+    metrics: &Metrics,
+    payload: &Value,
+    deadline: Deadline,
+    now: UtcMillis,
+    grace_seconds: i64,
+) -> Result<RollupReport, RollupError>
+where
+    S: UsageStore + AlertStore,
+    B: AlertBus,
+{
+    let mut report = Box::pin(handle_with(
+        store,
+        metrics,
+        payload,
+        deadline,
+        Some((now, grace_seconds)),
+    ))
+    .await?;
+    if rollup_request(payload)? != RollupRequest::Scheduled {
+        return Ok(report);
+    }
+    // Boxed: the rollup's and the alerts' futures nested in one another
+    // are deeper than the compiler lays out by default.
+    let alerts = Box::pin(scheduled(store, bus, now, PublishPolicy::default()))
+        .await
+        .map_err(|err| RollupError::Unfinished(format!("alerts not checked: {err}")))?;
+    tracing::info!(
+        alerts_raised = alerts.alerts_raised,
+        alerts_published = alerts.alerts_published,
+        alerts_pending_apps = alerts.alerts_pending_apps,
+        "scheduled alerts checked"
+    );
+    metrics.emit(&[
+        ("AlertsRaised", alerts.alerts_raised as u64),
+        ("AlertsPublished", alerts.alerts_published as u64),
+    ]);
+    let pending = alerts.alerts_pending_apps;
+    report.alerts = Some(alerts);
+    if pending > 0 {
+        return Err(RollupError::Unfinished(format!(
+            "alerts of {pending} apps are not published yet"
+        )));
+    }
     Ok(report)
 }
 

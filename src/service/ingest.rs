@@ -6,6 +6,7 @@
 //! cancelled on retry by its own dedupe records, and the events it holds are
 //! then known to be counted.
 
+use super::alerts::Check;
 use super::voids::{VoidDelivery, apply_voids};
 use crate::domain::class::Package;
 use crate::domain::commit::{
@@ -68,6 +69,50 @@ pub struct IngestReport {
     /// Voids applied by this invocation (taking usage back, or kept for
     /// an event not yet arrived).
     pub voids: usize,
+    /// The apps whose alerts the batch may change (CONTRACT §12), with the
+    /// messages that named them: checked once the batch is counted.
+    pub alert_checks: BTreeMap<AppId, AlertCheck>,
+}
+
+/// An app the batch touched in a way that may raise an alert.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertCheck {
+    pub check: Check,
+    /// The messages (and their event ids) that named the app: redelivered
+    /// if its alerts could not be finished.
+    pub messages: Vec<(String, String)>,
+}
+
+impl IngestReport {
+    /// Notes that a message of the batch touched `app`'s deduction; a
+    /// purchase or refund (`decide`) makes it decide afresh.
+    fn touches(&mut self, app: &AppId, decide: bool, message_id: &str, event_id: &str) {
+        let entry = self.alert_checks.entry(app.clone()).or_default();
+        entry.check.decide |= decide;
+        entry
+            .messages
+            .push((message_id.to_owned(), event_id.to_owned()));
+    }
+
+    /// Reports the messages of apps whose alerts are unfinished, so SQS
+    /// delivers them again and the next invocation publishes what is
+    /// pending (their events are known counted by then: duplicates).
+    pub fn alerts_unfinished(&mut self, apps: &BTreeSet<AppId>) {
+        for app in apps {
+            let Some(check) = self.alert_checks.get(app) else {
+                continue;
+            };
+            for (message_id, event_id) in check.messages.clone() {
+                fail(
+                    self,
+                    &message_id,
+                    Some(event_id),
+                    FailureKind::Transient,
+                    format!("an alert of app {app} is not published yet"),
+                );
+            }
+        }
+    }
 }
 
 /// How many rounds one invocation makes to count its events. A round reads
@@ -168,6 +213,23 @@ pub async fn ingest_batch_in<S: UsageStore>(
                 continue;
             }
         };
+        // Only audio/video usage and packages move §7's deduction; a
+        // registration counts the app's parked sessions.
+        match &event.body {
+            EventBody::AppRegistered { app, .. } => {
+                report.touches(app, false, &message.message_id, &event.id)
+            }
+            EventBody::ClassSession(session) => {
+                report.touches(&session.app, false, &message.message_id, &event.id)
+            }
+            EventBody::PackagePurchased(package) => {
+                report.touches(&package.app, true, &message.message_id, &event.id)
+            }
+            EventBody::PackageRefunded(refund) => {
+                report.touches(&refund.app, true, &message.message_id, &event.id)
+            }
+            _ => {}
+        }
         // Registrations, class facts and packages are set once: applying one
         // again changes nothing, so they need no dedupe record. Usage is
         // counted below, exactly once.

@@ -2,6 +2,7 @@
 //! translate Lambda payloads into these calls and nothing more.
 
 mod access;
+pub mod alerts;
 pub mod ingest;
 pub mod query;
 pub mod rollup;

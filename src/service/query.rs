@@ -4,19 +4,19 @@
 
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::CsvFile;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, AppId};
 use crate::domain::query::{QueryParams, UsageReport, ValidQuery};
 use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::time::{Day, Interval, UtcMillis};
 use crate::domain::usage::TierMillis;
 use crate::domain::usage_api::{
-    Action, ApiRequest, AppsAnswer, DetailsAnswer, PackagesAnswer, StatementAnswer,
-    StatementsAnswer, UsageDataAnswer, validate_request,
+    Action, AlertsAnswer, ApiRequest, AppsAnswer, DetailsAnswer, MAX_ALERTS, PackagesAnswer,
+    StatementAnswer, StatementsAnswer, UsageDataAnswer, validate_request,
 };
-use crate::service::access::{internal, read_as_owner};
+use crate::service::access::{internal, owner_registration, read_as_owner};
 use crate::service::statements;
 use crate::service::usage;
-use crate::store::{StoreError, UsageStore};
+use crate::store::{AlertStore, StoreError, UsageStore};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,11 +33,12 @@ pub enum Answer {
     Packages(PackagesAnswer),
     Statement(StatementAnswer),
     Statements(StatementsAnswer),
+    Alerts(AlertsAnswer),
 }
 
 /// [`answer_with`] in a deployment with the contract's default grace
 /// period before a month's statement closes.
-pub async fn answer<S: UsageStore>(
+pub async fn answer<S: UsageStore + AlertStore>(
     store: &S,
     caller: Option<&str>,
     params: &QueryParams,
@@ -59,7 +60,7 @@ pub async fn answer<S: UsageStore>(
 /// no caller is refused before anything else is looked at, then the
 /// action's rules, then the reads. `grace_seconds` is the deployment's
 /// `STATEMENT_GRACE_SECONDS`.
-pub async fn answer_with<S: UsageStore>(
+pub async fn answer_with<S: UsageStore + AlertStore>(
     store: &S,
     caller: Option<&str>,
     params: &QueryParams,
@@ -105,8 +106,31 @@ pub async fn answer_with<S: UsageStore>(
             statements::describe_statements(store, &caller, &app, grace_seconds, request_id, now)
                 .await?,
         ),
+        ApiRequest::Alerts { app } => {
+            Answer::Alerts(describe_alerts(store, &caller, &app, request_id).await?)
+        }
     };
     Ok((action, answer))
+}
+
+/// `DescribeAlerts`: the app's alerts, newest first, at most 100.
+async fn describe_alerts<S: UsageStore + AlertStore>(
+    store: &S,
+    caller: &AccountId,
+    app: &AppId,
+    request_id: &str,
+) -> Result<AlertsAnswer, ApiError> {
+    let registration = owner_registration(store, caller, app).await?;
+    let alerts = store
+        .recent_alerts(app, MAX_ALERTS)
+        .await
+        .map_err(internal)?;
+    Ok(AlertsAnswer::new(
+        request_id,
+        app,
+        &registration.zone,
+        alerts,
+    ))
 }
 
 async fn record_usage<S: UsageStore>(

@@ -153,6 +153,9 @@ pub struct RollupReport {
     pub complete: bool,
     /// Closed monthly statements this run prepared (kept as computed).
     pub statements_prepared: usize,
+    /// What a scheduled run did about alerts (absent from backfills).
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub alerts: Option<crate::service::alerts::ScheduledAlerts>,
     /// The apps whose days or balances this run took up.
     #[serde(skip)]
     pub apps: TouchedApps,

@@ -3,9 +3,10 @@
 //! Every answer is computed from the stored rows and packages as they are
 //! now, so an acknowledged event shows in the very next answer.
 
+use crate::domain::alert::RUN_OUT_RATE_DAYS;
 use crate::domain::class::ClassFacts;
 use crate::domain::commit::AvMillis;
-use crate::domain::deduction::Ledger;
+use crate::domain::deduction::{Ledger, billable_minutes};
 use crate::domain::details;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::export::{CsvFile, ExportError};
@@ -221,21 +222,40 @@ pub async fn usage_packages<S: UsageStore>(
     // Today is the app's local date, so the registration is read first.
     let registration = owner_registration(store, caller, app).await?;
     let today = registration.zone.day_of(now);
-    let (inputs, rows) = tokio::join!(
-        store.ledger_inputs(app, Day(today.0 - 1)),
-        store.av_rows(app, today, LAST_DAY),
-    );
-    let mut ledger = ledger_at(store, app, today, inputs.map_err(internal)?)
-        .await
-        .map_err(internal)?;
-    details::settle_rows(&mut ledger, rows.map_err(internal)?);
+    let (ledger, recent_minutes) = ledger_now(store, app, today).await.map_err(internal)?;
     Ok(PackagesAnswer::from_ledger(
         request_id,
         app,
         &registration.zone,
         &ledger,
         today,
+        recent_minutes,
     ))
+}
+
+/// The app's packages after every row it has, and the billable minutes of
+/// its last [`RUN_OUT_RATE_DAYS`] complete local days before `today` (what
+/// projects the run-out dates). The balances before that week, and its
+/// rows and the later ones, go out together.
+pub(crate) async fn ledger_now<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    today: Day,
+) -> Result<(Ledger, u64), StoreError> {
+    let first = Day(today.0 - RUN_OUT_RATE_DAYS);
+    let (inputs, rows) = tokio::join!(
+        store.ledger_inputs(app, Day(first.0 - 1)),
+        store.av_rows(app, first, LAST_DAY),
+    );
+    let mut ledger = ledger_at(store, app, first, inputs?).await?;
+    let rows = rows?;
+    let recent_minutes = rows
+        .iter()
+        .filter(|row| row.key.day < today)
+        .map(|row| billable_minutes(row.ms))
+        .sum();
+    details::settle_rows(&mut ledger, rows);
+    Ok((ledger, recent_minutes))
 }
 
 /// The packages and what each had paid before `day` began.

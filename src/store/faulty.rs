@@ -312,3 +312,43 @@ impl<S: UsageStore + AccessKeyStore> AccessKeyStore for FaultyStore<S> {
             .await
     }
 }
+
+/// The alerts' operations fail the same ways: a decision can land and be
+/// reported lost, and so can its publication mark.
+impl<S: UsageStore + AlertStore> AlertStore for FaultyStore<S> {
+    async fn alert_watches(&self, apps: &[AppId]) -> StoreResult<HashMap<AppId, AlertWatch>> {
+        self.read(self.inner.alert_watches(apps)).await
+    }
+    async fn raised_alerts(&self, app: &AppId) -> StoreResult<Vec<crate::domain::alert::Alert>> {
+        self.read(self.inner.raised_alerts(app)).await
+    }
+    async fn recent_alerts(
+        &self,
+        app: &AppId,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::domain::alert::Alert>> {
+        self.read(self.inner.recent_alerts(app, limit)).await
+    }
+    async fn raise_alert(&self, alert: &crate::domain::alert::Alert) -> StoreResult<RaiseOutcome> {
+        self.write(self.inner.raise_alert(alert)).await
+    }
+    async fn set_alert_limit(&self, app: &AppId, epoch: u64, limit: u64) -> StoreResult<bool> {
+        self.write(self.inner.set_alert_limit(app, epoch, limit))
+            .await
+    }
+    async fn alert_published(&self, alert: &crate::domain::alert::Alert) -> StoreResult<()> {
+        self.write(self.inner.alert_published(alert)).await
+    }
+    async fn unpublished_alerts(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<crate::domain::alert::Alert>, Option<String>)> {
+        self.read(self.inner.unpublished_alerts(cursor)).await
+    }
+    async fn expiring_packages(&self, through: Day) -> StoreResult<Vec<ExpiryEntry>> {
+        self.read(self.inner.expiring_packages(through)).await
+    }
+    async fn forget_expiry(&self, entry: &ExpiryEntry) -> StoreResult<()> {
+        self.write(self.inner.forget_expiry(entry)).await
+    }
+}

@@ -4,8 +4,10 @@
 //! run the same services against a real DynamoDB API.
 
 use super::access_keys::{nonce_expired, nonce_expiry_second};
+use super::alerts::{AlertStore, AlertWatch, ExpiryEntry, RaiseOutcome};
 use super::*;
 use crate::domain::access_key::AccessKeyId;
+use crate::domain::alert::{Alert, AlertKey};
 use crate::domain::commit::{AvMillis, Counted, LateWrite, RowKey, Sign, VoidEffect};
 use crate::domain::correction::Recorded;
 use crate::domain::deduction::{Balance, DeductionState, Settled};
@@ -56,6 +58,12 @@ struct State {
     nonces: HashMap<(AccessKeyId, String), i64>,
     /// Requests counted per AccessKey and epoch second.
     requests: HashMap<(AccessKeyId, i64), u32>,
+    alert_watches: HashMap<AppId, AlertWatch>,
+    /// Every alert raised, by app and key.
+    alerts: BTreeMap<(AppId, AlertKey), Alert>,
+    /// Alerts of every app still to be published.
+    unpublished: BTreeSet<(AppId, AlertKey)>,
+    expiry: BTreeSet<ExpiryEntry>,
 }
 
 impl State {
@@ -242,6 +250,7 @@ impl State {
             let state = self.av_state.entry(app.clone()).or_default();
             state.seq += 1;
             state.dirty.extend(days);
+            self.alert_watches.entry(app.clone()).or_default().spent += group.billable_bound(app);
         }
         for (key, add) in &group.hours {
             change(sign, self.hours.entry(key.clone()).or_default(), add.usage);
@@ -452,6 +461,15 @@ impl UsageStore for MemoryStore {
                     let state = s.av_state.entry(package.app.clone()).or_default();
                     state.seq += 1;
                     state.dirty.insert(package.valid_from);
+                    s.alert_watches
+                        .entry(package.app.clone())
+                        .or_default()
+                        .epoch += 1;
+                    s.expiry.insert(ExpiryEntry {
+                        valid_to: package.valid_to,
+                        app: package.app.clone(),
+                        package: package.id.clone(),
+                    });
                     SetOnceOutcome::Applied
                 }
             }
@@ -479,6 +497,7 @@ impl UsageStore for MemoryStore {
             let state = s.av_state.entry(refund.app.clone()).or_default();
             state.seq += 1;
             state.dirty.insert(from);
+            s.alert_watches.entry(refund.app.clone()).or_default().epoch += 1;
         });
         Ok(())
     }
@@ -749,6 +768,107 @@ impl UsageStore for MemoryStore {
                 Vec::new()
             },
         }))
+    }
+}
+
+impl AlertStore for MemoryStore {
+    async fn alert_watches(&self, apps: &[AppId]) -> StoreResult<HashMap<AppId, AlertWatch>> {
+        Ok(self.with(|s| {
+            apps.iter()
+                .map(|app| {
+                    let watch = s.alert_watches.get(app).cloned().unwrap_or_default();
+                    (app.clone(), watch)
+                })
+                .collect()
+        }))
+    }
+
+    async fn raised_alerts(&self, app: &AppId) -> StoreResult<Vec<Alert>> {
+        Ok(self.with(|s| {
+            s.alerts
+                .iter()
+                .filter(|((a, _), _)| a == app)
+                .map(|(_, alert)| alert.clone())
+                .collect()
+        }))
+    }
+
+    async fn recent_alerts(&self, app: &AppId, limit: usize) -> StoreResult<Vec<Alert>> {
+        let mut alerts = self.raised_alerts(app).await?;
+        alerts.sort_by(|a, b| {
+            b.raised_at
+                .cmp(&a.raised_at)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        alerts.truncate(limit);
+        Ok(alerts)
+    }
+
+    async fn raise_alert(&self, alert: &Alert) -> StoreResult<RaiseOutcome> {
+        Ok(self.with(|s| {
+            let key = (alert.app.clone(), alert.key.clone());
+            if s.alerts.contains_key(&key) {
+                return RaiseOutcome::AlreadyRaised;
+            }
+            s.alerts.insert(key.clone(), alert.clone());
+            s.unpublished.insert(key);
+            let watch = s.alert_watches.entry(alert.app.clone()).or_default();
+            watch.pending.insert(alert.key.clone());
+            RaiseOutcome::Raised
+        }))
+    }
+
+    async fn set_alert_limit(&self, app: &AppId, epoch: u64, limit: u64) -> StoreResult<bool> {
+        Ok(self.with(|s| {
+            let watch = s.alert_watches.entry(app.clone()).or_default();
+            let set = watch.epoch == epoch;
+            if set {
+                watch.limit = Some(limit);
+            }
+            set
+        }))
+    }
+
+    async fn alert_published(&self, alert: &Alert) -> StoreResult<()> {
+        self.with(|s| {
+            s.unpublished
+                .remove(&(alert.app.clone(), alert.key.clone()));
+            if let Some(watch) = s.alert_watches.get_mut(&alert.app) {
+                watch.pending.remove(&alert.key);
+            }
+        });
+        Ok(())
+    }
+
+    async fn unpublished_alerts(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<Alert>, Option<String>)> {
+        // One page holds them all: the cursor is never given back.
+        debug_assert!(cursor.is_none());
+        Ok(self.with(|s| {
+            let alerts = s
+                .unpublished
+                .iter()
+                .map(|key| s.alerts[key].clone())
+                .collect();
+            (alerts, None)
+        }))
+    }
+
+    async fn expiring_packages(&self, through: Day) -> StoreResult<Vec<ExpiryEntry>> {
+        Ok(self.with(|s| {
+            s.expiry
+                .iter()
+                .take_while(|e| e.valid_to <= through)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn forget_expiry(&self, entry: &ExpiryEntry) -> StoreResult<()> {
+        self.with(|s| s.expiry.remove(entry));
+        Ok(())
     }
 }
 

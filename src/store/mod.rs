@@ -5,6 +5,7 @@
 //! [`access_keys`] is the AccessKeys' port, which both stores implement too.
 
 pub mod access_keys;
+pub mod alerts;
 pub mod dynamo;
 #[cfg(any(test, feature = "testkit"))]
 pub mod faulty;
@@ -31,6 +32,7 @@ use std::future::Future;
 /// assembles the answered rows from it.
 pub use crate::domain::details::RowRecord;
 pub use access_keys::{AccessKeyRecord, AccessKeyStatus, AccessKeyStore, StoredAccessKey};
+pub use alerts::{AlertStore, AlertWatch, ExpiryEntry, RaiseOutcome};
 
 pub use records::{
     AvHour, CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingDay,

@@ -3,6 +3,7 @@
 //! DynamoDB. The integration tests run the same services against DynamoDB
 //! Local, and the store contract suite keeps the two stores alike.
 
+mod alerts;
 mod ingest;
 mod query;
 mod rollup;

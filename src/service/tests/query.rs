@@ -33,7 +33,7 @@ fn params(app: &str, start: &str, end: &str, mode: &str, interval: Option<&str>)
 }
 
 async fn ask(
-    store: &impl UsageStore,
+    store: &(impl UsageStore + crate::store::AlertStore),
     caller: Option<&str>,
     params: &QueryParams,
 ) -> Result<UsageReport, ApiError> {
@@ -109,7 +109,10 @@ fn assert_answer(
     assert_eq!(answer.total_summary_duration, Seconds(sums.iter().sum()));
 }
 
-async fn all_answers(store: &impl UsageStore, interval: &str) -> Vec<UsageReport> {
+async fn all_answers(
+    store: &(impl UsageStore + crate::store::AlertStore),
+    interval: &str,
+) -> Vec<UsageReport> {
     let mut answers = Vec::new();
     for mode in ["0", "1"] {
         let p = params("app-1", WINDOW.0, WINDOW.1, mode, Some(interval));

@@ -2,6 +2,7 @@
 //! computed by plain overlap (no splitting code shared with the service), an
 //! SQS-like delivery loop, and a store wrapper that interferes on cue.
 
+use crate::domain::alert::Alert;
 use crate::domain::commit::{CommitGroup, EventWrite, HourAdd, UserMark};
 use crate::domain::event::{EventKey, Segment};
 use crate::domain::ids::{AccountId, AppId};
@@ -17,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -388,6 +389,9 @@ pub struct Scripted<S> {
     pub lagging_pages: Mutex<VecDeque<PendingPage>>,
     /// Moved by `step` at every `write_day`: the time a day's roll takes.
     pub clock: Option<(Arc<ManualClock>, Duration)>,
+    /// Alert decisions stored whose reply is lost (a timeout after the
+    /// write landed).
+    pub lost_alert_replies: AtomicU32,
 }
 
 impl<S: UsageStore> Scripted<S> {
@@ -401,6 +405,7 @@ impl<S: UsageStore> Scripted<S> {
             land_after_snapshot: Mutex::new(VecDeque::new()),
             lagging_pages: Mutex::new(VecDeque::new()),
             clock: None,
+            lost_alert_replies: AtomicU32::new(0),
         }
     }
 
@@ -417,6 +422,45 @@ fn take(counter: &AtomicU32) -> bool {
     counter
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
+}
+
+impl<S: UsageStore + AlertStore> AlertStore for Scripted<S> {
+    async fn raise_alert(&self, alert: &Alert) -> StoreResult<RaiseOutcome> {
+        let outcome = self.inner.raise_alert(alert).await?;
+        if take(&self.lost_alert_replies) {
+            return Err(StoreError::Ambiguous(
+                "scripted: the decision landed".into(),
+            ));
+        }
+        Ok(outcome)
+    }
+    async fn alert_watches(&self, apps: &[AppId]) -> StoreResult<HashMap<AppId, AlertWatch>> {
+        self.inner.alert_watches(apps).await
+    }
+    async fn raised_alerts(&self, app: &AppId) -> StoreResult<Vec<Alert>> {
+        self.inner.raised_alerts(app).await
+    }
+    async fn recent_alerts(&self, app: &AppId, limit: usize) -> StoreResult<Vec<Alert>> {
+        self.inner.recent_alerts(app, limit).await
+    }
+    async fn set_alert_limit(&self, app: &AppId, epoch: u64, limit: u64) -> StoreResult<bool> {
+        self.inner.set_alert_limit(app, epoch, limit).await
+    }
+    async fn alert_published(&self, alert: &Alert) -> StoreResult<()> {
+        self.inner.alert_published(alert).await
+    }
+    async fn unpublished_alerts(
+        &self,
+        cursor: Option<String>,
+    ) -> StoreResult<(Vec<Alert>, Option<String>)> {
+        self.inner.unpublished_alerts(cursor).await
+    }
+    async fn expiring_packages(&self, through: Day) -> StoreResult<Vec<ExpiryEntry>> {
+        self.inner.expiring_packages(through).await
+    }
+    async fn forget_expiry(&self, entry: &ExpiryEntry) -> StoreResult<()> {
+        self.inner.forget_expiry(entry).await
+    }
 }
 
 impl<S: UsageStore> UsageStore for Scripted<S> {

@@ -63,6 +63,7 @@ async fn ask_at(store: &MemoryStore, pairs: &[(&str, &str)], at: UtcMillis) -> V
         Answer::RecordUsage(a) => serde_json::to_value(a),
         Answer::Statement(a) => serde_json::to_value(a),
         Answer::Statements(a) => serde_json::to_value(a),
+        Answer::Alerts(a) => serde_json::to_value(a),
         Answer::Export(_) => panic!("a file"),
     }
     .unwrap()

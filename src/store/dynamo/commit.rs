@@ -129,7 +129,12 @@ impl DynamoStore {
             actions.push(self.row_add(row, add, sign)?);
         }
         for (app, days) in &group.av_changes {
-            actions.push(self.state_touch(app, days.iter().copied())?);
+            actions.push(self.state_touch(
+                app,
+                days.iter().copied(),
+                group.billable_bound(app),
+                false,
+            )?);
         }
         for ((app, hour), add) in &group.hours {
             actions.push(self.hour_add(app, *hour, add, sign)?);

@@ -14,7 +14,9 @@ use crate::domain::deduction::{Balance, DeductionState, Settled};
 use crate::domain::ids::{AppId, Name, PackageId};
 use crate::domain::time::Day;
 use crate::domain::time::UtcMillis;
-use crate::store::{LedgerInputs, SetOnceOutcome, StoreError, StoreResult, WriteDayOutcome};
+use crate::store::{
+    ExpiryEntry, LedgerInputs, SetOnceOutcome, StoreError, StoreResult, WriteDayOutcome,
+};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,16 +138,21 @@ fn day_set(days: impl IntoIterator<Item = Day>) -> AttributeValue {
 }
 
 impl DynamoStore {
-    /// Records that the deduction's inputs changed on these days.
+    /// Records that the deduction's inputs changed on these days, and what
+    /// that does to the app's alert watch: at most `spent` billable minutes
+    /// added, and with `bump_epoch` a purchase or refund.
     pub(super) fn state_touch(
         &self,
         app: &AppId,
         days: impl IntoIterator<Item = Day>,
+        spent: u64,
+        bump_epoch: bool,
     ) -> StoreResult<TransactWriteItem> {
         let mut expr = UpdateExpr::default();
         expr.add(STATE_SEQ, n(1))
             .add(STATE_DIRTY, day_set(days))
             .set(ROLLUP_PENDING, s(AV_METER));
+        Self::watch_counts(&mut expr, spent, bump_epoch);
         self.update(key(app_pk(app), AV_STATE_SK.to_owned()), expr)
     }
 
@@ -175,9 +182,15 @@ impl DynamoStore {
             .expression_attribute_values(":to", s(package.valid_to.key()))
             .expression_attribute_values(":acked", n(package.acked.0))
             .build();
+        let expiry = ExpiryEntry {
+            valid_to: package.valid_to,
+            app: package.app.clone(),
+            package: package.id.clone(),
+        };
         let actions = vec![
             TransactWriteItem::builder().update(built(update)?).build(),
-            self.state_touch(&package.app, [package.valid_from])?,
+            self.state_touch(&package.app, [package.valid_from], 0, true)?,
+            self.expiry_put(&expiry)?,
         ];
         let result = self
             .client()
@@ -243,7 +256,7 @@ impl DynamoStore {
             .build();
         let actions = vec![
             TransactWriteItem::builder().update(built(update)?).build(),
-            self.state_touch(&refund.app, [from])?,
+            self.state_touch(&refund.app, [from], 0, true)?,
         ];
         self.client()
             .transact_write_items()

@@ -52,6 +52,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 mod access_keys;
+mod alerts;
 mod av_hours;
 mod classes;
 mod commit;
