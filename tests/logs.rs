@@ -87,6 +87,7 @@ async fn logs_never_carry_bodies_credentials_or_caller_arns() {
     }
     let (response, _) = sqs::handle(
         &store,
+        &rtc_usage::bus::memory::RecordingBus::new(),
         &Metrics::disabled(),
         batch,
         now(),

@@ -15,13 +15,14 @@ use crate::workload::{deliver, fast_retry, rng, seconds_text, with_duplicates};
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rtc_usage::bus::memory::RecordingBus;
 use rtc_usage::domain::error::ErrorCode;
 use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
-use rtc_usage::store::UsageStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
+use rtc_usage::store::{AlertStore, UsageStore};
 use rtc_usage::testkit::register_apps;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -501,6 +502,56 @@ impl Reference {
         }
     }
 
+    /// For an Active package, the first day, from `today` on, by which the
+    /// last 7 complete days' average (a day at a time) has used up what is
+    /// left of it and of the packages before it that can still pay; null
+    /// past its validTo, with no recent usage, and for any other status.
+    fn run_out_date(&self, i: usize, today: i64) -> J {
+        if self.status(i, today) != "Active" {
+            return J::Leaf("null".into());
+        }
+        let recent: u64 = (self.rows.iter())
+            .filter(|r| (today - 7..today).contains(&r.day))
+            .map(RefRow::billable)
+            .sum();
+        let left: u64 = (0..=i)
+            .filter(|&j| !self.refunded[j] && self.packages[j].to >= today)
+            .map(|j| self.packages[j].minutes - self.used[j])
+            .sum();
+        if recent == 0 {
+            return J::Leaf("null".into());
+        }
+        let mut day = today;
+        // Used by the end of `day`: (day - today + 1) days at recent / 7.
+        while ((day - today + 1) as u64) * recent < 7 * left {
+            day += 1;
+        }
+        if day > self.packages[i].to {
+            J::Leaf("null".into())
+        } else {
+            s(&day_text(day))
+        }
+    }
+
+    /// The low and exhausted conditions that hold now (CONTRACT §12), with
+    /// each package's minutes left: (kind, package id) → remaining.
+    fn alert_conditions(&self) -> BTreeMap<(&'static str, String), u64> {
+        let mut holding = BTreeMap::new();
+        for (i, p) in self.packages.iter().enumerate() {
+            if self.refunded[i] {
+                continue;
+            }
+            let remaining = p.minutes - self.used[i];
+            if remaining * 5 <= p.minutes {
+                holding.insert(("PackageLow", p.id.clone()), remaining);
+            }
+            if remaining == 0 {
+                holding.insert(("PackageExhausted", p.id.clone()), remaining);
+            }
+        }
+        holding
+    }
+
     fn packages_answer(&self, today: i64) -> J {
         let packages = self
             .packages
@@ -516,6 +567,7 @@ impl Reference {
                     ("ValidFrom", s(&day_text(p.from))),
                     ("ValidTo", s(&day_text(p.to))),
                     ("Status", s(self.status(i, today))),
+                    ("RunOutDate", self.run_out_date(i, today)),
                 ])
             })
             .collect();
@@ -603,11 +655,14 @@ fn assert_json(got: &str, want: &J, context: &str) {
 // ---------------------------------------------------------------------------
 // Asking the service, as the owner, at the tests' "now".
 
-async fn ask<S: UsageStore>(store: &S, pairs: &[(&str, String)]) -> Result<String, ErrorCode> {
+async fn ask<S: UsageStore + AlertStore>(
+    store: &S,
+    pairs: &[(&str, String)],
+) -> Result<String, ErrorCode> {
     ask_at(store, pairs, now()).await
 }
 
-async fn ask_at<S: UsageStore>(
+async fn ask_at<S: UsageStore + AlertStore>(
     store: &S,
     pairs: &[(&str, String)],
     at: UtcMillis,
@@ -696,7 +751,7 @@ fn packages_params() -> Vec<(&'static str, String)> {
 }
 
 /// Every page of `size` rows of a window (at least one), each compared whole.
-async fn check_pages<S: UsageStore>(
+async fn check_pages<S: UsageStore + AlertStore>(
     store: &S,
     world: &World,
     reference: &Reference,
@@ -728,7 +783,7 @@ async fn check_pages<S: UsageStore>(
 /// whole range (every page of 7, and one class's rows), of a window in the
 /// middle (default page size, pages 1 and 2), the packages, the apps, and the
 /// trend at both intervals over two windows. Answers how many it compared.
-async fn check_all<S: UsageStore>(
+async fn check_all<S: UsageStore + AlertStore>(
     store: &S,
     world: &World,
     filter_class: &str,
@@ -812,7 +867,7 @@ async fn check_all<S: UsageStore>(
 /// The export of a window, as the caller receives it: named by the window's
 /// first and last local dates, every row of the details in their order,
 /// with the app's local dates and offsets.
-async fn check_export<S: UsageStore>(
+async fn check_export<S: UsageStore + AlertStore>(
     store: &S,
     world: &World,
     reference: &Reference,
@@ -887,7 +942,7 @@ async fn check_export<S: UsageStore>(
     }
 }
 
-async fn rollup<S: UsageStore>(store: &S) {
+async fn rollup<S: UsageStore + AlertStore>(store: &S) {
     run_rollup(store, &RollupRequest::Scheduled, Deadline::none()).await;
 }
 
@@ -1496,6 +1551,10 @@ async fn run_oracle_in(
     let batches = batches(&mut rng, events.len());
     let mut world = World::default();
     let (mut checks, mut compared) = (0, 0);
+    let bus = RecordingBus::new();
+    // Every low or exhausted condition that held after some batch, with the
+    // minutes left then: raised once, in that batch, and never again.
+    let mut raised: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
     for (b, range) in batches.iter().enumerate() {
         let batch = &events[range.clone()];
         let report = ingest_batch(
@@ -1510,6 +1569,8 @@ async fn run_oracle_in(
             "batch {b}: {:?}",
             report.failures
         );
+        let alerts = check_alerts(&store, &bus, &report).await;
+        assert!(alerts.unfinished.is_empty(), "batch {b}: {alerts:?}");
         // A session counts unless a void of it came in an earlier batch (in
         // one batch, sessions count before voids apply); every void is
         // applied once, the rest of its deliveries are duplicates.
@@ -1540,15 +1601,26 @@ async fn run_oracle_in(
         for e in batch {
             world.apply(&e.id, &e.ev).unwrap();
         }
+        if world.owner.is_some() {
+            for (key, remaining) in Reference::of(&world).alert_conditions() {
+                raised.entry(key).or_insert(remaining);
+            }
+        }
         if b % 4 == 3 {
             rollup(&store).await;
         }
         if check(b, batches.len()) {
             compared += check_all(&store, &world, "c-6", &format!("after batch {b}")).await;
+            compared += check_alerts_answer(&store, &world, &bus, &raised, b).await;
             checks += 1;
         }
     }
     assert_eq!(world.session_count(), whole.session_count());
+    assert!(
+        raised.keys().any(|(kind, _)| *kind == "PackageLow")
+            && raised.keys().any(|(kind, _)| *kind == "PackageExhausted"),
+        "the workload runs packages low and out: {raised:?}"
+    );
     rollup(&store).await;
     compared += check_all(&store, &world, "math-101", "at the end, after a rollup").await;
     println!(
@@ -1560,6 +1632,69 @@ async fn run_oracle_in(
         Reference::of(&world).rows.len(),
         started.elapsed()
     );
+}
+
+/// `DescribeAlerts` against the reference's low and exhausted alerts, each
+/// raised in the batch its condition first held, with the minutes left
+/// then; and the bus, which took each listed alert (and nothing else) with
+/// every field of the answer.
+async fn check_alerts_answer<S: UsageStore + AlertStore>(
+    store: &S,
+    world: &World,
+    bus: &RecordingBus,
+    raised: &BTreeMap<(&'static str, String), u64>,
+    b: usize,
+) -> usize {
+    if world.owner.is_none() {
+        assert!(
+            bus.taken().is_empty(),
+            "batch {b}: no alert before the registration"
+        );
+        return 0;
+    }
+    let pairs = [
+        ("Action", "DescribeAlerts".to_owned()),
+        ("AppId", APP.to_owned()),
+    ];
+    let got: Value = serde_json::from_str(&ask(store, &pairs).await.unwrap()).unwrap();
+    let listed = got["Alerts"].as_array().unwrap();
+    let minutes_driven: BTreeMap<(&'static str, String), u64> = listed
+        .iter()
+        .filter(|a| a["Kind"] != "PackageExpiring")
+        .map(|a| {
+            let kind = if a["Kind"] == "PackageLow" {
+                "PackageLow"
+            } else {
+                "PackageExhausted"
+            };
+            let package = a["PackageId"].as_str().unwrap().to_owned();
+            ((kind, package), a["RemainingMinutes"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(&minutes_driven, raised, "batch {b}: alerts");
+    let zone = world.local();
+    let mut ids = BTreeSet::new();
+    for alert in listed {
+        assert_eq!(alert["RaisedAt"], zone.text(now().0), "batch {b}");
+        assert!(
+            ids.insert(alert["AlertId"].as_str().unwrap().to_owned()),
+            "batch {b}: one id each"
+        );
+    }
+    // The bus took each alert once (no fault here), with the answer's fields.
+    let taken = bus.taken();
+    assert_eq!(taken.len(), listed.len(), "batch {b}: {taken:?}");
+    for detail in taken {
+        let alert = listed
+            .iter()
+            .find(|a| a["AlertId"] == detail["AlertId"])
+            .unwrap_or_else(|| panic!("batch {b}: {detail} was never listed"));
+        let mut want = alert.clone();
+        want["AppId"] = json!(APP);
+        want["OwnerAccountId"] = json!(OWNER);
+        assert_eq!(detail, want, "batch {b}");
+    }
+    1
 }
 
 /// A small workload (every class, one or two users each), every answer
@@ -2448,7 +2583,7 @@ async fn a_row_of_the_next_day_draws_on_packages_too() {
 // ---------------------------------------------------------------------------
 // Errors through the HTTP entry point.
 
-async fn http_ask<S: UsageStore>(
+async fn http_ask<S: UsageStore + AlertStore>(
     store: &S,
     pairs: &[(&str, &str)],
     account: Option<&str>,

@@ -34,7 +34,7 @@ use rtc_usage::domain::usage_api::MAX_EXPORT_BYTES;
 use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
 use rtc_usage::service::query::{self, Answer};
 use rtc_usage::store::dynamo::DynamoStore;
-use rtc_usage::store::{SetOnceOutcome, UsageStore};
+use rtc_usage::store::{AlertStore, SetOnceOutcome, UsageStore};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -256,11 +256,14 @@ fn params(pairs: &[(&str, &str)]) -> QueryParams {
     QueryParams::from_pairs(pairs.iter().copied())
 }
 
-async fn ask<S: UsageStore>(store: &S, pairs: &[(&str, &str)]) -> Result<Answer, ErrorCode> {
+async fn ask<S: UsageStore + AlertStore>(
+    store: &S,
+    pairs: &[(&str, &str)],
+) -> Result<Answer, ErrorCode> {
     ask_as(store, OWNER, pairs).await
 }
 
-async fn ask_as<S: UsageStore>(
+async fn ask_as<S: UsageStore + AlertStore>(
     store: &S,
     caller: &str,
     pairs: &[(&str, &str)],
@@ -271,7 +274,10 @@ async fn ask_as<S: UsageStore>(
         .map_err(|e| e.code)
 }
 
-async fn export<S: UsageStore>(store: &S, pairs: &[(&str, &str)]) -> Result<CsvFile, ErrorCode> {
+async fn export<S: UsageStore + AlertStore>(
+    store: &S,
+    pairs: &[(&str, &str)],
+) -> Result<CsvFile, ErrorCode> {
     let mut all = vec![("Action", "ExportUsageDetails")];
     all.extend_from_slice(pairs);
     match ask(store, &all).await? {
@@ -281,7 +287,7 @@ async fn export<S: UsageStore>(store: &S, pairs: &[(&str, &str)]) -> Result<CsvF
 }
 
 /// Every row of `DescribeUsageDetails` for `pairs`, page after page.
-async fn all_pages<S: UsageStore>(store: &S, pairs: &[(&str, &str)]) -> Vec<Value> {
+async fn all_pages<S: UsageStore + AlertStore>(store: &S, pairs: &[(&str, &str)]) -> Vec<Value> {
     let mut rows = Vec::new();
     for page in 1.. {
         let number = page.to_string();
@@ -426,7 +432,7 @@ fn cells_of(record: &Value) -> Vec<String> {
 /// The export of `window` and every page of the details of `window`, the
 /// one read back by Python, the other turned into cells: equal, row for
 /// row. Returns the file.
-async fn assert_export_is_the_details<S: UsageStore>(
+async fn assert_export_is_the_details<S: UsageStore + AlertStore>(
     store: &S,
     window: &[(&str, &str)],
 ) -> CsvFile {
@@ -586,7 +592,7 @@ struct Response {
     is_base64_encoded: bool,
 }
 
-async fn handle<S: UsageStore>(
+async fn handle<S: UsageStore + AlertStore>(
     store: &S,
     api: Api,
     pairs: &[(&str, &str)],

@@ -11,7 +11,7 @@ use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
-use rtc_usage::store::{CommitOutcome, StoreError, StoreResult, UsageStore};
+use rtc_usage::store::{AlertStore, CommitOutcome, StoreError, StoreResult, UsageStore};
 use rtc_usage::testkit::register_apps;
 use serde_json::json;
 use std::collections::HashSet;
@@ -45,7 +45,7 @@ fn accepted(segments: Vec<Seg>, now: UtcMillis) -> Vec<Seg> {
 }
 
 async fn check_around_anchors(
-    store: &impl UsageStore,
+    store: &(impl UsageStore + AlertStore),
     segments: &[Seg],
     apps: &[&str],
     now: UtcMillis,

@@ -2,6 +2,7 @@
 //! DynamoDB API (Amazon's DynamoDB Local), fed from the `events/` fixtures.
 
 mod access_keys;
+mod alerts;
 mod classes;
 mod console;
 mod exact_json;

@@ -26,7 +26,7 @@ use rtc_usage::domain::rollup::RollupRequest;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{InboundMessage, ingest_batch};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
-use rtc_usage::store::UsageStore;
+use rtc_usage::store::{AlertStore, UsageStore};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -655,7 +655,7 @@ fn assert_json(got: &str, want: &J, context: &str) {
 // ---------------------------------------------------------------------------
 // Asking the service, as the owner, at the tests' "now".
 
-async fn ask<S: UsageStore>(store: &S, pairs: &[(&str, String)]) -> String {
+async fn ask<S: UsageStore + AlertStore>(store: &S, pairs: &[(&str, String)]) -> String {
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     owner_asks(store, &refs, REQUEST_ID, now())
         .await
@@ -675,7 +675,7 @@ const PAGE_SIZE: usize = 7;
 /// rows and the one past the end, for all rows and for each class of
 /// `filters`; the trend at both intervals. Answers the bodies, in order, so
 /// that answers before and after a rollup can be compared too.
-async fn check_all<S: UsageStore>(
+async fn check_all<S: UsageStore + AlertStore>(
     store: &S,
     reference: &Reference,
     filters: &[&str],
@@ -750,7 +750,7 @@ async fn check_all<S: UsageStore>(
     bodies
 }
 
-async fn rollup<S: UsageStore>(store: &S) {
+async fn rollup<S: UsageStore + AlertStore>(store: &S) {
     run_rollup(store, &RollupRequest::Scheduled, Deadline::none()).await;
 }
 

@@ -29,7 +29,7 @@ fn window() -> (UtcMillis, UtcMillis) {
 }
 
 async fn ingest_random(
-    store: &impl UsageStore,
+    store: &(impl UsageStore + AlertStore),
     seed: u64,
     n: usize,
     anchors: &[UtcMillis],
@@ -57,16 +57,16 @@ fn anchors() -> Vec<UtcMillis> {
     .collect()
 }
 
-async fn check(store: &impl UsageStore, segments: &[Seg]) {
+async fn check(store: &(impl UsageStore + AlertStore), segments: &[Seg]) {
     let (from, to) = window();
     assert_queries_match(store, &Reference::of(segments), &APPS, from, to, now()).await;
 }
 
-async fn roll(store: &impl UsageStore) -> RollupReport {
+async fn roll(store: &(impl UsageStore + AlertStore)) -> RollupReport {
     run_rollup(store, &RollupRequest::Scheduled, Deadline::none()).await
 }
 
-async fn pending(store: &impl UsageStore) -> Vec<PendingDay> {
+async fn pending(store: &(impl UsageStore + AlertStore)) -> Vec<PendingDay> {
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
@@ -80,7 +80,7 @@ async fn pending(store: &impl UsageStore) -> Vec<PendingDay> {
 }
 
 /// Every day record of every app in the window is rolled.
-async fn assert_all_rolled(store: &impl UsageStore) {
+async fn assert_all_rolled(store: &(impl UsageStore + AlertStore)) {
     let (from, to) = window();
     for app in APPS {
         for record in store
@@ -331,6 +331,10 @@ impl EventLandsDuringRoll {
             CommitOutcome::Committed
         );
     }
+}
+
+impl AlertStore for EventLandsDuringRoll {
+    rtc_usage::forward_alert_store!(inner);
 }
 
 impl UsageStore for EventLandsDuringRoll {

@@ -605,6 +605,7 @@ async fn statements_through_the_functions_with_a_short_grace() {
     let in_november = at("2026-11-30T23:00:00Z");
     let (response, _) = sqs::handle(
         &store,
+        &rtc_usage::bus::memory::RecordingBus::new(),
         &Metrics::disabled(),
         batch(vec![registration, session("a", "2026-11-30T20:00:00Z", 30)]),
         in_november,
@@ -616,6 +617,7 @@ async fn statements_through_the_functions_with_a_short_grace() {
     let after_close = at("2026-12-01T00:01:00Z");
     let (response, _) = sqs::handle(
         &store,
+        &rtc_usage::bus::memory::RecordingBus::new(),
         &Metrics::disabled(),
         batch(vec![session("b", "2026-11-30T21:00:00Z", 10)]),
         after_close,

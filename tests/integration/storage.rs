@@ -17,9 +17,9 @@ use rtc_usage::domain::retention::measurement_expiry;
 use rtc_usage::domain::storage::{MAX_BYTES, Measurement, Reading};
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::ingest::{FailureKind, InboundMessage, ingest_batch};
-use rtc_usage::store::UsageStore;
 use rtc_usage::store::dynamo::{app_pk, key, measurement_sk};
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
+use rtc_usage::store::{AlertStore, UsageStore};
 use rtc_usage::testkit::register_apps;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -74,7 +74,13 @@ fn reference_peak(readings: &[&Meas], start: i64, end: i64) -> u64 {
         .unwrap()
 }
 
-async fn ask<S: UsageStore>(store: &S, app: &str, start: i64, end: i64, interval: &str) -> Value {
+async fn ask<S: UsageStore + AlertStore>(
+    store: &S,
+    app: &str,
+    start: i64,
+    end: i64,
+    interval: &str,
+) -> Value {
     let (start, end) = (query_time(start), query_time(end));
     let pairs = [
         ("Action", "DescribeUsageData"),
@@ -140,7 +146,7 @@ fn assert_trend(
 /// Asks for `[from, to)` at both intervals in consecutive windows (the
 /// first 2 days 1 h 30 min 13 s long, so later ones start inside buckets;
 /// then 31 days, the longest span) and checks each answer.
-async fn assert_trends_match<S: UsageStore>(
+async fn assert_trends_match<S: UsageStore + AlertStore>(
     store: &S,
     all: &[Meas],
     (app, zone): (&str, LocalTime),

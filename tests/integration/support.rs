@@ -11,9 +11,9 @@ use rtc_usage::domain::ids::AccountId;
 use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::http;
 use rtc_usage::secrets::{SecretCache, SecretSealer};
-use rtc_usage::store::UsageStore;
 use rtc_usage::store::access_keys::AccessKeyStore;
 use rtc_usage::store::dynamo::{DynamoStore, RequestMeter};
+use rtc_usage::store::{AlertStore, UsageStore};
 use rtc_usage::testkit::LocalDynamo;
 use rtc_usage::testkit::alibaba_signer::query_string;
 pub use rtc_usage::testkit::lambda_boundary::{Posted, invoke};
@@ -129,7 +129,7 @@ pub fn query_pairs<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a st
 /// What `http::handle` (the API Gateway APIs with IAM or the console's
 /// sign-in; `dev_caller` as the local development caller) posts to the
 /// runtime for `event`.
-pub async fn handle_event<S: UsageStore>(
+pub async fn handle_event<S: UsageStore + AlertStore>(
     store: &S,
     dev_caller: Option<&AccountId>,
     event: &Value,
@@ -151,7 +151,7 @@ pub async fn serve_event<S, K>(
     now: UtcMillis,
 ) -> Posted
 where
-    S: UsageStore + AccessKeyStore,
+    S: UsageStore + AccessKeyStore + AlertStore,
     K: SecretSealer,
 {
     invoke(event, |request| async move {
@@ -188,7 +188,7 @@ pub fn answer(posted: Posted) -> Answer {
 /// The owner's request of `pairs` (a REST payload carrying `request_id`) at
 /// `at`, as the runtime posts the answer: the body of a 200 (JSON, or the
 /// export's CSV), or the refusal's code.
-pub async fn owner_asks<S: UsageStore>(
+pub async fn owner_asks<S: UsageStore + AlertStore>(
     store: &S,
     pairs: &[(&str, &str)],
     request_id: &str,
@@ -211,7 +211,7 @@ pub async fn owner_asks<S: UsageStore>(
 
 /// The usage API's JSON answer to `pairs` through `api`, with `account` as
 /// the IAM caller.
-pub async fn api_answer<S: UsageStore>(
+pub async fn api_answer<S: UsageStore + AlertStore>(
     store: &S,
     api: Api,
     pairs: &[(&str, &str)],
@@ -238,9 +238,32 @@ pub fn rfc3339(rng: &mut rand::rngs::StdRng, ms: i64) -> String {
     text
 }
 
+/// The alerts of the apps `report`'s batch touched, checked as the SQS
+/// entry point checks them after counting (on `bus`, acknowledged now).
+pub async fn check_alerts<S: UsageStore + AlertStore>(
+    store: &S,
+    bus: &rtc_usage::bus::memory::RecordingBus,
+    report: &rtc_usage::service::ingest::IngestReport,
+) -> rtc_usage::service::alerts::AlertReport {
+    let checks = report
+        .alert_checks
+        .iter()
+        .map(|(app, c)| (app.clone(), c.check))
+        .collect();
+    rtc_usage::service::alerts::check_apps(
+        store,
+        bus,
+        &checks,
+        now(),
+        rtc_usage::service::alerts::PublishPolicy::default(),
+    )
+    .await
+}
+
 /// A batch through the SQS entry point as `usage-ingest` runs it (metrics
-/// off), in a deployment whose default billing time zone is UTC.
-pub async fn handle_sqs<S: UsageStore>(
+/// off), in a deployment whose default billing time zone is UTC, its
+/// alerts published on a recording bus.
+pub async fn handle_sqs<S: UsageStore + AlertStore>(
     store: &S,
     batch: aws_lambda_events::event::sqs::SqsEvent,
 ) -> (
@@ -249,6 +272,7 @@ pub async fn handle_sqs<S: UsageStore>(
 ) {
     rtc_usage::entry::sqs::handle(
         store,
+        &rtc_usage::bus::memory::RecordingBus::new(),
         &rtc_usage::entry::metrics::Metrics::disabled(),
         batch,
         now(),

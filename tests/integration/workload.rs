@@ -10,7 +10,7 @@ use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
 use rtc_usage::service::ingest::{
     FailureKind, InboundMessage, IngestReport, IngestSettings, RetryPolicy, ingest_batch_in,
 };
-use rtc_usage::store::UsageStore;
+use rtc_usage::store::{AlertStore, UsageStore};
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
@@ -291,7 +291,7 @@ fn assert_window(
 /// 13 s long, so it ends inside a bucket and every later one (31 days, the
 /// longest span, or up to the end of the range) starts inside one: partial
 /// first and last buckets must be answered whole.
-pub async fn assert_queries_match<S: UsageStore>(
+pub async fn assert_queries_match<S: UsageStore + AlertStore>(
     store: &S,
     reference: &Reference,
     apps: &[&str],
@@ -364,7 +364,7 @@ pub struct Delivered {
 /// `batch` messages in random order, redelivering what the function reports
 /// as failed (transient) until each is acknowledged; invalid messages go to
 /// the "dead-letter queue" (`invalid`).
-pub async fn deliver<S: UsageStore>(
+pub async fn deliver<S: UsageStore + AlertStore>(
     store: &S,
     rng: &mut StdRng,
     bodies: Vec<String>,
@@ -375,7 +375,7 @@ pub async fn deliver<S: UsageStore>(
 }
 
 /// [`deliver`] with the deployment's settings.
-pub async fn deliver_in<S: UsageStore>(
+pub async fn deliver_in<S: UsageStore + AlertStore>(
     store: &S,
     rng: &mut StdRng,
     bodies: Vec<String>,
