@@ -9,7 +9,9 @@
 //! A table that already exists is left as it is. Prints one JSON document:
 //! `{"tables": {"UsageTable": "UsageTable"}, "functions": {"UsageQueryFunction":
 //! {"binary": "usage-query", "environment": {"USAGE_TABLE_NAME": "UsageTable"}}},
-//! "httpApis": {"AlibabaApi": {"stageVariables": {"callerAuthentication": "AlibabaSignature"}}}}`.
+//! "httpApis": {"AlibabaApi": {"stageVariables": {"callerAuthentication": "AlibabaSignature"}}},
+//! "eventBuses": ["AlertBus"]}`; an event bus, like a table, goes by its
+//! logical id (run-local creates it on its local EventBridge).
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use rtc_usage::testkit::template::{EnvValue, Template};
@@ -76,8 +78,8 @@ async fn main() {
             .map(|(name, value)| {
                 let value = match value {
                     EnvValue::Literal(text) => text.clone(),
-                    // Tables are named by their logical id here.
-                    EnvValue::TableRef(table) => table.clone(),
+                    // Tables and buses are named by their logical id here.
+                    EnvValue::ResourceRef(table) => table.clone(),
                 };
                 (name.clone(), json!(value))
             })
@@ -100,6 +102,7 @@ async fn main() {
         .collect();
     println!(
         "{}",
-        json!({"tables": tables, "functions": functions, "httpApis": http_apis})
+        json!({"tables": tables, "functions": functions, "httpApis": http_apis,
+            "eventBuses": template.event_buses})
     );
 }

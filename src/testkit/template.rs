@@ -8,7 +8,9 @@
 //! (`AWS::DynamoDB::Table`) with their attribute definitions, key schema,
 //! global secondary indexes, billing mode and time to live; functions'
 //! `Environment.Variables` (merged over `Globals.Function`), whose values are
-//! strings or `!Ref` to a table. Anything else in those places is an error,
+//! strings, or `!Ref` to a table or to an event bus (`AWS::Events::EventBus`,
+//! which local runs stand up under its logical id); `!Ref` to a parameter
+//! is its default. Anything else in those places is an error,
 //! so the template cannot drift from what local runs stand up.
 //! Point-in-time recovery, encryption and deletion policies have no local
 //! meaning and are skipped.
@@ -48,19 +50,20 @@ pub struct IndexSpec {
 }
 
 /// A function as the template builds it: its binary and its environment,
-/// with each `!Ref` to a table resolved through the local table names.
+/// each `!Ref` to a table or an event bus named by the resource's logical
+/// id (as local runs name them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FunctionSpec {
     pub logical_id: String,
     pub binary: String,
-    /// Variable → either a literal or the logical id of a table.
+    /// Variable → either a literal or the logical id of a table or bus.
     pub environment: BTreeMap<String, EnvValue>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum EnvValue {
     Literal(String),
-    TableRef(String),
+    ResourceRef(String),
 }
 
 /// An HTTP API (`AWS::Serverless::HttpApi`): the stage variables its
@@ -75,6 +78,8 @@ pub struct HttpApiSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Template {
     pub tables: Vec<TableSpec>,
+    /// The logical ids of the event buses.
+    pub event_buses: Vec<String>,
     pub functions: Vec<FunctionSpec>,
     pub http_apis: Vec<HttpApiSpec>,
 }
@@ -103,6 +108,7 @@ impl Template {
         let mut tables = Vec::new();
         let mut functions = Vec::new();
         let mut http_apis = Vec::new();
+        let mut event_buses = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or("a resource id is not a string")?;
             let within = |e: Error| format!("{id}: {e}");
@@ -116,6 +122,7 @@ impl Template {
                 Some("AWS::Serverless::HttpApi") => {
                     http_apis.push(http_api(id, resource.get("Properties")).map_err(within)?)
                 }
+                Some("AWS::Events::EventBus") => event_buses.push(id.to_owned()),
                 _ => {}
             }
         }
@@ -138,7 +145,7 @@ impl Template {
             .collect();
         for f in &mut functions {
             for value in f.environment.values_mut() {
-                if let EnvValue::TableRef(t) = value
+                if let EnvValue::ResourceRef(t) = value
                     && let Some(default) = defaults.get(t)
                 {
                     *value = EnvValue::Literal(default.clone());
@@ -147,15 +154,20 @@ impl Template {
         }
         for f in &functions {
             for value in f.environment.values() {
-                if let EnvValue::TableRef(t) = value
+                if let EnvValue::ResourceRef(t) = value
                     && !tables.iter().any(|table| &table.logical_id == t)
+                    && !event_buses.contains(t)
                 {
-                    return Err(format!("{}: !Ref {t} names no table", f.logical_id));
+                    return Err(format!(
+                        "{}: !Ref {t} names no table or event bus",
+                        f.logical_id
+                    ));
                 }
             }
         }
         Ok(Template {
             tables,
+            event_buses,
             functions,
             http_apis,
         })
@@ -337,11 +349,11 @@ fn environment(
             Value::Number(n) => EnvValue::Literal(n.to_string()),
             Value::Bool(b) => EnvValue::Literal(b.to_string()),
             Value::Tagged(tagged) if tagged.tag == "Ref" => {
-                EnvValue::TableRef(text(Some(&tagged.value), "!Ref")?.to_owned())
+                EnvValue::ResourceRef(text(Some(&tagged.value), "!Ref")?.to_owned())
             }
             _ => {
                 return Err(format!(
-                    "{name}: only strings and !Ref to a table are supported locally"
+                    "{name}: only strings and !Ref to a table or event bus are supported locally"
                 ));
             }
         };
@@ -467,7 +479,7 @@ mod tests {
         for f in &template.functions {
             assert_eq!(
                 f.environment.get("USAGE_TABLE_NAME"),
-                Some(&EnvValue::TableRef("UsageTable".into())),
+                Some(&EnvValue::ResourceRef("UsageTable".into())),
                 "{}",
                 f.logical_id
             );
@@ -540,5 +552,15 @@ mod tests {
         assert!(function("plain").is_ok());
         assert!(function("!Ref Missing").is_err(), "a !Ref to no table");
         assert!(function("!GetAtt T.Arn").is_err());
+        let with_bus = Template::parse(
+            "Resources:\n  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: x}\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: b}}\n    Properties:\n      Environment: {Variables: {X: !Ref Bus}}\n",
+        )
+        .unwrap();
+        assert_eq!(with_bus.event_buses, ["Bus"]);
+        assert_eq!(
+            with_bus.functions[0].environment["X"],
+            EnvValue::ResourceRef("Bus".into()),
+            "a bus goes by its logical id, as a table"
+        );
     }
 }

@@ -7,16 +7,23 @@
 //! the in-process boundary (`lambda_boundary::invoke`) gives the other tests.
 
 use crate::support::*;
+use rtc_usage::bus::eventbridge::BUS_ENV;
 use rtc_usage::entry::config::TABLE_ENV;
 use rtc_usage::store::dynamo::DynamoStore;
-use rtc_usage::testkit::LocalDynamo;
 use rtc_usage::testkit::runtime_api::{self, RuntimeApi};
+use rtc_usage::testkit::{LocalBus, LocalDynamo, LocalKms};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Runs `binary` over `events` and returns what it posted for each.
-fn run_function(binary: &str, store: &DynamoStore, events: Vec<Value>) -> Vec<runtime_api::Posted> {
+/// Runs `binary` over `events`, publishing alerts on the local bus
+/// `bus_name`, and returns what it posted for each.
+fn run_function(
+    binary: &str,
+    store: &DynamoStore,
+    bus_name: &str,
+    events: Vec<Value>,
+) -> Vec<runtime_api::Posted> {
     let count = events.len();
     let runtime = RuntimeApi::serve(events);
     let mut child = Command::new(binary)
@@ -31,6 +38,8 @@ fn run_function(binary: &str, store: &DynamoStore, events: Vec<Value>) -> Vec<ru
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_SESSION_TOKEN", "local-session")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &LocalDynamo::shared().endpoint)
+        .env(BUS_ENV, bus_name)
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", &LocalKms::shared().endpoint)
         .env("HOME", "/nonexistent")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -74,14 +83,20 @@ fn export_event(api: Api) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_export_leaves_the_function_with_its_byte_order_mark() {
     let store = fresh_store().await;
+    let bus = LocalBus::create("runtime-export").await.bus_name;
     let (ingest, query) = (
         env!("CARGO_BIN_EXE_usage-ingest").to_owned(),
         env!("CARGO_BIN_EXE_usage-query").to_owned(),
     );
     // The class fixture through the ingest function: every message counted.
-    let runner = store.clone();
+    let (runner, ingest_bus) = (store.clone(), bus.clone());
     let ingested = tokio::task::spawn_blocking(move || {
-        run_function(&ingest, &runner, vec![fixture("sqs-class-batch.json")])
+        run_function(
+            &ingest,
+            &runner,
+            &ingest_bus,
+            vec![fixture("sqs-class-batch.json")],
+        )
     })
     .await
     .unwrap();
@@ -94,7 +109,7 @@ async fn the_export_leaves_the_function_with_its_byte_order_mark() {
 
     let events = vec![export_event(Api::Rest), export_event(Api::Http)];
     let runner = store.clone();
-    let answers = tokio::task::spawn_blocking(move || run_function(&query, &runner, events))
+    let answers = tokio::task::spawn_blocking(move || run_function(&query, &runner, &bus, events))
         .await
         .unwrap();
     for (answer, api) in answers.into_iter().zip([Api::Rest, Api::Http]) {
@@ -124,4 +139,52 @@ async fn the_export_leaves_the_function_with_its_byte_order_mark() {
         let in_process = handle_event(&store, None, &export_event(api), now()).await;
         assert_eq!(posted.body, in_process.body, "{api:?}");
     }
+}
+
+/// The built ingest function, configured as the template configures it,
+/// publishes the alerts its batch raises on its bus, where the template's
+/// rule hands them to the consumer queue before the invocation answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ingest_function_publishes_alerts_on_its_bus() {
+    let store = fresh_store().await;
+    let local = LocalBus::create("runtime-alerts").await;
+    let body = |id: &str, kind: &str, data: Value| {
+        json!({"specversion": "1.0", "id": id, "source": "/billing", "type": kind, "data": data})
+            .to_string()
+    };
+    let records: Vec<Value> = [
+        body("reg", "rtc.app.registered", json!({"appId": "app-bus", "ownerAccountId": OWNER})),
+        body("buy", "rtc.package.purchased", json!({"appId": "app-bus", "packageId": "p",
+            "packageName": "Trial", "minutes": 10, "validFrom": "2026-11-01", "validTo": "2026-12-31"})),
+        body("s1", "rtc.class.session", json!({"appId": "app-bus", "classId": "c", "userId": "u",
+            "role": "student", "usageType": "interactive",
+            "startTime": "2026-11-20T10:00:00Z", "endTime": "2026-11-20T10:10:00Z"})),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, body)| json!({"messageId": format!("m{i}"), "body": body}))
+    .collect();
+    let (binary, runner, bus) = (
+        env!("CARGO_BIN_EXE_usage-ingest").to_owned(),
+        store.clone(),
+        local.bus_name.clone(),
+    );
+    let posted = tokio::task::spawn_blocking(move || {
+        run_function(&binary, &runner, &bus, vec![json!({"Records": records})])
+    })
+    .await
+    .unwrap();
+    let runtime_api::Posted::Response(raw) = posted.into_iter().next().unwrap() else {
+        panic!("ingest failed")
+    };
+    let answer: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let mut kinds: Vec<String> = local
+        .receive()
+        .await
+        .iter()
+        .map(|e| e["detail"]["Kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["PackageExhausted", "PackageLow"]);
 }
