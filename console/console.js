@@ -1,6 +1,7 @@
 // The usage console: one page over the usage API (DescribeApps,
 // DescribeUsageData, DescribeUsageDetails, ExportUsageDetails,
-// DescribeUsagePackages), asked at console/api as the signed-in account.
+// DescribeUsagePackages, DescribeStatement(s), DescribeAlerts), asked at
+// console/api as the signed-in account.
 //
 // Everything that comes from events (names, ids) is put on the page with
 // textContent only, never as markup; the Content-Security-Policy the page is
@@ -34,7 +35,9 @@
   const DETAIL_SUMMARY = [["DurationSeconds", "Usage seconds"], ["BillableMinutes", "Billable minutes"], ["PackageMinutes", "From packages (min)"], ["PayAsYouGoMinutes", "Pay-as-you-go (min)"]];
   const DETAIL_COLUMNS = [["Date", "Date"], ["ClassName", "Class"], ["ClassId", "Class ID"], ["StartTime", "Start"], ["EndTime", "End"], ["UsageType", "Type"], ["UserCount", "Users"], ["DurationSeconds", "Seconds"], ["BillableMinutes", "Minutes"], ["Packages", "Packages"], ["PackageMinutes", "Package min"], ["PayAsYouGoMinutes", "Pay-as-you-go min"]];
   const INSTANTS = new Set(["StartTime", "EndTime"]);
-  const PACKAGE_COLUMNS = [["PackageName", "Package"], ["PackageId", "ID"], ["Minutes", "Minutes"], ["UsedMinutes", "Used"], ["RemainingMinutes", "Remaining"], ["ValidFrom", "Valid from"], ["ValidTo", "Valid to"], ["Status", "Status"]];
+  const PACKAGE_COLUMNS = [["PackageName", "Package"], ["PackageId", "ID"], ["Minutes", "Minutes"], ["UsedMinutes", "Used"], ["RemainingMinutes", "Remaining"], ["ValidFrom", "Valid from"], ["ValidTo", "Valid to"], ["Status", "Status"], ["RunOutDate", "Runs out (at the last 7 days' rate)"]];
+  const ALERT_COLUMNS = [["RaisedAt", "Raised"], ["Kind", "Alert"], ["PackageName", "Package"], ["PackageId", "ID"], ["RemainingMinutes", "Minutes left then"], ["AlertId", "Alert ID"]];
+  const ALERT_KINDS = { PackageLow: "Running low (a fifth or less left)", PackageExhausted: "Used up: pay-as-you-go from here", PackageExpiring: "Expires within 7 days" };
   // A statement's own month and each adjustment it carries, one line each.
   const STATEMENT_COLUMNS = [["Statement", "Statement"], ["Status", "Status"], ["ClosesAt", "Closes"], ["Line", "Line"],
     ["AvSeconds", "A/V seconds"], ["AvBillable", "A/V billable min"], ["AvPackage", "From packages (min)"], ["AvPayg", "Pay-as-you-go (min)"],
@@ -49,7 +52,7 @@
     totals: $("totals"), chart: $("chart"), chartData: $("chart-data"), detailsSection: $("details-section"),
     details: $("details"), prev: $("page-prev"), next: $("page-next"), pageInfo: $("page-info"),
     download: $("download"), packages: $("packages"), signin: $("signin"), zone: $("zone"),
-    statements: $("statements"),
+    statements: $("statements"), alerts: $("alerts"),
   };
   const signIn = readSignIn();
   const view = { appId: null, service: "AudioVideo", period: "7d", from: null, to: null, page: 1 };
@@ -270,6 +273,8 @@
     el.details.tBodies[0].replaceChildren();
     el.packages.tHead.replaceChildren();
     el.packages.tBodies[0].replaceChildren();
+    el.alerts.tHead.replaceChildren();
+    el.alerts.tBodies[0].replaceChildren();
     el.pageInfo.textContent = "";
     el.prev.disabled = el.next.disabled = el.download.disabled = true;
     delete el.chart.dataset.kind;
@@ -388,6 +393,12 @@
     fillTable(el.packages, PACKAGE_COLUMNS, answer.Packages, (row, key) => text(row[key]));
   }
 
+  /** The app's alerts, newest first, each kind said in words and its instant in the app's zone. */
+  function drawAlerts(answer, zone) {
+    fillTable(el.alerts, ALERT_COLUMNS, answer.Alerts, (row, key) =>
+      key === "Kind" ? (ALERT_KINDS[row.Kind] || row.Kind) : key === "RaisedAt" ? instantText(row.RaisedAt, zone) : text(row[key]));
+  }
+
   /** The current and last month's statements (newest first) as lines. */
   function statementLines(statements) {
     const lines = [];
@@ -441,11 +452,12 @@
     setState("loading", "Loading\u2026");
     const interval = w.days === 1 ? 3600 : 86400;
     try {
-      const [trend, details, packages, statements] = await Promise.all([
+      const [trend, details, packages, statements, alerts] = await Promise.all([
         ask(windowParams(w, { Action: "DescribeUsageData", Interval: String(interval) })),
         SERVICES[view.service].details ? ask(windowParams(w, { Action: "DescribeUsageDetails", PageNumber: String(view.page), PageSize: String(PAGE_SIZE) })) : null,
         ask({ Action: "DescribeUsagePackages", AppId: view.appId }),
         statementsOf(view.appId),
+        ask({ Action: "DescribeAlerts", AppId: view.appId }),
       ]);
       if (ticket !== loadTicket) return;
       drawTotals(trend, details);
@@ -453,6 +465,7 @@
       drawDetails(details, w);
       drawPackages(packages);
       drawStatements(statements);
+      drawAlerts(alerts, w.zone);
       drawn();
       if (isEmpty(trend, details)) setState("empty", "No usage in this period.");
       else setState("ready", "Updated " + wall(Date.now(), w.zone).second + " (" + w.zone + ").");

@@ -82,7 +82,11 @@ SERVICES = ("AudioVideo", "Recording", "Storage")
 DETAIL_KEYS = ("Date", "ClassName", "ClassId", "StartTime", "EndTime", "UsageType", "UserCount",
                "DurationSeconds", "BillableMinutes", "Packages", "PackageMinutes", "PayAsYouGoMinutes")
 PACKAGE_KEYS = ("PackageName", "PackageId", "Minutes", "UsedMinutes", "RemainingMinutes",
-                "ValidFrom", "ValidTo", "Status")
+                "ValidFrom", "ValidTo", "Status", "RunOutDate")
+ALERT_KEYS = ("RaisedAt", "Kind", "PackageName", "PackageId", "RemainingMinutes", "AlertId")
+ALERT_KINDS = {"PackageLow": "Running low (a fifth or less left)",
+               "PackageExhausted": "Used up: pay-as-you-go from here",
+               "PackageExpiring": "Expires within 7 days"}
 DATA_SUMMARIES = {
     "AudioVideo": ("InteractiveSummaryDuration", "PlaybackSummaryDuration", "TotalSummaryDuration"),
     "Recording": ("TotalSummaryDuration", "AudioSummaryDuration", "V480SummaryDuration",
@@ -628,6 +632,14 @@ def statement_lines(app: str) -> list:
     return lines
 
 
+def alert_lines(app: str, zone: str) -> list:
+    """The app's alerts as the page must show them, read from the API:
+    newest first, each kind in words, its instant in the app's zone."""
+    alerts = api({"Action": "DescribeAlerts", "AppId": app})["Alerts"]
+    return [{k: ALERT_KINDS[a[k]] if k == "Kind" else instant_text(a[k], zone) if k == "RaisedAt"
+             else text(a[k]) for k in ALERT_KEYS} for a in alerts]
+
+
 def same(what: str, shown, expected) -> None:
     assert shown == expected, diff(what, shown, expected)
 
@@ -694,6 +706,8 @@ def expect_view(console: Console, window: Window, since: int) -> dict:
          [{k: text(p[k]) for k in PACKAGE_KEYS} for p in packages["Packages"]])
     made(console, since, {"Action": "DescribeStatements", "AppId": window.app})
     same(f"{window}: table#statements", console.rows("table#statements"), statement_lines(window.app))
+    made(console, since, {"Action": "DescribeAlerts", "AppId": window.app})
+    same(f"{window}: table#alerts", console.rows("table#alerts"), alert_lines(window.app, window.zone))
     note = console.text_of("#note")
     assert note and "minute" in note.lower(), \
         f"{window}: #note does not say durations are rounded up to minutes: {note!r}"
@@ -1057,6 +1071,20 @@ def main() -> int:
             checks.run(name, test)
 
     check("usage-ingest accepts app-busy's usage", lambda: ingest(today))
+
+    def busy_alerts():
+        # pkg-markup runs out part way: both its alerts, once each, its
+        # name as text; the active packages have a run-out date or none.
+        alerts = api({"Action": "DescribeAlerts", "AppId": APP})["Alerts"]
+        raised = sorted((a["Kind"], a["PackageId"]) for a in alerts)
+        for kind in ("PackageLow", "PackageExhausted"):
+            assert (kind, "pkg-markup") in raised, f"DescribeAlerts: {raised}"
+        assert len(raised) == len(set(raised)), f"an alert twice: {raised}"
+        packages = api({"Action": "DescribeUsagePackages", "AppId": APP})["Packages"]
+        for p in packages:
+            assert p["RunOutDate"] is None or p["Status"] == "Active", p
+
+    check("the API: app-busy's used-up package raised its alerts once each", busy_alerts)
 
     trouble = Trouble()
     with sync_playwright() as playwright:
