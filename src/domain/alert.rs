@@ -410,6 +410,33 @@ mod tests {
         );
     }
 
+    /// `events/eventbridge-alert.json` is an alert as the consumer queue
+    /// receives it: its detail has exactly the fields an alert carries.
+    #[test]
+    fn the_sample_alert_event_is_an_alert_as_published() {
+        let event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/eventbridge-alert.json")).unwrap();
+        assert_eq!(event["source"], ALERT_SOURCE);
+        assert_eq!(event["detail-type"], ALERT_DETAIL_TYPE);
+        let detail = &event["detail"];
+        let alert = Alert {
+            app: AppId::parse(detail["AppId"].as_str().unwrap()).unwrap(),
+            key: AlertKey {
+                kind: AlertKind::parse(detail["Kind"].as_str().unwrap()).unwrap(),
+                package: PackageId::parse(detail["PackageId"].as_str().unwrap()).unwrap(),
+            },
+            package_name: Name::parse(detail["PackageName"].as_str().unwrap()).unwrap(),
+            raised_at: UtcMillis(1_795_170_605_000),
+            remaining_minutes: detail["RemainingMinutes"].as_u64().unwrap(),
+        };
+        let owner = AccountId::parse(detail["OwnerAccountId"].as_str().unwrap()).unwrap();
+        let zone = BillingZone::parse("Asia/Shanghai").unwrap();
+        assert_eq!(
+            &serde_json::to_value(alert.detail(&owner, &zone)).unwrap(),
+            detail
+        );
+    }
+
     #[test]
     fn run_out_dates_project_the_last_seven_days_rate() {
         let today = Day(100);

@@ -25,7 +25,7 @@ use crate::domain::ids::{AppId, Name, PackageId};
 use crate::domain::time::{Day, UtcMillis};
 use crate::store::{AlertStore, AlertWatch, ExpiryEntry, RaiseOutcome, StoreError, StoreResult};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use std::collections::{BTreeSet, HashMap};
 
 pub const ALERT_SPENT: &str = "alert_spent";
@@ -177,24 +177,6 @@ impl DynamoStore {
             .await?;
         items.iter().map(alert_of).collect()
     }
-
-    async fn transact(&self, actions: Vec<TransactWriteItem>) -> StoreResult<()> {
-        self.client()
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await
-            .map_err(|err| {
-                let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-                match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        super::error::cancellation_error(c.cancellation_reasons(), detail)
-                    }
-                    _ => classify(err),
-                }
-            })?;
-        Ok(())
-    }
 }
 
 impl AlertStore for DynamoStore {
@@ -323,27 +305,33 @@ impl AlertStore for DynamoStore {
     }
 
     async fn alert_published(&self, alert: &Alert) -> StoreResult<()> {
+        // Two single writes, not a transaction: either one alone leaves the
+        // alert pending somewhere, and publishing it again is harmless
+        // (consumers dedupe on AlertId). Half the units of a transaction.
         let mut watch = UpdateExpr::default();
         let (attr, entry) = (
             watch.name(ALERT_PENDING),
             watch.value(AttributeValue::Ss(vec![pending_entry(&alert.key)])),
         );
-        let update = aws_sdk_dynamodb::types::Update::builder()
+        let unmark = self
+            .client()
+            .update_item()
             .table_name(self.table())
             .set_key(Some(key(app_pk(&alert.app), AV_STATE_SK.to_owned())))
             .update_expression(format!("DELETE {attr} {entry}"))
             .set_expression_attribute_names(Some(watch.names))
             .set_expression_attribute_values(Some(watch.values))
-            .build();
-        let delete = Delete::builder()
+            .send();
+        let unlist = self
+            .client()
+            .delete_item()
             .table_name(self.table())
             .set_key(Some(pending_key(alert)))
-            .build();
-        self.transact(vec![
-            TransactWriteItem::builder().update(built(update)?).build(),
-            TransactWriteItem::builder().delete(built(delete)?).build(),
-        ])
-        .await
+            .send();
+        let (unmarked, unlisted) = tokio::join!(unmark, unlist);
+        unmarked.map_err(classify)?;
+        unlisted.map_err(classify)?;
+        Ok(())
     }
 
     async fn unpublished_alerts(
