@@ -7,6 +7,7 @@
 //! a query computes it the same way (the query function writes no usage
 //! item).
 
+use crate::domain::commit::LateWrite;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::ids::{AccountId, AppId};
 use crate::domain::statement::{
@@ -203,8 +204,17 @@ async fn compute<S: UsageStore>(
     })
 }
 
+/// How many times [`figures_at`] reads a month again when late usage
+/// landed while it read.
+const SNAPSHOT_ATTEMPTS: u32 = 5;
+
 /// `month`'s figures as they stood at `at`: what is stored now, less the
 /// late usage acknowledged at or after `at`.
+///
+/// Late usage lands in the same transaction as its rows, so the month's
+/// reads are taken between two reads of the late records: when both say
+/// the same, no late usage landed in between, and the rows read hold
+/// exactly the late usage listed. Otherwise the month is read again.
 async fn figures_at<S: UsageStore>(
     store: &S,
     app: &AppId,
@@ -212,10 +222,32 @@ async fn figures_at<S: UsageStore>(
     month: Month,
     at: UtcMillis,
 ) -> Result<Figures, StoreError> {
+    let mut late = store.late_usage(app, at).await?;
+    for _ in 0..SNAPSHOT_ATTEMPTS {
+        let figures = month_at(store, app, calendar, month, at, &late).await?;
+        let again = store.late_usage(app, at).await?;
+        if again == late {
+            return Ok(figures);
+        }
+        late = again;
+    }
+    Err(StoreError::Conflict(format!(
+        "late usage of app {app} kept landing while its month {month} was read"
+    )))
+}
+
+/// `month`'s figures from the stored rows less `late`.
+async fn month_at<S: UsageStore>(
+    store: &S,
+    app: &AppId,
+    calendar: &Calendar,
+    month: Month,
+    at: UtcMillis,
+    late: &[LateWrite],
+) -> Result<Figures, StoreError> {
     let zone = &calendar.zone;
     let (first, last) = (month.first_day(), month.last_day());
     let (from, to) = (month.starts_at(zone), month.ends_at(zone));
-    let late = store.late_usage(app, at).await?;
     let (hours, class_recordings) = tokio::join!(
         store.hours(app, from.hour(), to.minus_ms(1).hour()),
         store.class_recordings(app, first, last),
@@ -255,7 +287,7 @@ async fn figures_at<S: UsageStore>(
                 .map(|h| (h.hour, h.usage, h.head))
                 .collect(),
             class_recordings: class_recordings?,
-            late,
+            late: late.to_vec(),
         },
     ))
 }
