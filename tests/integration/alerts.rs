@@ -3,22 +3,19 @@
 //! SQS consumer queue): what the consumer queue receives after batches go
 //! through `usage-ingest`'s entry point with the real EventBridge adapter,
 //! against `DescribeAlerts` through the API; a bus that fails before and
-//! after taking the events; the scheduled run; and the alerts' items in
-//! DynamoDB.
+//! after taking the events; and the scheduled run. The alerts' items are
+//! in the store contract suite.
 
 use crate::support::*;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use rtc_usage::bus::memory::BusFault;
 use rtc_usage::bus::{AlertBus, BusError, BusEvent};
-use rtc_usage::domain::alert::{Alert, AlertKey, AlertKind};
-use rtc_usage::domain::ids::{AppId, Name, PackageId};
-use rtc_usage::domain::time::{Day, UtcMillis};
+use rtc_usage::domain::time::UtcMillis;
 use rtc_usage::entry::metrics::Metrics;
 use rtc_usage::entry::{schedule, sqs};
 use rtc_usage::service::ingest::IngestSettings;
 use rtc_usage::service::rollup::Deadline;
 use rtc_usage::store::dynamo::DynamoStore;
-use rtc_usage::store::{AlertStore, ExpiryEntry, RaiseOutcome};
 use rtc_usage::testkit::{LocalBus, register_apps};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -300,115 +297,4 @@ async fn the_scheduled_run_publishes_expiring_packages_on_the_bus() {
     // EventBridge may fire twice: nothing new.
     assert_eq!(run(tomorrow).await.alerts.unwrap().alerts_raised, 0);
     assert!(local.receive().await.is_empty());
-}
-
-/// The DynamoDB adapter keeps what the port promises: one decision per
-/// (app, kind, package), the watch counted by commits, limits refused
-/// after a purchase, pending lists, and the expiry watch list.
-#[tokio::test]
-async fn the_alert_items_in_dynamodb() {
-    let store = fresh_store().await;
-    let app = AppId::parse("alert-items").unwrap();
-    register_apps(&store, [app.as_str()], OWNER).await;
-    let alert = Alert {
-        app: app.clone(),
-        key: AlertKey {
-            kind: AlertKind::PackageLow,
-            package: PackageId::parse("p").unwrap(),
-        },
-        package_name: Name::parse("名前").unwrap(),
-        raised_at: now(),
-        remaining_minutes: 7,
-    };
-    let watch = |store: &DynamoStore| {
-        let app = app.clone();
-        let store = store.clone();
-        async move {
-            store
-                .alert_watches(std::slice::from_ref(&app))
-                .await
-                .unwrap()[&app]
-                .clone()
-        }
-    };
-    assert!(watch(&store).await.is_due(), "never decided");
-    assert_eq!(
-        store.raise_alert(&alert).await.unwrap(),
-        RaiseOutcome::Raised
-    );
-    let later = Alert {
-        raised_at: UtcMillis(now().0 + 1),
-        remaining_minutes: 3,
-        ..alert.clone()
-    };
-    assert_eq!(
-        store.raise_alert(&later).await.unwrap(),
-        RaiseOutcome::AlreadyRaised
-    );
-    assert_eq!(
-        store.raised_alerts(&app).await.unwrap(),
-        vec![alert.clone()]
-    );
-    assert_eq!(
-        store.recent_alerts(&app, 100).await.unwrap(),
-        vec![alert.clone()]
-    );
-    assert_eq!(watch(&store).await.pending.len(), 1);
-    let (pending, next) = store.unpublished_alerts(None).await.unwrap();
-    assert!(pending.contains(&alert) && next.is_none());
-    store.alert_published(&alert).await.unwrap();
-    assert!(watch(&store).await.pending.is_empty());
-    assert!(
-        !store
-            .unpublished_alerts(None)
-            .await
-            .unwrap()
-            .0
-            .contains(&alert)
-    );
-    // A limit under the epoch read holds; a purchase since refuses it.
-    assert!(store.set_alert_limit(&app, 0, 30).await.unwrap());
-    assert_eq!(watch(&store).await.limit, Some(30));
-    let body = package(app.as_str(), "q", 50, "2026-11-01", "2026-11-28");
-    let bus = rtc_usage::bus::memory::RecordingBus::new();
-    ingest(&store, &bus, &[body]).await;
-    let after = watch(&store).await;
-    assert_eq!(after.epoch, 1);
-    assert!(!store.set_alert_limit(&app, 0, 99).await.unwrap());
-    // The purchase's own decision set the limit under the new epoch:
-    // q's low threshold is 40 minutes away.
-    assert_eq!(after.limit, Some(40));
-    // A session's commit counts its billable minutes up.
-    ingest(
-        &store,
-        &bus,
-        &[session(app.as_str(), "s", "2026-11-20T10:00:00Z", 3)],
-    )
-    .await;
-    assert_eq!(watch(&store).await.spent, 3);
-    let due = store
-        .expiring_packages(Day::parse_key("2026-11-28").unwrap())
-        .await
-        .unwrap();
-    let entry = ExpiryEntry {
-        valid_to: Day::parse_key("2026-11-28").unwrap(),
-        app: app.clone(),
-        package: PackageId::parse("q").unwrap(),
-    };
-    assert!(due.contains(&entry));
-    assert!(
-        !store
-            .expiring_packages(Day::parse_key("2026-11-27").unwrap())
-            .await
-            .unwrap()
-            .contains(&entry)
-    );
-    store.forget_expiry(&entry).await.unwrap();
-    assert!(
-        !store
-            .expiring_packages(Day::parse_key("2026-11-28").unwrap())
-            .await
-            .unwrap()
-            .contains(&entry)
-    );
 }

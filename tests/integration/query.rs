@@ -415,7 +415,7 @@ async fn the_class_fixture_answers_details_packages_and_trend() {
         packages.body["Packages"],
         json!([{"PackageId": "pkg-1", "PackageName": "Starter 100 min", "Minutes": 100,
             "UsedMinutes": 100, "RemainingMinutes": 0, "ValidFrom": "2026-11-01",
-            "ValidTo": "2026-12-31", "Status": "Exhausted"}]),
+            "ValidTo": "2026-12-31", "Status": "Exhausted", "RunOutDate": null}]),
         "{}",
         packages.text
     );

@@ -963,6 +963,190 @@ async fn requests_are_counted_up_to_the_limit_per_second(store: impl AccessKeySt
     assert_eq!(counted, 10);
 }
 
+/// The alerts' port: one decision per (app, kind, package), the watch
+/// counted up by commits and its limit refused after a purchase, the
+/// pending lists, and the list of packages watched for expiry.
+async fn alerts_are_raised_once_and_watched(store: impl UsageStore + AlertStore) {
+    use rtc_usage::domain::alert::{Alert, AlertKey, AlertKind};
+    use rtc_usage::domain::class::Package;
+    use rtc_usage::domain::ids::PackageId;
+    use rtc_usage::domain::time::UtcMillis;
+    let app = app("alert-items");
+    store.register(&app, &account(OWNER)).await.unwrap();
+    let alert = Alert {
+        app: app.clone(),
+        key: AlertKey {
+            kind: AlertKind::PackageLow,
+            package: PackageId::parse("p").unwrap(),
+        },
+        package_name: Name::parse("名前 \"p\"").unwrap(),
+        raised_at: UtcMillis(1_795_170_605_123),
+        remaining_minutes: 7,
+    };
+    let watched = |watches: std::collections::HashMap<AppId, AlertWatch>| watches[&app].clone();
+    assert!(
+        watched(
+            store
+                .alert_watches(std::slice::from_ref(&app))
+                .await
+                .unwrap()
+        )
+        .is_due()
+    );
+    assert_eq!(
+        store.raise_alert(&alert).await.unwrap(),
+        RaiseOutcome::Raised
+    );
+    let again = Alert {
+        raised_at: UtcMillis(alert.raised_at.0 + 1),
+        remaining_minutes: 3,
+        ..alert.clone()
+    };
+    assert_eq!(
+        store.raise_alert(&again).await.unwrap(),
+        RaiseOutcome::AlreadyRaised
+    );
+    assert_eq!(
+        store.raised_alerts(&app).await.unwrap(),
+        vec![alert.clone()]
+    );
+    assert_eq!(
+        store.recent_alerts(&app, 100).await.unwrap(),
+        vec![alert.clone()]
+    );
+    let w = watched(
+        store
+            .alert_watches(std::slice::from_ref(&app))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(w.pending.len(), 1);
+    let (pending, next) = store.unpublished_alerts(None).await.unwrap();
+    assert!(pending.contains(&alert) && next.is_none());
+    store.alert_published(&alert).await.unwrap();
+    let w = watched(
+        store
+            .alert_watches(std::slice::from_ref(&app))
+            .await
+            .unwrap(),
+    );
+    assert!(w.pending.is_empty());
+    assert!(
+        !store
+            .unpublished_alerts(None)
+            .await
+            .unwrap()
+            .0
+            .contains(&alert)
+    );
+    // Newest first, at most the limit.
+    let later = Alert {
+        key: AlertKey {
+            kind: AlertKind::PackageExhausted,
+            package: PackageId::parse("p").unwrap(),
+        },
+        raised_at: UtcMillis(alert.raised_at.0 + 60_000),
+        ..alert.clone()
+    };
+    store.raise_alert(&later).await.unwrap();
+    assert_eq!(
+        store.recent_alerts(&app, 1).await.unwrap(),
+        vec![later.clone()]
+    );
+    // A limit under the epoch read holds; a purchase since refuses it.
+    assert!(store.set_alert_limit(&app, 0, 30).await.unwrap());
+    let w = watched(
+        store
+            .alert_watches(std::slice::from_ref(&app))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((w.limit, w.epoch), (Some(30), 0));
+    let package = Package {
+        app: app.clone(),
+        id: PackageId::parse("q").unwrap(),
+        name: Name::parse("q").unwrap(),
+        minutes: 50,
+        valid_from: day0(),
+        valid_to: Day(day0().0 + 8),
+        acked: UtcMillis(0),
+        refunded: None,
+    };
+    store.put_package(&package).await.unwrap();
+    assert_eq!(
+        watched(
+            store
+                .alert_watches(std::slice::from_ref(&app))
+                .await
+                .unwrap()
+        )
+        .epoch,
+        1
+    );
+    assert!(!store.set_alert_limit(&app, 0, 99).await.unwrap());
+    assert!(store.set_alert_limit(&app, 1, 99).await.unwrap());
+    // Commits count their billable minutes up (rounded up per row).
+    let session = rtc_usage::service::ingest::InboundMessage {
+        message_id: "m".into(),
+        body: Some(
+            serde_json::json!({"specversion": "1.0", "id": "s", "source": "/c",
+                "type": "rtc.class.session",
+                "data": {"appId": "alert-items", "classId": "c", "userId": "u", "role": "student",
+                         "usageType": "interactive", "startTime": "2026-11-20T10:00:00Z",
+                         "endTime": "2026-11-20T10:02:00.001Z"}})
+            .to_string(),
+        ),
+    };
+    let report = rtc_usage::service::ingest::ingest_batch(
+        &store,
+        &[session],
+        now(),
+        rtc_usage::service::ingest::RetryPolicy::default(),
+    )
+    .await;
+    assert_eq!(report.counted, 1);
+    let w = watched(
+        store
+            .alert_watches(std::slice::from_ref(&app))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((w.spent, w.limit), (3, Some(99)));
+    // The package is watched for expiry up to its last day.
+    let entry = ExpiryEntry {
+        valid_to: package.valid_to,
+        app: app.clone(),
+        package: package.id.clone(),
+    };
+    assert!(
+        store
+            .expiring_packages(package.valid_to)
+            .await
+            .unwrap()
+            .contains(&entry)
+    );
+    let before = Day(package.valid_to.0 - 1);
+    assert!(
+        !store
+            .expiring_packages(before)
+            .await
+            .unwrap()
+            .contains(&entry)
+    );
+    store.forget_expiry(&entry).await.unwrap();
+    assert!(
+        !store
+            .expiring_packages(package.valid_to)
+            .await
+            .unwrap()
+            .contains(&entry)
+    );
+    // Another app's watch is its own.
+    let other = AppId::parse("alert-other").unwrap();
+    let watches = store.alert_watches(&[other.clone()]).await.unwrap();
+    assert_eq!(watches[&other], AlertWatch::default());
+}
+
 /// Runs every case against a new memory store and a new DynamoDB table.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -1002,4 +1186,5 @@ contract!(
     a_used_nonce_is_fresh_again_once_expired,
     concurrent_uses_of_a_nonce_find_it_fresh_once,
     requests_are_counted_up_to_the_limit_per_second,
+    alerts_are_raised_once_and_watched,
 );
