@@ -1143,7 +1143,10 @@ async fn alerts_are_raised_once_and_watched(store: impl UsageStore + AlertStore)
     );
     // Another app's watch is its own.
     let other = AppId::parse("alert-other").unwrap();
-    let watches = store.alert_watches(&[other.clone()]).await.unwrap();
+    let watches = store
+        .alert_watches(std::slice::from_ref(&other))
+        .await
+        .unwrap();
     assert_eq!(watches[&other], AlertWatch::default());
 }
 
