@@ -147,12 +147,7 @@ async fn decide_app<S: UsageStore + AlertStore>(
 ) -> Result<(), StoreError> {
     let today = registration.zone.day_of(now);
     let (ledger, _) = ledger_now(store, app, today).await?;
-    let raised: BTreeSet<AlertKey> = store
-        .raised_alerts(app)
-        .await?
-        .into_iter()
-        .map(|a| a.key)
-        .collect();
+    let raised = raised_keys(store, app).await?;
     let decision = decide(app, &ledger, today, &raised, now);
     report.decided += 1;
     for alert in &decision.raise {
@@ -170,6 +165,19 @@ async fn decide_app<S: UsageStore + AlertStore>(
     });
     store.set_alert_limit(app, watch.epoch, limit).await?;
     Ok(())
+}
+
+/// What the app has raised, ever.
+async fn raised_keys<S: AlertStore>(
+    store: &S,
+    app: &AppId,
+) -> Result<BTreeSet<AlertKey>, StoreError> {
+    Ok(store
+        .raised_alerts(app)
+        .await?
+        .into_iter()
+        .map(|a| a.key)
+        .collect())
 }
 
 /// The stored alerts of `app` among `pending`.
@@ -337,12 +345,7 @@ async fn forget_settled_expiries<S: UsageStore + AlertStore>(
         by_app.entry(&entry.app).or_default().push(entry);
     }
     for (app, entries) in by_app {
-        let raised: BTreeSet<AlertKey> = store
-            .raised_alerts(app)
-            .await?
-            .into_iter()
-            .map(|a| a.key)
-            .collect();
+        let raised = raised_keys(store, app).await?;
         let refunded: BTreeSet<_> = store
             .packages(app)
             .await?

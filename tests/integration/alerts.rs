@@ -7,7 +7,6 @@
 //! in the store contract suite.
 
 use crate::support::*;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use rtc_usage::bus::memory::BusFault;
 use rtc_usage::bus::{AlertBus, BusError, BusEvent};
 use rtc_usage::domain::time::UtcMillis;
@@ -42,17 +41,6 @@ fn package(app: &str, id: &str, minutes: u64, from: &str, to: &str) -> String {
            "data": {"appId": app, "packageId": id, "packageName": "年卡 \"Gold\" 🎓",
                     "minutes": minutes, "validFrom": from, "validTo": to}})
     .to_string()
-}
-
-fn sqs_batch(bodies: &[String]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for (i, body) in bodies.iter().enumerate() {
-        let mut message = SqsMessage::default();
-        message.message_id = Some(format!("msg-{i}"));
-        message.body = Some(body.clone());
-        event.records.push(message);
-    }
-    event
 }
 
 /// A batch through `usage-ingest`'s entry point: the failed message ids.
@@ -222,7 +210,7 @@ async fn a_failing_bus_is_retried_until_the_alert_is_on_the_queue() {
         BusFault::Unavailable,
     ]);
     let batch = [session(APP, "s1", "2026-11-20T10:00:00Z", 9)];
-    assert_eq!(ingest(&store, &flaky, &batch).await, ["msg-0"]);
+    assert_eq!(ingest(&store, &flaky, &batch).await, ["m0"]);
     assert!(local.receive().await.is_empty());
     assert_eq!(
         described(&store, APP).await.len(),

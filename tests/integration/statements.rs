@@ -571,7 +571,6 @@ async fn two_rollups_at_once_during_a_close_keep_the_figures_of_the_close() {
 /// rule of the two actions answers its code and status at the boundary.
 #[tokio::test]
 async fn statements_through_the_functions_with_a_short_grace() {
-    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
     use rtc_usage::entry::http::{QuerySettings, handle_with};
     use rtc_usage::entry::metrics::Metrics;
     use rtc_usage::entry::sqs;
@@ -581,16 +580,7 @@ async fn statements_through_the_functions_with_a_short_grace() {
         default_zone: BillingZone::utc(),
         grace_seconds: GRACE,
     };
-    let batch = |bodies: Vec<String>| {
-        let mut event = SqsEvent::default();
-        for (i, body) in bodies.into_iter().enumerate() {
-            let mut message = SqsMessage::default();
-            message.message_id = Some(format!("m{i}"));
-            message.body = Some(body);
-            event.records.push(message);
-        }
-        event
-    };
+    let batch = |bodies: Vec<String>| sqs_batch(&bodies);
     let session = |id: &str, start: &str, minutes: i64| {
         json!({"specversion": "1.0", "id": id, "source": SOURCE, "type": "rtc.class.session",
                "data": {"appId": APP, "classId": "c1", "userId": id, "role": "student",

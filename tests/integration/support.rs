@@ -238,6 +238,19 @@ pub fn rfc3339(rng: &mut rand::rngs::StdRng, ms: i64) -> String {
     text
 }
 
+/// An SQS batch of `bodies`, as Lambda hands it to `usage-ingest`: message
+/// ids `m0`, `m1`, …
+pub fn sqs_batch(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    for (i, body) in bodies.iter().enumerate() {
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.message_id = Some(format!("m{i}"));
+        message.body = Some(body.clone());
+        event.records.push(message);
+    }
+    event
+}
+
 /// The alerts of the apps `report`'s batch touched, checked as the SQS
 /// entry point checks them after counting (on `bus`, acknowledged now).
 pub async fn check_alerts<S: UsageStore + AlertStore>(

@@ -24,7 +24,6 @@ use crate::domain::alert::{Alert, AlertKey, AlertKind};
 use crate::domain::ids::{AppId, Name, PackageId};
 use crate::domain::time::{Day, UtcMillis};
 use crate::store::{AlertStore, AlertWatch, ExpiryEntry, RaiseOutcome, StoreError, StoreResult};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use std::collections::{BTreeSet, HashMap};
 
@@ -257,32 +256,11 @@ impl AlertStore for DynamoStore {
             put(self.table(), with_key(pending_key(alert)), None)?,
             self.update(key(app, AV_STATE_SK.to_owned()), watch)?,
         ];
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(RaiseOutcome::Raised),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-            && cancelled
-                .cancellation_reasons()
-                .first()
-                .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
-        {
-            return Ok(RaiseOutcome::AlreadyRaised);
-        }
-        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-        match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(c)) => Err(
-                super::error::cancellation_error(c.cancellation_reasons(), detail),
-            ),
-            _ => Err(classify(err)),
-        }
+        Ok(if self.transact_unless_first_fails(actions).await? {
+            RaiseOutcome::Raised
+        } else {
+            RaiseOutcome::AlreadyRaised
+        })
     }
 
     async fn set_alert_limit(&self, app: &AppId, epoch: u64, limit: u64) -> StoreResult<bool> {

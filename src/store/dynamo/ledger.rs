@@ -192,35 +192,14 @@ impl DynamoStore {
             self.state_touch(&package.app, [package.valid_from], 0, true)?,
             self.expiry_put(&expiry)?,
         ];
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(SetOnceOutcome::Applied),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-            && cancelled
-                .cancellation_reasons()
-                .first()
-                .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
-        {
-            return Ok(SetOnceOutcome::Conflict(format!(
+        Ok(if self.transact_unless_first_fails(actions).await? {
+            SetOnceOutcome::Applied
+        } else {
+            SetOnceOutcome::Conflict(format!(
                 "package {} already exists with other data",
                 package.id
-            )));
-        }
-        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-        match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(c)) => Err(
-                super::error::cancellation_error(c.cancellation_reasons(), detail),
-            ),
-            _ => Err(classify(err)),
-        }
+            ))
+        })
     }
 
     /// Marks the package refunded at `at` (the first refund's instant

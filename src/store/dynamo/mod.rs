@@ -47,6 +47,7 @@ use crate::store::{
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -199,6 +200,39 @@ impl DynamoStore {
             .send()
             .await
             .map_err(classify)
+    }
+
+    /// One transaction whose first action carries the condition that
+    /// matters: whether it was carried out (`false`: only that condition
+    /// failed, nothing was written); any other failure classified.
+    async fn transact_unless_first_fails(
+        &self,
+        actions: Vec<TransactWriteItem>,
+    ) -> StoreResult<bool> {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        else {
+            return Err(classify(err));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        if reasons
+            .first()
+            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+        {
+            return Ok(false);
+        }
+        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        Err(error::cancellation_error(reasons, detail))
     }
 
     /// A transaction's update of one item.
