@@ -431,6 +431,25 @@ async fn a_decision_stored_but_reported_failed_is_published_once_and_never_decid
 }
 
 #[tokio::test]
+async fn a_decision_refused_before_it_is_stored_is_made_by_the_redelivery() {
+    let store = Scripted::new(store().await);
+    let bus = RecordingBus::new();
+    batch(&store, &bus, &[package("p", 10, "2026-11-01", "2026-12-31")]).await;
+    // The decision's write is refused: nothing stored, nothing published,
+    // the message goes back to the queue.
+    store.refused_alert_writes.store(1, Ordering::SeqCst);
+    let body = [session("s1", "2026-11-20T10:00:00Z", 9)];
+    assert_eq!(through_sqs(&store, &bus, &body).await, ["msg-0"]);
+    assert!(bus.taken().is_empty());
+    assert!(described(&store.inner).await.is_empty());
+    // The redelivery: the event is a duplicate, the watch still due, so
+    // the alert is decided and published then.
+    assert!(through_sqs(&store, &bus, &body).await.is_empty());
+    assert_eq!(kinds(&described(&store.inner).await), [low("p", 1)]);
+    assert_eq!(bus.taken().len(), 1);
+}
+
+#[tokio::test]
 async fn two_invocations_deciding_at_once_raise_each_alert_once() {
     let (store, bus) = (store().await, RecordingBus::new());
     batch(

@@ -392,6 +392,8 @@ pub struct Scripted<S> {
     /// Alert decisions stored whose reply is lost (a timeout after the
     /// write landed).
     pub lost_alert_replies: AtomicU32,
+    /// Alert decisions refused before anything is written.
+    pub refused_alert_writes: AtomicU32,
 }
 
 impl<S: UsageStore> Scripted<S> {
@@ -406,6 +408,7 @@ impl<S: UsageStore> Scripted<S> {
             lagging_pages: Mutex::new(VecDeque::new()),
             clock: None,
             lost_alert_replies: AtomicU32::new(0),
+            refused_alert_writes: AtomicU32::new(0),
         }
     }
 
@@ -426,6 +429,9 @@ fn take(counter: &AtomicU32) -> bool {
 
 impl<S: UsageStore + AlertStore> AlertStore for Scripted<S> {
     async fn raise_alert(&self, alert: &Alert) -> StoreResult<RaiseOutcome> {
+        if take(&self.refused_alert_writes) {
+            return Err(StoreError::Throttled("scripted: nothing written".into()));
+        }
         let outcome = self.inner.raise_alert(alert).await?;
         if take(&self.lost_alert_replies) {
             return Err(StoreError::Ambiguous(
