@@ -434,7 +434,12 @@ async fn a_decision_stored_but_reported_failed_is_published_once_and_never_decid
 async fn a_decision_refused_before_it_is_stored_is_made_by_the_redelivery() {
     let store = Scripted::new(store().await);
     let bus = RecordingBus::new();
-    batch(&store, &bus, &[package("p", 10, "2026-11-01", "2026-12-31")]).await;
+    batch(
+        &store,
+        &bus,
+        &[package("p", 10, "2026-11-01", "2026-12-31")],
+    )
+    .await;
     // The decision's write is refused: nothing stored, nothing published,
     // the message goes back to the queue.
     store.refused_alert_writes.store(1, Ordering::SeqCst);
