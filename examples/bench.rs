@@ -2011,12 +2011,29 @@ fn launch_until_first_poll(binary: &Path, local: &LocalDynamo) -> Duration {
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &local.endpoint)
+        // The functions that publish alerts refuse to start without a bus.
+        .env("ALERT_EVENT_BUS_NAME", "bench")
         .env("HOME", "/nonexistent")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("launch");
-    let (mut stream, _) = listener.accept().expect("the runtime polls");
+    // A function that exits instead of polling (its configuration refused)
+    // fails the benchmark rather than leaving it waiting.
+    listener.set_nonblocking(true).unwrap();
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("{} exited before polling: {status}", binary.display());
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
     let mut line = String::new();
     BufReader::new(&mut stream).read_line(&mut line).unwrap();
     let elapsed = started.elapsed();
