@@ -6,6 +6,8 @@
 
 pub mod access_keys;
 pub mod alerts;
+#[cfg(any(test, feature = "testkit"))]
+pub mod contended;
 pub mod dynamo;
 #[cfg(any(test, feature = "testkit"))]
 pub mod faulty;
