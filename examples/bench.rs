@@ -2626,18 +2626,41 @@ async fn hot_app_at_scale(scale: &Scale, now: UtcMillis) {
          throttles/event | retry rounds | redeliveries | oldest message, max |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    use hot_app::QueueKind::{Fifo, Standard};
     let designs = [
-        ("today: batches of 10", 10, 1),
-        ("batches of 100 (the template's size)", 100, 1),
-        ("what-if: hour and state in 8 items, batches of 10", 10, 8),
+        ("today: batches of 10", Standard, 10, 1),
+        ("batches of 100 (the template's size)", Standard, 100, 1),
+        (
+            "what-if: hour and state in 8 items, batches of 10",
+            Standard,
+            10,
+            8,
+        ),
+        (
+            "FIFO, one message group per app, batches of 10",
+            Fifo(1),
+            10,
+            1,
+        ),
+        (
+            "FIFO, 4 message groups per app, batches of 10",
+            Fifo(4),
+            10,
+            1,
+        ),
     ];
-    for (design, batch, shards) in designs {
+    for (design, kind, batch, shards) in designs {
         let contention = rtc_usage::store::contended::Contention {
             hot_item_shards: shards,
             ..contention
         };
         for n in [1, 4, 16, 64] {
-            let run = hot_app::run(n, batch, events, &deliveries, &expected, now, contention).await;
+            let setup = hot_app::Setup {
+                kind,
+                batch_size: batch,
+                contention,
+            };
+            let run = hot_app::run(setup, n, events, &deliveries, &expected, now).await;
             let max_age = run.queue_age.iter().map(|(_, age)| *age).max().unwrap_or(0);
             println!(
                 "| {design} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} | {} ms |",

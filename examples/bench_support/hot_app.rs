@@ -87,6 +87,20 @@ struct Message {
     body: String,
     sent: Instant,
     visible_at: Instant,
+    /// A FIFO queue's message group; none on a standard queue.
+    group: Option<String>,
+}
+
+/// How the queue hands out messages.
+#[derive(Clone, Copy, Debug)]
+pub enum QueueKind {
+    /// SQS standard: any visible message, to any invocation.
+    Standard,
+    /// SQS FIFO, the message group an app's (`1`) or one of `k` per app
+    /// (chosen by the event): a group's messages go to one invocation at a
+    /// time, and stay blocked while any of them is in flight or waiting
+    /// out its visibility timeout.
+    Fifo(u32),
 }
 
 struct Queue {
@@ -95,12 +109,20 @@ struct Queue {
 }
 
 impl Queue {
-    /// Up to a batch of visible messages, made invisible.
+    /// Up to a batch of visible messages, made invisible; on a FIFO queue,
+    /// only of groups nothing else holds.
     fn receive(&mut self, now: Instant, size: usize) -> Vec<(String, String)> {
+        let blocked: std::collections::HashSet<String> = self
+            .in_flight
+            .values()
+            .chain(self.waiting.iter().filter(|m| m.visible_at > now))
+            .filter_map(|m| m.group.clone())
+            .collect();
         let mut batch = Vec::new();
         let mut kept = VecDeque::new();
         while let Some(message) = self.waiting.pop_front() {
-            if batch.len() < size && message.visible_at <= now {
+            let free = message.group.as_ref().is_none_or(|g| !blocked.contains(g));
+            if batch.len() < size && message.visible_at <= now && free {
                 batch.push((message.id.clone(), message.body.clone()));
                 self.in_flight.insert(message.id.clone(), message);
             } else {
@@ -125,18 +147,42 @@ impl Queue {
     }
 }
 
+/// What a run simulates: the queue, its batch size, the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    pub kind: QueueKind,
+    pub batch_size: usize,
+    pub contention: Contention,
+}
+
+/// A message's FIFO group: its app's, or one of `k` per app by its event.
+fn group_of(kind: QueueKind, body: &str) -> Option<String> {
+    let QueueKind::Fifo(k) = kind else {
+        return None;
+    };
+    let event: serde_json::Value = serde_json::from_str(body).expect("an event");
+    let app = event["data"]["appId"].as_str().expect("an app");
+    let id = event["id"].as_str().expect("an id");
+    let n: u32 = id.bytes().map(u32::from).sum::<u32>() % k.max(1);
+    Some(format!("{app}#{n}"))
+}
+
 /// Runs the deliveries through `invocations` concurrent invocations; checks
 /// every app's total against `expected` (exactly once) and answers the
 /// figures.
 pub async fn run(
+    setup: Setup,
     invocations: usize,
-    batch_size: usize,
     events: usize,
     deliveries: &[String],
     expected: &BTreeMap<String, u64>,
     now: UtcMillis,
-    contention: Contention,
 ) -> Run {
+    let Setup {
+        kind,
+        batch_size,
+        contention,
+    } = setup;
     let memory = MemoryStore::new();
     let owner = rtc_usage::domain::ids::AccountId::parse("111122223333").unwrap();
     for app in expected.keys() {
@@ -154,6 +200,7 @@ pub async fn run(
                 body: body.clone(),
                 sent: started,
                 visible_at: started,
+                group: group_of(kind, body),
             })
             .collect(),
         in_flight: HashMap::new(),
