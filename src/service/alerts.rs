@@ -91,22 +91,26 @@ where
         }
     };
     let mut to_publish: Vec<Alert> = Vec::new();
+    let mut registrations: HashMap<AppId, Registration> = HashMap::new();
     for (app, check) in apps {
         let watch = watches.get(app).cloned().unwrap_or_default();
         match check_app(store, app, &watch, check.decide, now, &mut report).await {
-            Ok(pending) => to_publish.extend(pending),
+            Ok((pending, registration)) => {
+                to_publish.extend(pending);
+                registrations.extend(registration.map(|r| (app.clone(), r)));
+            }
             Err(err) => {
                 tracing::warn!(app = %app, error = %err, "alerts not checked; checked again on redelivery");
                 report.unfinished.insert(app.clone());
             }
         }
     }
-    publish(store, bus, to_publish, policy, &mut report).await;
+    publish(store, bus, to_publish, registrations, policy, &mut report).await;
     report
 }
 
 /// Decides the app if its watch is due (or `force`), and answers what of
-/// the app is pending publication.
+/// the app is pending publication, with its registration when it was read.
 async fn check_app<S: UsageStore + AlertStore>(
     store: &S,
     app: &AppId,
@@ -114,25 +118,20 @@ async fn check_app<S: UsageStore + AlertStore>(
     force: bool,
     now: UtcMillis,
     report: &mut AlertReport,
-) -> Result<Vec<Alert>, StoreError> {
+) -> Result<(Vec<Alert>, Option<Registration>), StoreError> {
     if !(force || watch.is_due()) {
         if watch.pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
-        return pending_of(store, app, &watch.pending).await;
+        let raised = store.raised_alerts(app).await?;
+        return Ok((pending_among(raised, &watch.pending), None));
     }
     let Some(registration) = store.registration(app).await? else {
         // Not registered yet: nothing of it is counted, nothing to decide.
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
-    decide_app(store, app, &registration, watch, now, report).await?;
-    // What this decision raised is pending with what was before.
-    let pending = store.alert_watches(std::slice::from_ref(app)).await?;
-    let pending = pending
-        .get(app)
-        .map(|w| w.pending.clone())
-        .unwrap_or_default();
-    pending_of(store, app, &pending).await
+    let pending = decide_app(store, app, &registration, watch, now, report).await?;
+    Ok((pending, Some(registration)))
 }
 
 /// Reads the deduction, raises what holds and was never raised, and sets
@@ -144,17 +143,22 @@ async fn decide_app<S: UsageStore + AlertStore>(
     watch: &AlertWatch,
     now: UtcMillis,
     report: &mut AlertReport,
-) -> Result<(), StoreError> {
+) -> Result<Vec<Alert>, StoreError> {
     let today = registration.zone.day_of(now);
     let (ledger, _) = ledger_now(store, app, today).await?;
-    let raised = raised_keys(store, app).await?;
+    let before = store.raised_alerts(app).await?;
+    let raised: BTreeSet<AlertKey> = before.iter().map(|a| a.key.clone()).collect();
     let decision = decide(app, &ledger, today, &raised, now);
     report.decided += 1;
-    for alert in &decision.raise {
+    // Pending: what was before, and what this decision raised (an alert
+    // another invocation raised first is that one's to publish).
+    let mut pending = pending_among(before, &watch.pending);
+    for alert in decision.raise.iter() {
         if store.raise_alert(alert).await? == RaiseOutcome::Raised {
             report.raised += 1;
             tracing::info!(app = %app, kind = alert.key.kind.as_str(), package = %alert.key.package,
                 remaining_minutes = alert.remaining_minutes, "alert raised");
+            pending.push(alert.clone());
         }
     }
     // The minutes counted after the watch was read are in the rows read
@@ -164,7 +168,7 @@ async fn decide_app<S: UsageStore + AlertStore>(
         watch.spent.saturating_add(h)
     });
     store.set_alert_limit(app, watch.epoch, limit).await?;
-    Ok(())
+    Ok(pending)
 }
 
 /// What the app has raised, ever.
@@ -180,21 +184,12 @@ async fn raised_keys<S: AlertStore>(
         .collect())
 }
 
-/// The stored alerts of `app` among `pending`.
-async fn pending_of<S: AlertStore>(
-    store: &S,
-    app: &AppId,
-    pending: &BTreeSet<AlertKey>,
-) -> Result<Vec<Alert>, StoreError> {
-    if pending.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(store
-        .raised_alerts(app)
-        .await?
+/// Those of `raised` among `pending`.
+fn pending_among(raised: Vec<Alert>, pending: &BTreeSet<AlertKey>) -> Vec<Alert> {
+    raised
         .into_iter()
         .filter(|a| pending.contains(&a.key))
-        .collect())
+        .collect()
 }
 
 /// Publishes `alerts`, each marked published once the bus took it; what
@@ -204,6 +199,7 @@ async fn publish<S, B>(
     store: &S,
     bus: &B,
     alerts: Vec<Alert>,
+    mut registrations: HashMap<AppId, Registration>,
     policy: PublishPolicy,
     report: &mut AlertReport,
 ) where
@@ -213,8 +209,8 @@ async fn publish<S, B>(
     if alerts.is_empty() {
         return;
     }
-    // The detail names the owner and writes RaisedAt in the app's zone.
-    let mut registrations: HashMap<AppId, Registration> = HashMap::new();
+    // The detail names the owner and writes RaisedAt in the app's zone:
+    // the registrations a decision read, the others read here.
     let mut left: Vec<(Alert, BusEvent)> = Vec::new();
     for alert in alerts {
         if !registrations.contains_key(&alert.app) {
@@ -318,7 +314,7 @@ where
     loop {
         let (alerts, next) = store.unpublished_alerts(cursor).await?;
         let mut page = AlertReport::default();
-        publish(store, bus, alerts, policy, &mut page).await;
+        publish(store, bus, alerts, HashMap::new(), policy, &mut page).await;
         report.published += page.published;
         report.unfinished.extend(page.unfinished);
         match next {
