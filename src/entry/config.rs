@@ -8,6 +8,7 @@ use crate::domain::zone::{BillingZone, TZDB_VERSION};
 use crate::entry::http::QuerySettings;
 use crate::entry::metrics::Metrics;
 use crate::service::ingest::IngestSettings;
+use crate::service::turns::TurnPolicy;
 use crate::store::dynamo::DynamoStore;
 
 /// The table's name, set by `template.yaml` from the table resource.
@@ -116,6 +117,7 @@ impl Config {
         IngestSettings {
             default_zone: self.default_zone.clone(),
             grace_seconds: self.statement_grace_seconds,
+            turns: TurnPolicy::default(),
         }
     }
 

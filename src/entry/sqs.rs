@@ -50,6 +50,8 @@ where
         failed = report.failures.len(),
         retries = report.retries,
         conflicts = report.conflicts,
+        turns = report.turns,
+        turn_wait_ms = report.turn_wait.as_millis() as u64,
         alerts_decided = alerts.decided,
         alerts_raised = alerts.raised,
         alerts_published = alerts.published,
@@ -68,6 +70,8 @@ where
         ("EventsDeferred", (report.failures.len() - rejected) as u64),
         ("StoreRetries", report.retries as u64),
         ("TransactionConflicts", report.conflicts as u64),
+        ("BusyAppTurns", report.turns as u64),
+        ("TurnWaitMilliseconds", report.turn_wait.as_millis() as u64),
         ("AlertsRaised", alerts.raised as u64),
         ("AlertsPublished", alerts.published as u64),
     ]);

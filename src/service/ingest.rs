@@ -7,10 +7,12 @@
 //! then known to be counted.
 
 use super::alerts::Check;
+use super::turns::{TurnPolicy, end_turn, join_line, wait_turn};
 use super::voids::{VoidDelivery, apply_voids};
 use crate::domain::class::Package;
 use crate::domain::commit::{
-    Acknowledged, CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of, plan_commits,
+    Acknowledged, CommitGroup, Known, NewEvent, Origin, UserMark, Zones, marks_of,
+    plan_commits_by_app,
 };
 use crate::domain::correction::kept_void_applies;
 use crate::domain::event::{EventBody, EventKey, decode, truncate};
@@ -20,7 +22,10 @@ use crate::domain::statement::DEFAULT_GRACE_SECONDS;
 use crate::domain::storage::Measurement;
 use crate::domain::time::UtcMillis;
 use crate::domain::zone::BillingZone;
-use crate::store::{CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, UsageStore};
+use crate::store::{
+    CommitOutcome, RegisterOutcome, SetOnceOutcome, StoreError, StoreResult, UsageStore,
+};
+use futures::stream::{self, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
@@ -66,6 +71,10 @@ pub struct IngestReport {
     pub retries: usize,
     /// Transactions cancelled by a concurrent transaction on the same items.
     pub conflicts: usize,
+    /// Busy apps whose events this invocation counted in their turn (see
+    /// `service::turns`), and how long it waited in their lines.
+    pub turns: usize,
+    pub turn_wait: std::time::Duration,
     /// Voids applied by this invocation (taking usage back, or kept for
     /// an event not yet arrived).
     pub voids: usize,
@@ -147,12 +156,14 @@ struct Delivery {
 }
 
 /// What a deployment decides about ingestion: the zone a registration
-/// without its own fixes, and the grace after a month's end before its
-/// statement closes (usage acknowledged later is kept apart as late).
+/// without its own fixes, the grace after a month's end before its
+/// statement closes (usage acknowledged later is kept apart as late), and
+/// how a busy app's writers line up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestSettings {
     pub default_zone: BillingZone,
     pub grace_seconds: i64,
+    pub turns: TurnPolicy,
 }
 
 impl Default for IngestSettings {
@@ -161,6 +172,7 @@ impl Default for IngestSettings {
         IngestSettings {
             default_zone: BillingZone::utc(),
             grace_seconds: DEFAULT_GRACE_SECONDS,
+            turns: TurnPolicy::default(),
         }
     }
 }
@@ -318,7 +330,7 @@ pub async fn ingest_batch_in<S: UsageStore>(
         }
     }
     store_measurements(store, measured, &mut report).await;
-    count_exactly_once(store, deliveries, &ack, retry, &mut report).await;
+    count_exactly_once(store, deliveries, &ack, retry, &settings.turns, &mut report).await;
     apply_voids(store, voids, &ack, retry, &mut report).await;
     report
 }
@@ -437,40 +449,70 @@ async fn count_exactly_once<S: UsageStore>(
     mut deliveries: BTreeMap<EventKey, Delivery>,
     ack: &Acknowledged,
     retry: RetryPolicy,
+    turns: &TurnPolicy,
     report: &mut IngestReport,
 ) {
-    let pending: BTreeMap<EventKey, NewEvent> = deliveries
-        .iter()
-        .map(|(key, d)| (*key, d.event.clone()))
-        .collect();
+    // A busy app's events wait for its turn; the rest are counted at once.
+    let mut per_app: BTreeMap<AppId, BTreeMap<EventKey, NewEvent>> = BTreeMap::new();
+    for (key, delivery) in &deliveries {
+        per_app
+            .entry(delivery.event.app().clone())
+            .or_default()
+            .insert(*key, delivery.event.clone());
+    }
+    let (busy, quiet): (Vec<_>, Vec<_>) = per_app
+        .into_iter()
+        .partition(|(_, events)| events.len() >= turns.min_events);
     let mut zones = Zones::new();
     // Extra messages carrying an event already in the batch are duplicates.
-    let (left, last_error) = commit_exactly_once(
-        store,
-        pending,
-        &mut zones,
-        ack,
-        retry,
-        report,
-        |report, key, counted_now| {
-            let Some(delivery) = deliveries.remove(&key) else {
-                return;
-            };
-            let copies = delivery.message_ids.len();
-            if counted_now {
-                report.counted += 1;
-                report.duplicates += copies - 1;
-            } else {
-                report.duplicates += copies;
-            }
-        },
-    )
-    .await;
-    let unfinished = left
-        .keys()
-        .filter_map(|key| deliveries.remove(key))
-        .map(|d| (d.event_id, d.message_ids));
-    fail_unfinished(report, unfinished, last_error);
+    let mut done = |report: &mut IngestReport, key: EventKey, counted_now: bool| {
+        let Some(delivery) = deliveries.remove(&key) else {
+            return;
+        };
+        let copies = delivery.message_ids.len();
+        if counted_now {
+            report.counted += 1;
+            report.duplicates += copies - 1;
+        } else {
+            report.duplicates += copies;
+        }
+    };
+    let quiet: BTreeMap<EventKey, NewEvent> = quiet.into_iter().flat_map(|(_, e)| e).collect();
+    let mut stopped = Vec::new();
+    // Into the first busy app's line before counting the rest: the line
+    // moves on while they are counted.
+    let mut busy = busy.into_iter();
+    let mut next = match busy.next() {
+        Some((app, events)) => Some((join_line(store, &app).await, events)),
+        None => None,
+    };
+    if !quiet.is_empty() {
+        stopped.push(
+            commit_exactly_once(store, quiet, &mut zones, ack, retry, report, &mut done).await,
+        );
+    }
+    // One turn at a time: waiting for a turn while holding another could
+    // leave two invocations waiting for each other.
+    while let Some((mut turn, events)) = next {
+        wait_turn(store, &mut turn, turns).await;
+        report.turns += usize::from(turn.served);
+        report.turn_wait += turn.waited;
+        stopped.push(
+            commit_exactly_once(store, events, &mut zones, ack, retry, report, &mut done).await,
+        );
+        end_turn(store, turn).await;
+        next = match busy.next() {
+            Some((app, events)) => Some((join_line(store, &app).await, events)),
+            None => None,
+        };
+    }
+    for (left, last_error) in stopped {
+        let unfinished = left
+            .keys()
+            .filter_map(|key| deliveries.remove(key))
+            .map(|d| (d.event_id, d.message_ids));
+        fail_unfinished(report, unfinished, last_error);
+    }
 }
 
 /// Reports every message of the events (or voids) still not done when the
@@ -572,15 +614,30 @@ async fn commit_exactly_once<S: UsageStore>(
                 continue;
             }
         }
-        let groups = plan_commits(
+        let by_app = plan_commits_by_app(
             pending.values(),
             &known_users,
             zones,
             ack,
             S::MAX_COMMIT_ACTIONS,
         );
-        for group in groups {
-            match store.commit(&group).await {
+        // Each app's groups one after another (they share its items),
+        // apps side by side.
+        let outcomes: Vec<(CommitGroup, StoreResult<CommitOutcome>)> = stream::iter(by_app)
+            .map(|groups| async move {
+                let mut outcomes = Vec::with_capacity(groups.len());
+                for group in groups {
+                    let outcome = store.commit(&group).await;
+                    outcomes.push((group, outcome));
+                }
+                outcomes
+            })
+            .buffer_unordered(COMMITS_AT_ONCE)
+            .flat_map(stream::iter)
+            .collect()
+            .await;
+        for (group, outcome) in outcomes {
+            match outcome {
                 Ok(CommitOutcome::Committed) => {
                     for key in group.keys() {
                         if pending.remove(&key).is_some() {
@@ -664,6 +721,11 @@ pub(super) fn commit_failed(
         *last_error = Some(err);
     }
 }
+
+/// Apps whose transactions one invocation has in flight at once: enough to
+/// cover a batch's other apps in a few round trips, few enough to leave the
+/// SDK's connection pool and the function's memory alone.
+const COMMITS_AT_ONCE: usize = 16;
 
 /// The rounds of one invocation's exactly-once loop (see [`RetryPolicy`]).
 pub(super) struct Rounds {

@@ -11,5 +11,6 @@ pub mod signed;
 pub mod statements;
 #[cfg(test)]
 mod tests;
+pub mod turns;
 pub mod usage;
 mod voids;

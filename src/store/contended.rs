@@ -8,9 +8,9 @@
 //!   (`TransactionConflict`), nothing written; the AWS SDK does not retry it.
 //! - **Per-item throughput.** An item takes at most 1,000 write units a
 //!   second (a partition's limit; one hot item cannot be spread). A
-//!   transaction's write costs 2 units an item (1 KB or less); one that
-//!   would pass the limit in the current second is refused as throttled,
-//!   nothing written.
+//!   transaction's write costs 2 units an item (1 KB or less), a single
+//!   write (a busy app's line of writers) 1; one that would pass the limit
+//!   in the current second is refused as throttled, nothing written.
 //! - **Latency.** Every request takes `latency` before it is answered; a
 //!   transaction holds its items for `write_latency` while in flight.
 //!
@@ -58,6 +58,8 @@ pub struct ContentionCounts {
     pub transactions: AtomicU64,
     /// Cancelled by a transaction in flight on one of their items.
     pub conflicts: AtomicU64,
+    /// The item each conflict was on, in order.
+    pub conflicted_items: Mutex<Vec<String>>,
     /// Refused: an item past its units this second.
     pub throttles: AtomicU64,
     /// Write units of the transactions that landed (2 an item).
@@ -109,16 +111,27 @@ impl<S: UsageStore> ContendedStore<S> {
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
         if let Some(busy) = items.iter().find(|item| in_flight.contains(*item)) {
             self.counts.conflicts.fetch_add(1, Ordering::Relaxed);
+            (self.counts.conflicted_items.lock())
+                .expect("conflicts lock")
+                .push(busy.clone());
             return Err(StoreError::Conflict(format!(
                 "TransactionConflict: another transaction is writing {busy}"
             )));
         }
+        self.charge(items, 2)?;
+        in_flight.extend(items.iter().cloned());
+        Ok(())
+    }
+
+    /// Takes `each` write units of every item in the current second, or
+    /// refuses them all as throttled.
+    fn charge(&self, items: &[String], each: u64) -> Result<(), StoreError> {
         let second = self.started.elapsed().as_secs();
         let mut units = self.units.lock().expect("units lock");
         let over = items.iter().any(|item| {
             let (at, used) = units.get(item).copied().unwrap_or((second, 0));
             let used = if at == second { used } else { 0 };
-            used + 2 > self.contention.item_units_per_second
+            used + each > self.contention.item_units_per_second
         });
         if over {
             self.counts.throttles.fetch_add(1, Ordering::Relaxed);
@@ -131,10 +144,23 @@ impl<S: UsageStore> ContendedStore<S> {
             if entry.0 != second {
                 *entry = (second, 0);
             }
-            entry.1 += 2;
+            entry.1 += each;
         }
-        in_flight.extend(items.iter().cloned());
         Ok(())
+    }
+
+    /// A single-item write outside any transaction (a turn of the writers'
+    /// line): a request's latency, one write unit of the item.
+    async fn single_write<T>(
+        &self,
+        item: String,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        self.counts.requests.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(self.contention.latency).await;
+        self.charge(&[item], 1)?;
+        self.counts.write_units.fetch_add(1, Ordering::Relaxed);
+        call.await
     }
 
     /// The what-if shard of the next transaction's hot items, if sharded.
@@ -397,6 +423,22 @@ impl<S: UsageStore> UsageStore for ContendedStore<S> {
         to: UtcMillis,
     ) -> StoreResult<Readings> {
         self.request(self.inner.measurements(app, since, from, to))
+            .await
+    }
+}
+
+/// The line's writes are single-item writes of the app's turn item; the
+/// read of whose turn it is takes a request's latency.
+impl<S: UsageStore> TurnStore for ContendedStore<S> {
+    async fn take_ticket(&self, app: &AppId) -> StoreResult<Ticket> {
+        self.single_write(format!("{app} turn"), self.inner.take_ticket(app))
+            .await
+    }
+    async fn serving(&self, app: &AppId) -> StoreResult<u64> {
+        self.request(self.inner.serving(app)).await
+    }
+    async fn pass_turn(&self, app: &AppId, from: u64) -> StoreResult<bool> {
+        self.single_write(format!("{app} turn"), self.inner.pass_turn(app, from))
             .await
     }
 }

@@ -313,6 +313,20 @@ impl<S: UsageStore + AccessKeyStore> AccessKeyStore for FaultyStore<S> {
     }
 }
 
+/// The line's operations fail the same ways: a ticket can be taken and
+/// reported lost, and so can a turn passed on.
+impl<S: UsageStore> TurnStore for FaultyStore<S> {
+    async fn take_ticket(&self, app: &AppId) -> StoreResult<Ticket> {
+        self.write(self.inner.take_ticket(app)).await
+    }
+    async fn serving(&self, app: &AppId) -> StoreResult<u64> {
+        self.read(self.inner.serving(app)).await
+    }
+    async fn pass_turn(&self, app: &AppId, from: u64) -> StoreResult<bool> {
+        self.write(self.inner.pass_turn(app, from)).await
+    }
+}
+
 /// The alerts' operations fail the same ways: a decision can land and be
 /// reported lost, and so can its publication mark.
 impl<S: UsageStore + AlertStore> AlertStore for FaultyStore<S> {

@@ -27,6 +27,8 @@ pub const PENDING_PAGE_SIZE: usize = 100;
 #[derive(Default)]
 struct State {
     owners: HashMap<AppId, RegistrationState>,
+    /// Per app: the last ticket taken and the ticket served.
+    turns: HashMap<AppId, (u64, u64)>,
     parked: BTreeMap<(AppId, EventKey), Counted>,
     head_hours: BTreeMap<(AppId, Hour), ModeUsage>,
     av_heads: BTreeMap<(AppId, Hour), AvMillis>,
@@ -767,6 +769,35 @@ impl UsageStore for MemoryStore {
             } else {
                 Vec::new()
             },
+        }))
+    }
+}
+
+impl TurnStore for MemoryStore {
+    async fn take_ticket(&self, app: &AppId) -> StoreResult<Ticket> {
+        Ok(self.with(|s| {
+            let (taken, serving) = s.turns.entry(app.clone()).or_insert((0, 1));
+            *taken += 1;
+            Ticket {
+                number: *taken,
+                serving: *serving,
+            }
+        }))
+    }
+
+    async fn serving(&self, app: &AppId) -> StoreResult<u64> {
+        Ok(self.with(|s| s.turns.get(app).map_or(1, |(_, serving)| *serving)))
+    }
+
+    async fn pass_turn(&self, app: &AppId, from: u64) -> StoreResult<bool> {
+        // As DynamoDB's conditional update: a line nobody joined has no
+        // item, so nothing moves.
+        Ok(self.with(|s| match s.turns.get_mut(app) {
+            Some((_, serving)) if *serving == from => {
+                *serving += 1;
+                true
+            }
+            _ => false,
         }))
     }
 }

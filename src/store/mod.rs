@@ -14,6 +14,7 @@ pub mod faulty;
 #[cfg(any(test, feature = "testkit"))]
 pub mod memory;
 mod records;
+pub mod turns;
 
 use crate::domain::class::{ClassFactEvent, ClassFacts, Package, Refund};
 use crate::domain::commit::{CommitGroup, LateWrite, NewEvent, UserMark, Zones};
@@ -35,6 +36,7 @@ use std::future::Future;
 pub use crate::domain::details::RowRecord;
 pub use access_keys::{AccessKeyRecord, AccessKeyStatus, AccessKeyStore, StoredAccessKey};
 pub use alerts::{AlertStore, AlertWatch, ExpiryEntry, RaiseOutcome};
+pub use turns::{Ticket, TurnStore};
 
 pub use records::{
     AvHour, CommitOutcome, DayRecord, DaySnapshot, HourRecord, LedgerInputs, PendingDay,
@@ -44,7 +46,8 @@ pub use records::{
 
 /// Everything the three functions need from storage. Reads used for answers
 /// are strongly consistent: an acknowledged event shows in the next query.
-pub trait UsageStore: Send + Sync {
+/// Every store also keeps the busy apps' lines of writers ([`TurnStore`]).
+pub trait UsageStore: TurnStore + Send + Sync {
     /// The most actions one [`UsageStore::commit`] can hold: the store's
     /// transaction limit, which the commit planner packs groups up to.
     const MAX_COMMIT_ACTIONS: usize;

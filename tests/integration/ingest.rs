@@ -8,13 +8,17 @@ use rand::Rng;
 use rtc_usage::domain::commit::CommitGroup;
 use rtc_usage::domain::ids::AppId;
 use rtc_usage::domain::time::{DAY_MS, HOUR_MS, UtcMillis};
-use rtc_usage::service::ingest::{FailureKind, InboundMessage, RetryPolicy, ingest_batch};
+use rtc_usage::service::ingest::{
+    FailureKind, InboundMessage, IngestSettings, RetryPolicy, ingest_batch, ingest_batch_in,
+};
+use rtc_usage::service::turns::TurnPolicy;
+use rtc_usage::store::TurnStore;
 use rtc_usage::store::dynamo::DynamoStore;
 use rtc_usage::store::faulty::{FaultPlan, FaultyStore};
 use rtc_usage::store::{AlertStore, CommitOutcome, StoreError, StoreResult, UsageStore};
 use rtc_usage::testkit::register_apps;
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -354,20 +358,7 @@ async fn parallel_invocations_on_one_hot_bucket() {
     let store = Arc::new(fresh_store().await);
     register_apps(store.as_ref(), &["hot"], OWNER).await;
     let mut rng = rng(17);
-    let hour = at("2026-11-23T10:00:00Z");
-    let segments: Vec<Seg> = (0..240)
-        .map(|i| {
-            let start = hour.plus_ms(rng.random_range(0..HOUR_MS - 60_000));
-            Seg {
-                id: format!("hot-{i}"),
-                app: "hot".into(),
-                mode: if i % 3 == 0 { "1" } else { "0" },
-                tier: i % 4,
-                start,
-                end: start.plus_ms(rng.random_range(1..60_000)),
-            }
-        })
-        .collect();
+    let segments = hot_segments(&mut rng, "hot", 240);
     let bodies: Vec<String> = segments.iter().map(|s| segment_body(&mut rng, s)).collect();
     let mut tasks = Vec::new();
     for worker in 0..6u64 {
@@ -467,6 +458,14 @@ impl ConflictWatch {
     }
 }
 
+impl AlertStore for ConflictWatch {
+    rtc_usage::forward_alert_store!(inner);
+}
+
+impl rtc_usage::store::TurnStore for ConflictWatch {
+    rtc_usage::forward_turn_store!(inner);
+}
+
 impl UsageStore for ConflictWatch {
     const MAX_COMMIT_ACTIONS: usize = DynamoStore::MAX_COMMIT_ACTIONS;
 
@@ -498,30 +497,123 @@ impl UsageStore for ConflictWatch {
     }
 }
 
-/// Invocations running truly at once against DynamoDB Local, all adding to
-/// the same app's same hour item and day item, with DynamoDB's conflict rule
-/// (see `ConflictWatch`): a transaction cancelled by a concurrent one on the
-/// same items must be retried by the ingest service, in another round of the
+/// `n` segments of the app "hot", each under a minute, all inside the hour
+/// 2026-11-23T10, ids `{prefix}-{i}`: every one adds to the same hour and
+/// day items.
+fn hot_segments(rng: &mut rand::rngs::StdRng, prefix: &str, n: usize) -> Vec<Seg> {
+    let hour = at("2026-11-23T10:00:00Z");
+    (0..n)
+        .map(|i| {
+            let start = hour.plus_ms(rng.random_range(0..HOUR_MS - 60_000));
+            Seg {
+                id: format!("{prefix}-{i}"),
+                app: "hot".into(),
+                mode: if i % 3 == 0 { "1" } else { "0" },
+                tier: i % 4,
+                start,
+                end: start.plus_ms(rng.random_range(1..60_000)),
+            }
+        })
+        .collect()
+}
+
+/// What one invocation of a concurrent round was given and answered, and
+/// what its store saw.
+struct Invocation {
+    messages: Vec<InboundMessage>,
+    report: rtc_usage::service::ingest::IngestReport,
+    watch: ConflictWatch,
+}
+
+const WORKERS: usize = 8;
+
+/// One round of `WORKERS` invocations started together at a barrier against
+/// DynamoDB Local, each with `batch` of the app "hot"'s segments, every
+/// segment in two of them (so one finds the other's dedupe records, too),
+/// all adding to the same hour and day items, with DynamoDB's conflict rule
+/// (see `ConflictWatch`). Answers the round's segments and invocations.
+async fn concurrent_round(
+    store: &Arc<DynamoStore>,
+    rng: &mut rand::rngs::StdRng,
+    round: usize,
+    batch: usize,
+    settings: &IngestSettings,
+) -> (Vec<Seg>, Vec<Invocation>) {
+    let per_round = WORKERS * batch / 2;
+    let fresh = hot_segments(rng, &format!("round-{round}"), per_round);
+    let bodies: Vec<String> = fresh.iter().map(|s| segment_body(rng, s)).collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(WORKERS));
+    let in_flight = Arc::new(Mutex::new(HashSet::new()));
+    let mut tasks = Vec::new();
+    for worker in 0..WORKERS {
+        // Worker w carries events (batch / 2)·w onwards: each event twice.
+        let messages: Vec<InboundMessage> = (0..batch)
+            .map(|j| {
+                let i = (worker * batch / 2 + j) % per_round;
+                InboundMessage {
+                    message_id: format!("r{round}-w{worker}-e{i}"),
+                    body: Some(bodies[i].clone()),
+                }
+            })
+            .collect();
+        let watch = ConflictWatch::new(store.clone(), in_flight.clone());
+        let (barrier, settings) = (barrier.clone(), settings.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let report =
+                ingest_batch_in(&watch, &messages, now(), RetryPolicy::default(), &settings).await;
+            Invocation {
+                messages,
+                report,
+                watch,
+            }
+        }));
+    }
+    let mut invocations = Vec::new();
+    for task in tasks {
+        let invocation = task.await.unwrap();
+        let report = &invocation.report;
+        assert_eq!(
+            report.counted + report.duplicates + report.failures.len(),
+            invocation.messages.len(),
+            "every message counted, a duplicate, or reported: {report:?}"
+        );
+        assert_eq!(
+            report.conflicts,
+            invocation.watch.conflicts.load(Ordering::Relaxed),
+            "the invocation reports every conflict its commits met"
+        );
+        invocations.push(invocation);
+    }
+    (fresh, invocations)
+}
+
+/// With a busy app's turns off (an app never has enough events in a batch
+/// to take one), a transaction cancelled by a concurrent one on the same
+/// items must be retried by the ingest service, in another round of the
 /// same invocation, since the AWS SDK does not retry it.
 ///
-/// Each round starts eight invocations together at a barrier, each with ten
-/// events, every event in two invocations (so one of them finds the other's
-/// dedupe records, too). Whatever an invocation reports failed is redelivered
-/// until counted, as SQS would. Conflicts depend on timing, so after three
-/// rounds more follow until an invocation was seen to hit a conflict and
-/// still settle its whole batch in extra rounds (at most 20 rounds in all);
-/// then every total must equal the plain reference exactly: conflicts lost
-/// nothing and counted nothing twice.
+/// Each round starts eight invocations together, ten events each.
+/// Whatever an invocation reports failed is redelivered until counted, as
+/// SQS would. Conflicts depend on timing, so after three rounds more follow
+/// until an invocation was seen to hit a conflict and still settle its
+/// whole batch in extra rounds (at most 20 rounds in all); then every total
+/// must equal the plain reference exactly: conflicts lost nothing and
+/// counted nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_invocations_conflict_retry_and_count_exactly_once() {
-    const WORKERS: usize = 8;
     const BATCH: usize = 10;
-    const PER_ROUND: usize = WORKERS * BATCH / 2;
     const MIN_ROUNDS: usize = 3;
     const MAX_ROUNDS: usize = 20;
+    let no_turns = IngestSettings {
+        turns: TurnPolicy {
+            min_events: usize::MAX,
+            ..TurnPolicy::default()
+        },
+        ..IngestSettings::default()
+    };
     let store = Arc::new(fresh_store().await);
     register_apps(store.as_ref(), &["hot"], OWNER).await;
-    let hour = at("2026-11-23T10:00:00Z");
     let mut rng = rng(29);
     let mut segments: Vec<Seg> = Vec::new();
     let (mut counted, mut conflicts, mut recovered, mut retry_rounds, mut redelivered) =
@@ -532,56 +624,17 @@ async fn concurrent_invocations_conflict_retry_and_count_exactly_once() {
         || ((recovered == 0 || committed_after_conflict == 0) && rounds < MAX_ROUNDS)
     {
         rounds += 1;
-        let fresh: Vec<Seg> = (0..PER_ROUND)
-            .map(|i| {
-                let start = hour.plus_ms(rng.random_range(0..HOUR_MS - 60_000));
-                Seg {
-                    id: format!("round-{rounds}-{i}"),
-                    app: "hot".into(),
-                    mode: if i % 3 == 0 { "1" } else { "0" },
-                    tier: i % 4,
-                    start,
-                    end: start.plus_ms(rng.random_range(1..60_000)),
-                }
-            })
-            .collect();
-        let bodies: Vec<String> = fresh.iter().map(|s| segment_body(&mut rng, s)).collect();
+        let (fresh, invocations) =
+            concurrent_round(&store, &mut rng, rounds, BATCH, &no_turns).await;
         segments.extend(fresh);
-        let barrier = Arc::new(tokio::sync::Barrier::new(WORKERS));
-        let in_flight = Arc::new(Mutex::new(HashSet::new()));
-        let mut tasks = Vec::new();
-        for worker in 0..WORKERS {
-            // Worker w carries events 5w .. 5w + 9 (mod 40): each event twice.
-            let messages: Vec<InboundMessage> = (0..BATCH)
-                .map(|j| {
-                    let i = (worker * BATCH / 2 + j) % PER_ROUND;
-                    InboundMessage {
-                        message_id: format!("r{rounds}-w{worker}-e{i}"),
-                        body: Some(bodies[i].clone()),
-                    }
-                })
-                .collect();
-            let watch = ConflictWatch::new(store.clone(), in_flight.clone());
-            let barrier = barrier.clone();
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let report = ingest_batch(&watch, &messages, now(), RetryPolicy::default()).await;
-                (messages, report, watch)
-            }));
-        }
         let mut again = Vec::new();
-        for task in tasks {
-            let (messages, report, watch) = task.await.unwrap();
-            assert_eq!(
-                report.counted + report.duplicates + report.failures.len(),
-                messages.len(),
-                "every message counted, a duplicate, or reported: {report:?}"
-            );
+        for Invocation {
+            messages,
+            report,
+            watch,
+        } in invocations
+        {
             let seen = watch.conflicts.load(Ordering::Relaxed);
-            assert_eq!(
-                report.conflicts, seen,
-                "the invocation reports every conflict its commits met"
-            );
             conflicts += seen;
             committed_after_conflict += watch.committed_after_conflict.load(Ordering::Relaxed);
             retry_rounds += report.retries;
@@ -623,9 +676,48 @@ async fn concurrent_invocations_conflict_retry_and_count_exactly_once() {
         segments.len(),
         "each event counted by exactly one invocation"
     );
+    assert_hot_matches(store.as_ref(), &segments).await;
+}
+
+/// The same rounds with the deployment's settings, 20 events of the busy
+/// app in each invocation: every invocation counts them in the app's turn
+/// on DynamoDB Local's line item, so no transaction meets a concurrent one
+/// and nothing is left for SQS to redeliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_busy_app_takes_turns_and_meets_no_conflict() {
+    const BATCH: usize = 20;
+    let store = Arc::new(fresh_store().await);
+    register_apps(store.as_ref(), &["hot"], OWNER).await;
+    let mut rng = rng(30);
+    let (mut segments, mut counted) = (Vec::new(), 0);
+    for round in 1..=3 {
+        let (fresh, invocations) =
+            concurrent_round(&store, &mut rng, round, BATCH, &IngestSettings::default()).await;
+        segments.extend(fresh);
+        for Invocation { report, watch, .. } in invocations {
+            assert!(
+                report.failures.is_empty(),
+                "nothing redelivered: {report:?}"
+            );
+            assert_eq!(watch.conflicts.load(Ordering::Relaxed), 0, "{report:?}");
+            assert_eq!(report.turns, 1, "counted in its turn: {report:?}");
+            counted += report.counted;
+        }
+    }
+    assert_eq!(counted, segments.len(), "each event counted once");
+    assert_eq!(
+        store.serving(&AppId::parse("hot").unwrap()).await.unwrap(),
+        3 * WORKERS as u64 + 1,
+        "every turn passed on"
+    );
+    assert_hot_matches(store.as_ref(), &segments).await;
+}
+
+/// Every query of "hot" equals the plain reference of `segments`.
+async fn assert_hot_matches(store: &DynamoStore, segments: &[Seg]) {
     assert_queries_match(
-        store.as_ref(),
-        &Reference::of(&segments),
+        store,
+        &Reference::of(segments),
         &["hot"],
         at("2026-11-23T00:00:00Z"),
         at("2026-11-23T12:00:00Z"),
@@ -744,4 +836,68 @@ async fn an_app_registered_before_zones_is_in_utc() {
     let registration = store.registration(&app).await.unwrap().unwrap();
     assert_eq!(registration.zone.name(), "UTC");
     assert_eq!(registration.name.unwrap().as_str(), "Old school");
+}
+
+/// `events/sqs-busy-app-batch.json` (a registration and 24 sessions of one
+/// app, two of them delivered twice) handed to two invocations at once, as
+/// SQS may after a visibility timeout: each counts the app's sessions in
+/// its turn, one after the other, on DynamoDB Local's line item. Nothing
+/// conflicts, nothing is left for redelivery, and the rows hold each
+/// session's milliseconds once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_busy_app_fixture_is_counted_in_turns_once() {
+    let store = Arc::new(fresh_store().await);
+    let batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-busy-app-batch.json")).expect("SQS fixture");
+    let mut sessions: BTreeMap<String, i64> = BTreeMap::new();
+    for record in &batch.records {
+        let event: serde_json::Value =
+            serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+        if event["type"] == "rtc.class.session" {
+            let (start, end) = (&event["data"]["startTime"], &event["data"]["endTime"]);
+            let instant = |t: &serde_json::Value| {
+                chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap())
+                    .unwrap()
+                    .timestamp_millis()
+            };
+            let ms = instant(end) - instant(start);
+            sessions.insert(event["id"].as_str().unwrap().to_owned(), ms);
+        }
+    }
+    assert_eq!(sessions.len(), 24);
+    let in_flight = Arc::new(Mutex::new(HashSet::new()));
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let watch = ConflictWatch::new(store.clone(), in_flight.clone());
+            let batch = batch.clone();
+            tokio::spawn(async move {
+                let (response, report) = handle_sqs(&watch, batch).await;
+                (response, report, watch.conflicts.load(Ordering::Relaxed))
+            })
+        })
+        .collect();
+    let mut counted = 0;
+    for task in tasks {
+        let (response, report, conflicts) = task.await.unwrap();
+        assert!(response.batch_item_failures.is_empty(), "{report:?}");
+        assert_eq!((report.turns, conflicts), (1, 0), "{report:?}");
+        counted += report.counted;
+    }
+    assert_eq!(counted, 24, "each session counted by one invocation");
+    let busy = AppId::parse("busy-school").unwrap();
+    assert_eq!(
+        store.serving(&busy).await.unwrap(),
+        3,
+        "both turns passed on"
+    );
+    let rows = store
+        .av_rows(
+            &busy,
+            rtc_usage::service::settle::FIRST_DAY,
+            rtc_usage::service::settle::LAST_DAY,
+        )
+        .await
+        .unwrap();
+    let stored: u64 = rows.iter().map(|r| r.ms).sum();
+    assert_eq!(stored, sessions.values().sum::<i64>() as u64);
 }

@@ -197,6 +197,10 @@ struct RollsTakeTime<S> {
     step: Duration,
 }
 
+impl<S: UsageStore> rtc_usage::store::TurnStore for RollsTakeTime<S> {
+    rtc_usage::forward_turn_store!(inner);
+}
+
 impl<S: UsageStore> UsageStore for RollsTakeTime<S> {
     const MAX_COMMIT_ACTIONS: usize = S::MAX_COMMIT_ACTIONS;
 
@@ -335,6 +339,10 @@ impl EventLandsDuringRoll {
 
 impl AlertStore for EventLandsDuringRoll {
     rtc_usage::forward_alert_store!(inner);
+}
+
+impl rtc_usage::store::TurnStore for EventLandsDuringRoll {
+    rtc_usage::forward_turn_store!(inner);
 }
 
 impl UsageStore for EventLandsDuringRoll {

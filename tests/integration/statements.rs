@@ -364,6 +364,7 @@ async fn statements_match_a_plain_reference_through_closes_voids_and_faults() {
     let settings = IngestSettings {
         default_zone: billing.clone(),
         grace_seconds: GRACE_SECONDS,
+        ..IngestSettings::default()
     };
     let app = AppId::parse(APP).unwrap();
     // The registration and the packages before anything else.
@@ -476,6 +477,7 @@ async fn two_rollups_at_once_during_a_close_keep_the_figures_of_the_close() {
     let settings = IngestSettings {
         default_zone: billing.clone(),
         grace_seconds: GRACE_SECONDS,
+        ..IngestSettings::default()
     };
     let app = AppId::parse(APP).unwrap();
     let november = Month::parse("2026-11").unwrap();
@@ -579,6 +581,7 @@ async fn statements_through_the_functions_with_a_short_grace() {
     let settings = IngestSettings {
         default_zone: BillingZone::utc(),
         grace_seconds: GRACE,
+        ..IngestSettings::default()
     };
     let batch = |bodies: Vec<String>| sqs_batch(&bodies);
     let session = |id: &str, start: &str, minutes: i64| {

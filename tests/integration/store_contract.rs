@@ -1150,6 +1150,69 @@ async fn alerts_are_raised_once_and_watched(store: impl UsageStore + AlertStore)
     assert_eq!(watches[&other], AlertWatch::default());
 }
 
+/// A busy app's line of writers: tickets in order, each taken once even
+/// when taken at once; the turn moves on only from the ticket served,
+/// once; each app's line is its own.
+async fn a_line_hands_out_tickets_and_moves_on_once(store: impl UsageStore + 'static) {
+    let store = std::sync::Arc::new(store);
+    let (busy, other) = (app("busy-app"), app("other-app"));
+    assert_eq!(store.serving(&busy).await.unwrap(), 1, "no line yet");
+    assert!(
+        !store.pass_turn(&busy, 1).await.unwrap(),
+        "nothing to pass on before any ticket"
+    );
+    let first = store.take_ticket(&busy).await.unwrap();
+    assert_eq!(
+        first,
+        Ticket {
+            number: 1,
+            serving: 1
+        }
+    );
+    let second = store.take_ticket(&busy).await.unwrap();
+    assert_eq!(
+        second,
+        Ticket {
+            number: 2,
+            serving: 1
+        }
+    );
+    // Twenty invocations at once: twenty different tickets, 3 to 22.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, busy) = (store.clone(), busy.clone());
+            tokio::spawn(async move { store.take_ticket(&busy).await.unwrap() })
+        })
+        .collect();
+    let mut numbers = BTreeSet::new();
+    for task in tasks {
+        numbers.insert(task.await.unwrap().number);
+    }
+    assert_eq!(numbers, (3..=22).collect::<BTreeSet<u64>>());
+    assert!(!store.pass_turn(&busy, 2).await.unwrap(), "2 is not served");
+    assert_eq!(store.serving(&busy).await.unwrap(), 1);
+    assert!(store.pass_turn(&busy, 1).await.unwrap());
+    assert!(!store.pass_turn(&busy, 1).await.unwrap(), "passed on once");
+    assert_eq!(store.serving(&busy).await.unwrap(), 2);
+    let next = store.take_ticket(&busy).await.unwrap();
+    assert_eq!(
+        next,
+        Ticket {
+            number: 23,
+            serving: 2
+        }
+    );
+    assert_eq!(
+        store.take_ticket(&other).await.unwrap(),
+        Ticket {
+            number: 1,
+            serving: 1
+        },
+        "another app's line is its own"
+    );
+    assert_eq!(store.serving(&busy).await.unwrap(), 2);
+}
+
 /// Runs every case against a new memory store and a new DynamoDB table.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -1190,4 +1253,5 @@ contract!(
     concurrent_uses_of_a_nonce_find_it_fresh_once,
     requests_are_counted_up_to_the_limit_per_second,
     alerts_are_raised_once_and_watched,
+    a_line_hands_out_tickets_and_moves_on_once,
 );

@@ -247,7 +247,9 @@ async fn a_stale_pre_check_alone_cannot_count_a_redelivery_twice() {
 async fn a_transaction_conflict_is_retried_within_the_invocation() {
     let store = Scripted::new(registered_store().await);
     let [a, b, c] = three();
-    store.conflicts.store(2, Ordering::SeqCst);
+    // Each app's transaction apart: both are cancelled in the first round,
+    // one of them again in the second.
+    store.conflicts.store(3, Ordering::SeqCst);
     let batch = [
         message("m1", &a.body()),
         message("m2", &b.body()),
@@ -256,6 +258,7 @@ async fn a_transaction_conflict_is_retried_within_the_invocation() {
     let report = ingest_batch(&store, &batch, now(), retry()).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.counted, 3);
+    assert_eq!(report.conflicts, 3, "{report:?}");
     assert!(report.retries >= 2, "{report:?}");
     assert_hours_match(&store, &Reference::of(&[a, b, c]), &["app-1", "app-2"]).await;
 }

@@ -9,5 +9,6 @@ mod query;
 mod rollup;
 mod statements;
 mod support;
+mod turns;
 mod voids;
 mod zones;

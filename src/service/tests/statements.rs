@@ -21,6 +21,7 @@ fn settings() -> IngestSettings {
     IngestSettings {
         default_zone: BillingZone::parse(SHANGHAI).unwrap(),
         grace_seconds: GRACE,
+        ..IngestSettings::default()
     }
 }
 

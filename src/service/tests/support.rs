@@ -394,6 +394,15 @@ pub struct Scripted<S> {
     pub lost_alert_replies: AtomicU32,
     /// Alert decisions refused before anything is written.
     pub refused_alert_writes: AtomicU32,
+    /// Tickets taken whose reply is lost: the line holds a ticket nobody
+    /// will pass on.
+    pub lost_tickets: AtomicU32,
+    /// Turns passed on whose reply is lost.
+    pub lost_passes: AtomicU32,
+    /// Writes to a line (tickets, passes) refused before anything is written.
+    pub refused_turn_writes: AtomicU32,
+    /// Reads of a line that fail.
+    pub failed_line_reads: AtomicU32,
 }
 
 impl<S: UsageStore> Scripted<S> {
@@ -409,6 +418,10 @@ impl<S: UsageStore> Scripted<S> {
             clock: None,
             lost_alert_replies: AtomicU32::new(0),
             refused_alert_writes: AtomicU32::new(0),
+            lost_tickets: AtomicU32::new(0),
+            lost_passes: AtomicU32::new(0),
+            refused_turn_writes: AtomicU32::new(0),
+            failed_line_reads: AtomicU32::new(0),
         }
     }
 
@@ -466,6 +479,39 @@ impl<S: UsageStore + AlertStore> AlertStore for Scripted<S> {
     }
     async fn forget_expiry(&self, entry: &ExpiryEntry) -> StoreResult<()> {
         self.inner.forget_expiry(entry).await
+    }
+}
+
+impl<S: UsageStore> crate::store::TurnStore for Scripted<S> {
+    async fn take_ticket(&self, app: &AppId) -> StoreResult<crate::store::Ticket> {
+        if take(&self.refused_turn_writes) {
+            return Err(StoreError::Throttled("scripted: nothing written".into()));
+        }
+        let ticket = self.inner.take_ticket(app).await?;
+        if take(&self.lost_tickets) {
+            return Err(StoreError::Ambiguous(
+                "scripted: the ticket was taken".into(),
+            ));
+        }
+        Ok(ticket)
+    }
+    async fn serving(&self, app: &AppId) -> StoreResult<u64> {
+        if take(&self.failed_line_reads) {
+            return Err(StoreError::Unavailable("scripted".into()));
+        }
+        self.inner.serving(app).await
+    }
+    async fn pass_turn(&self, app: &AppId, from: u64) -> StoreResult<bool> {
+        if take(&self.refused_turn_writes) {
+            return Err(StoreError::Throttled("scripted: nothing written".into()));
+        }
+        let moved = self.inner.pass_turn(app, from).await?;
+        if take(&self.lost_passes) {
+            return Err(StoreError::Ambiguous(
+                "scripted: the turn was passed".into(),
+            ));
+        }
+        Ok(moved)
     }
 }
 

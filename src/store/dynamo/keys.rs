@@ -19,6 +19,7 @@
 //! | AccessKey | `AK#{accessKeyId}` | `AK` |
 //! | nonce used with an AccessKey | `NONCE#{accessKeyId}#{SHA-256 of the nonce, hex}` | `NONCE` |
 //! | an AccessKey's requests in one second | `RATE#{accessKeyId}#{epoch second}` | `RATE` |
+//! | a busy app's line of writers | `TURN#{appId}` | `TURN` |
 //!
 //! An app's hours (and days, and rows) are one contiguous, sortable key
 //! range, so a 31-day query is one `Query` page. User marks have partitions
@@ -27,6 +28,8 @@
 //! AccessKeys, nonces and request counters are each an item of their own
 //! partition: each is read or written alone, by its whole key, and a
 //! key's traffic spreads over a new partition key per nonce and per second.
+//! A busy app's line of writers is a partition of its own too: it is
+//! written twice a batch of that app's, beside the app's own hot items.
 //!
 //! This file holds the keys only (and the indexes' key attributes): each
 //! aggregate's other attribute names live beside its requests, in its own
@@ -82,6 +85,8 @@ const HOUR_PREFIX: &str = "REC#H#";
 const CLASS_RECORDING_PREFIX: &str = "REC#R#";
 const DAY_PREFIX: &str = "REC#D#";
 const APP_PREFIX: &str = "APP#";
+const TURN_PREFIX: &str = "TURN#";
+pub const TURN_SK: &str = "TURN";
 const EVENT_PREFIX: &str = "EVT#";
 
 /// Late usage sorts by its acknowledgement instant (epoch ms, 15 digits),
@@ -101,6 +106,10 @@ pub fn late_range(since: UtcMillis) -> (String, String) {
 
 pub fn statement_sk(month: Month) -> String {
     format!("{STATEMENT_PREFIX}{month}")
+}
+
+pub fn turn_pk(app: &AppId) -> String {
+    format!("{TURN_PREFIX}{app}")
 }
 
 pub fn app_pk(app: &AppId) -> String {

@@ -17,6 +17,7 @@
 //! - `av_hours`: the audio/video meter's hours, for the trend;
 //! - `storage`: storage measurements;
 //! - `access_keys`: the AccessKeys' port (keys, nonces, request counters);
+//! - `turns`: a busy app's line of writers;
 //! - [`keys`]: where each item lives (the key layout);
 //! - [`item`]: encoding and decoding attributes, the attributes several
 //!   aggregates share, update expressions;
@@ -70,6 +71,7 @@ mod registration;
 mod rows;
 mod statements;
 mod storage;
+mod turns;
 
 use error::{built, classify, condition_held};
 use item::{Item, UpdateExpr, s};
