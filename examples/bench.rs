@@ -31,6 +31,7 @@ use rtc_usage::service::alerts::{AlertReport, Check, PublishPolicy, check_apps};
 use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, ingest_batch};
 use rtc_usage::service::query::{Answer, answer};
 use rtc_usage::service::rollup::{Deadline, run_rollup};
+use rtc_usage::service::turns::TurnPolicy;
 use rtc_usage::store::dynamo::{
     CapacityUse, DynamoStore, REGISTRATION_SK, RequestMeter, av_row_sk, item_size,
 };
@@ -57,6 +58,10 @@ struct Scale {
     /// Sessions of the busy class, and how many users bring them.
     class_sessions: usize,
     class_users: usize,
+    /// Sessions pulled by the concurrent invocations of section 12, at
+    /// least, and at least this many batches for each invocation.
+    hot_app_sessions: usize,
+    hot_app_batches_each: usize,
     /// The year of history: days, classes a day, messages per batch.
     history_days: i64,
     history_classes: usize,
@@ -85,6 +90,8 @@ async fn main() {
             launches: 3,
             class_sessions: 100,
             class_users: 30,
+            hot_app_sessions: 1_200,
+            hot_app_batches_each: 0,
             // Longer than the 31-day window, as in the full run, so the
             // answers take the same path.
             history_days: 35,
@@ -102,6 +109,8 @@ async fn main() {
             launches: 20,
             class_sessions: 1_000,
             class_users: 300,
+            hot_app_sessions: 6_000,
+            hot_app_batches_each: 8,
             history_days: 300,
             history_classes: 30,
             history_batch: 100,
@@ -2608,69 +2617,114 @@ async fn alerts(local: &LocalDynamo, scale: &Scale, now: UtcMillis) {
 /// ingest invocations over a store with DynamoDB's rules for concurrent
 /// writers (see `bench_support/hot_app.rs`).
 async fn hot_app_at_scale(scale: &Scale, now: UtcMillis) {
-    let events = scale.class_sessions * 6 / 5;
-    let (deliveries, expected) = hot_app::workload(events, 40, now);
+    let base = scale.hot_app_sessions;
+    let mut workloads: BTreeMap<usize, (Vec<String>, BTreeMap<String, u64>)> = BTreeMap::new();
     let contention = rtc_usage::store::contended::Contention::default();
     println!(
-        "## 12. One busy app at scale ({events} sessions, 90% of them one app's over 40 classes, \
-         the rest over 100 apps; 10% delivered twice; a table with {} ms a \
-         request, {} ms a write in flight, {} write units a second per item; visibility \
-         timeout scaled to {} ms)\n",
+        "## 12. One busy app at scale ({base} sessions, or {} batches for each invocation if \
+         more; 90% of them one app's over 40 classes, the rest over 100 apps; 10% delivered \
+         twice; a table with {} ms a request, {} ms a write in flight, {} write units a \
+         second per item; invocations start spread over {} ms; visibility timeout scaled to \
+         {} ms)\n",
+        scale.hot_app_batches_each,
         contention.latency.as_millis(),
         contention.write_latency.as_millis(),
         contention.item_units_per_second,
-        250
+        hot_app::RAMP.as_millis(),
+        hot_app::VISIBILITY.as_millis()
     );
     println!(
-        "| design | invocations | events/s | write units/event | conflicts/transaction | \
-         throttles/event | retry rounds | redeliveries | oldest message, max |"
+        "| design | invocations | sessions | events/s | busy app's events/s | write units/event | \
+         conflicts/transaction (on the busy app's items) | throttles/event | retry rounds | redeliveries | \
+         waited in line, summed | oldest message, max |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     use hot_app::QueueKind::{Fifo, Standard};
+    let never = TurnPolicy {
+        min_events: usize::MAX,
+        ..TurnPolicy::default()
+    };
+    let lined = TurnPolicy::default();
     let designs = [
-        ("today: batches of 10", Standard, 10, 1),
-        ("batches of 100 (the template's size)", Standard, 100, 1),
+        ("before turns: batches of 10", Standard, 10, 1, never),
+        ("before turns: batches of 100", Standard, 100, 1, never),
         (
             "what-if: hour and state in 8 items, batches of 10",
             Standard,
             10,
             8,
+            never,
         ),
         (
             "FIFO, one message group per app, batches of 10",
             Fifo(1),
             10,
             1,
+            never,
         ),
         (
             "FIFO, 4 message groups per app, batches of 10",
             Fifo(4),
             10,
             1,
+            never,
+        ),
+        (
+            "chosen: the app's turns, batches of 100 (the template's)",
+            Standard,
+            100,
+            1,
+            lined,
+        ),
+        (
+            "the operator's next step: turns, batches of 500",
+            Standard,
+            500,
+            1,
+            lined,
         ),
     ];
-    for (design, kind, batch, shards) in designs {
+    for (design, kind, batch, shards, turns) in designs {
+        // BENCH_DESIGN=text: only the designs whose name holds it.
+        if std::env::var("BENCH_DESIGN").is_ok_and(|d| !design.contains(&d)) {
+            continue;
+        }
         let contention = rtc_usage::store::contended::Contention {
             hot_item_shards: shards,
             ..contention
         };
         for n in [1, 4, 16, 64] {
+            // Enough batches that most of the run is steady, not the
+            // first batch of every invocation at once.
+            // (capped: a run stays under a minute).
+            let events = base.max((n * batch * scale.hot_app_batches_each).min(64_000));
+            // Every tenth session is another app's.
+            let busy = events - events / 10;
+            let (deliveries, expected) = workloads
+                .entry(events)
+                .or_insert_with(|| hot_app::workload(events, 40, now));
             let setup = hot_app::Setup {
                 kind,
                 batch_size: batch,
                 contention,
+                turns,
             };
-            let run = hot_app::run(setup, n, events, &deliveries, &expected, now).await;
+            let run = hot_app::run(setup, n, events, deliveries, expected, now).await;
             let max_age = run.queue_age.iter().map(|(_, age)| *age).max().unwrap_or(0);
+            let seconds = run.elapsed.as_secs_f64();
             println!(
-                "| {design} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} | {} ms |",
+                "| {design} | {} | {} | {:.0} | {:.0} | {:.2} | {:.4} ({}) | {:.3} | {} | {} | {:.1} s | {} ms |",
                 run.invocations,
-                run.events as f64 / run.elapsed.as_secs_f64(),
+                run.events,
+                run.events as f64 / seconds,
+                busy as f64 / seconds,
                 run.write_units as f64 / run.events as f64,
                 run.conflicts as f64 / run.transactions.max(1) as f64,
+                run.busy_conflicts,
                 run.throttles as f64 / run.events as f64,
                 run.retry_rounds,
                 run.redeliveries,
+                run.turn_wait.as_secs_f64(),
                 max_age
             );
             let _ = run.deliveries;

@@ -13,7 +13,10 @@ use rand::{Rng, SeedableRng};
 use rtc_usage::bus::memory::RecordingBus;
 use rtc_usage::domain::time::{HOUR_MS, MINUTE_MS, UtcMillis};
 use rtc_usage::service::alerts::{Check, PublishPolicy, check_apps};
-use rtc_usage::service::ingest::{InboundMessage, RetryPolicy, failed_message_ids, ingest_batch};
+use rtc_usage::service::ingest::{
+    InboundMessage, IngestSettings, RetryPolicy, failed_message_ids, ingest_batch_in,
+};
+use rtc_usage::service::turns::TurnPolicy;
 use rtc_usage::store::UsageStore;
 use rtc_usage::store::contended::{ContendedStore, Contention, ContentionCounts};
 use rtc_usage::store::memory::MemoryStore;
@@ -25,7 +28,10 @@ use std::time::{Duration, Instant};
 
 pub const HOT_APP: &str = "hot-app";
 /// The visibility timeout, scaled: 181 s in the template.
-const VISIBILITY: Duration = Duration::from_millis(250);
+pub const VISIBILITY: Duration = Duration::from_millis(250);
+/// Invocations start spread over this long, as pollers come up one by one
+/// (SQS's Lambda pollers add concurrency over seconds, not all at once).
+pub const RAMP: Duration = Duration::from_millis(500);
 
 /// One simulated run's figures.
 pub struct Run {
@@ -35,10 +41,14 @@ pub struct Run {
     pub elapsed: Duration,
     pub transactions: u64,
     pub conflicts: u64,
+    /// Of those, the ones on the busy app's items.
+    pub busy_conflicts: u64,
     pub throttles: u64,
     pub write_units: u64,
     pub retry_rounds: usize,
     pub redeliveries: usize,
+    /// Time all invocations spent waiting in the busy app's line, summed.
+    pub turn_wait: Duration,
     /// (ms since the start, age of the oldest message in ms), every 20 ms.
     pub queue_age: Vec<(u64, u64)>,
 }
@@ -147,12 +157,15 @@ impl Queue {
     }
 }
 
-/// What a run simulates: the queue, its batch size, the table.
+/// What a run simulates: the queue, its batch size, the table, and how
+/// a busy app's writers line up (`TurnPolicy::min_events` past any batch:
+/// never, as before turns).
 #[derive(Clone, Copy, Debug)]
 pub struct Setup {
     pub kind: QueueKind,
     pub batch_size: usize,
     pub contention: Contention,
+    pub turns: TurnPolicy,
 }
 
 /// A message's FIFO group: its app's, or one of `k` per app by its event.
@@ -182,7 +195,12 @@ pub async fn run(
         kind,
         batch_size,
         contention,
+        turns,
     } = setup;
+    let settings = Arc::new(IngestSettings {
+        turns,
+        ..IngestSettings::default()
+    });
     let memory = MemoryStore::new();
     let owner = rtc_usage::domain::ids::AccountId::parse("111122223333").unwrap();
     for app in expected.keys() {
@@ -205,11 +223,14 @@ pub async fn run(
             .collect(),
         in_flight: HashMap::new(),
     }));
-    let totals = Arc::new(Mutex::new((0usize, 0usize)));
+    let totals = Arc::new(Mutex::new((0usize, 0usize, Duration::ZERO)));
     let mut tasks = Vec::new();
-    for _ in 0..invocations {
+    for i in 0..invocations {
         let (store, queue, totals) = (store.clone(), queue.clone(), totals.clone());
+        let settings = settings.clone();
+        let stagger = RAMP.mul_f64(i as f64 / invocations as f64);
         tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(stagger).await;
             let bus = RecordingBus::new();
             loop {
                 let batch = {
@@ -230,8 +251,14 @@ pub async fn run(
                         body: Some(body.clone()),
                     })
                     .collect();
-                let report =
-                    ingest_batch(store.as_ref(), &messages, now, RetryPolicy::default()).await;
+                let report = ingest_batch_in(
+                    store.as_ref(),
+                    &messages,
+                    now,
+                    RetryPolicy::default(),
+                    &settings,
+                )
+                .await;
                 let checks: BTreeMap<_, Check> = (report.alert_checks.iter())
                     .map(|(app, c)| (app.clone(), c.check))
                     .collect();
@@ -250,6 +277,7 @@ pub async fn run(
                 let mut totals = totals.lock().unwrap();
                 totals.0 += report.retries;
                 totals.1 += failed.len();
+                totals.2 += report.turn_wait;
             }
         }));
     }
@@ -285,7 +313,7 @@ pub async fn run(
         let counted: u64 = rows.iter().map(|r| r.ms).sum();
         assert_eq!(counted, *ms, "{app}: counted exactly once");
     }
-    let (retry_rounds, redeliveries) = *totals.lock().unwrap();
+    let (retry_rounds, redeliveries, turn_wait) = *totals.lock().unwrap();
     let counts = &store.counts;
     Run {
         invocations,
@@ -294,10 +322,14 @@ pub async fn run(
         elapsed,
         transactions: ContentionCounts::get(&counts.transactions),
         conflicts: ContentionCounts::get(&counts.conflicts),
+        busy_conflicts: (counts.conflicted_items.lock().unwrap().iter())
+            .filter(|item| item.starts_with(HOT_APP))
+            .count() as u64,
         throttles: ContentionCounts::get(&counts.throttles),
         write_units: ContentionCounts::get(&counts.write_units),
         retry_rounds,
         redeliveries,
+        turn_wait,
         queue_age,
     }
 }
