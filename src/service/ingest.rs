@@ -74,7 +74,7 @@ pub struct IngestReport {
     /// Busy apps whose events this invocation counted in their turn (see
     /// `service::turns`), and how long it waited in their lines.
     pub turns: usize,
-    pub turn_wait: std::time::Duration,
+    pub turn_wait: Duration,
     /// Voids applied by this invocation (taking usage back, or kept for
     /// an event not yet arrived).
     pub voids: usize,
@@ -444,6 +444,9 @@ async fn register<S: UsageStore>(
     Ok(SetOnceOutcome::Applied)
 }
 
+/// Counts the batch's usage events exactly once and reports each message:
+/// a busy app's events in its turn (`service::turns`), the others at once,
+/// alongside.
 async fn count_exactly_once<S: UsageStore>(
     store: &S,
     mut deliveries: BTreeMap<EventKey, Delivery>,
@@ -463,55 +466,92 @@ async fn count_exactly_once<S: UsageStore>(
     let (busy, quiet): (Vec<_>, Vec<_>) = per_app
         .into_iter()
         .partition(|(_, events)| events.len() >= turns.min_events);
-    let mut zones = Zones::new();
-    // Extra messages carrying an event already in the batch are duplicates.
-    let mut done = |report: &mut IngestReport, key: EventKey, counted_now: bool| {
-        let Some(delivery) = deliveries.remove(&key) else {
-            return;
-        };
-        let copies = delivery.message_ids.len();
-        if counted_now {
-            report.counted += 1;
-            report.duplicates += copies - 1;
-        } else {
-            report.duplicates += copies;
-        }
-    };
     let quiet: BTreeMap<EventKey, NewEvent> = quiet.into_iter().flat_map(|(_, e)| e).collect();
-    let mut stopped = Vec::new();
-    // Into the first busy app's line before counting the rest: the line
-    // moves on while they are counted.
-    let mut busy = busy.into_iter();
-    let mut next = match busy.next() {
-        Some((app, events)) => Some((join_line(store, &app).await, events)),
-        None => None,
+    // The quiet apps are counted while the busy ones wait for their turns:
+    // they touch other items. Each part keeps its own tally, added up below.
+    let quiet_part = async {
+        let mut part = Part::default();
+        if !quiet.is_empty() {
+            part.count(store, quiet, ack, retry).await;
+        }
+        part
     };
-    if !quiet.is_empty() {
-        stopped.push(
-            commit_exactly_once(store, quiet, &mut zones, ack, retry, report, &mut done).await,
-        );
-    }
     // One turn at a time: waiting for a turn while holding another could
     // leave two invocations waiting for each other.
-    while let Some((mut turn, events)) = next {
-        wait_turn(store, &mut turn, turns).await;
-        report.turns += usize::from(turn.served);
-        report.turn_wait += turn.waited;
-        stopped.push(
-            commit_exactly_once(store, events, &mut zones, ack, retry, report, &mut done).await,
-        );
-        end_turn(store, turn).await;
-        next = match busy.next() {
-            Some((app, events)) => Some((join_line(store, &app).await, events)),
-            None => None,
-        };
+    let busy_part = async {
+        let mut part = Part::default();
+        for (app, events) in busy {
+            let mut turn = join_line(store, &app).await;
+            wait_turn(store, &mut turn, turns).await;
+            part.report.turns += usize::from(turn.served);
+            part.report.turn_wait += turn.waited;
+            part.count(store, events, ack, retry).await;
+            end_turn(store, turn).await;
+        }
+        part
+    };
+    let (quiet_part, busy_part) = futures::join!(quiet_part, busy_part);
+    for part in [quiet_part, busy_part] {
+        report.retries += part.report.retries;
+        report.conflicts += part.report.conflicts;
+        report.turns += part.report.turns;
+        report.turn_wait += part.report.turn_wait;
+        // Extra messages carrying an event already in the batch are
+        // duplicates.
+        for (key, counted_now) in part.settled {
+            let Some(delivery) = deliveries.remove(&key) else {
+                continue;
+            };
+            let copies = delivery.message_ids.len();
+            if counted_now {
+                report.counted += 1;
+                report.duplicates += copies - 1;
+            } else {
+                report.duplicates += copies;
+            }
+        }
+        for (left, last_error) in part.stopped {
+            let unfinished = left
+                .keys()
+                .filter_map(|key| deliveries.remove(key))
+                .map(|d| (d.event_id, d.message_ids));
+            fail_unfinished(report, unfinished, last_error);
+        }
     }
-    for (left, last_error) in stopped {
-        let unfinished = left
-            .keys()
-            .filter_map(|key| deliveries.remove(key))
-            .map(|d| (d.event_id, d.message_ids));
-        fail_unfinished(report, unfinished, last_error);
+}
+
+/// What one part of a batch's counting ended with: its rounds and
+/// conflicts (in `report`), the zones it read, each event settled (counted
+/// now, or known counted before), and what each call left uncounted.
+#[derive(Default)]
+struct Part {
+    report: IngestReport,
+    zones: Zones,
+    settled: Vec<(EventKey, bool)>,
+    stopped: Vec<(BTreeMap<EventKey, NewEvent>, Option<StoreError>)>,
+}
+
+impl Part {
+    /// Counts `events` exactly once, into this part's tally.
+    async fn count<S: UsageStore>(
+        &mut self,
+        store: &S,
+        events: BTreeMap<EventKey, NewEvent>,
+        ack: &Acknowledged,
+        retry: RetryPolicy,
+    ) {
+        let settled = &mut self.settled;
+        let stopped = commit_exactly_once(
+            store,
+            events,
+            &mut self.zones,
+            ack,
+            retry,
+            &mut self.report,
+            |_, key, counted_now| settled.push((key, counted_now)),
+        )
+        .await;
+        self.stopped.push(stopped);
     }
 }
 
