@@ -10,6 +10,7 @@ use crate::support::*;
 use rtc_usage::bus::eventbridge::BUS_ENV;
 use rtc_usage::entry::config::TABLE_ENV;
 use rtc_usage::store::dynamo::DynamoStore;
+use rtc_usage::store::{TurnStore, UsageStore};
 use rtc_usage::testkit::runtime_api::{self, RuntimeApi};
 use rtc_usage::testkit::{LocalBus, LocalDynamo, LocalKms};
 use serde_json::{Value, json};
@@ -187,4 +188,49 @@ async fn the_ingest_function_publishes_alerts_on_its_bus() {
         .collect();
     kinds.sort();
     assert_eq!(kinds, ["PackageExhausted", "PackageLow"]);
+}
+
+/// The built ingest function, configured as the template configures it,
+/// counts `events/sqs-busy-app-batch.json` (24 sessions of one app) in the
+/// app's turn: delivered twice, it answers no failure either time, its
+/// line on DynamoDB Local served and passed on two turns, and the app's
+/// rows hold each session once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ingest_function_counts_a_busy_app_in_its_turns() {
+    let store = fresh_store().await;
+    let local = LocalBus::create("runtime-turns").await;
+    let batch = fixture("sqs-busy-app-batch.json");
+    let (binary, runner, bus) = (
+        env!("CARGO_BIN_EXE_usage-ingest").to_owned(),
+        store.clone(),
+        local.bus_name.clone(),
+    );
+    let events = vec![batch.clone(), batch];
+    let posted = tokio::task::spawn_blocking(move || run_function(&binary, &runner, &bus, events))
+        .await
+        .unwrap();
+    for answer in posted {
+        let runtime_api::Posted::Response(raw) = answer else {
+            panic!("ingest failed")
+        };
+        let answer: Value = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(answer, json!({"batchItemFailures": []}));
+    }
+    let busy = rtc_usage::domain::ids::AppId::parse("busy-school").unwrap();
+    assert_eq!(
+        store.serving(&busy).await.unwrap(),
+        3,
+        "two turns taken and passed on"
+    );
+    let rows = store
+        .av_rows(
+            &busy,
+            rtc_usage::service::settle::FIRST_DAY,
+            rtc_usage::service::settle::LAST_DAY,
+        )
+        .await
+        .unwrap();
+    // 24 sessions: (5 min 30 s − i ms) each, i = 0..23.
+    let expected: u64 = (0..24).map(|i| 330_000 - i).sum();
+    assert_eq!(rows.iter().map(|r| r.ms).sum::<u64>(), expected);
 }
